@@ -1,0 +1,1 @@
+"""Events API v2 for the PagerDuty sandbox."""

@@ -1,0 +1,1 @@
+"""Webhook v3 subscriptions and signed delivery for the PagerDuty sandbox."""
