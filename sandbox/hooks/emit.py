@@ -3,4 +3,3 @@
 
 def emit(event_type, *, resource, agent=None, data=None):
     """Queue a webhook v3 event for every matching subscription (currently a no-op)."""
-    return None

@@ -3,4 +3,3 @@
 
 def require(request, scope, write=False, admin=False):
     """Raise ApiError(403) when the request's actor may not use scope (currently allows all)."""
-    return None
