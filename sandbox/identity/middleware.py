@@ -45,11 +45,7 @@ class PagerDutyAuthMiddleware:
             return self.get_response(request)
         header = request.headers.get("Authorization", "")
         expected = os.environ.get("SANDBOX_API_TOKEN", "sandbox-account-token")
-        token = (
-            header.removeprefix("Token token=").strip()
-            if header.startswith("Token token=")
-            else ""
-        )
+        token = header.removeprefix("Token token=").strip() if header.startswith("Token token=") else ""
         if header.startswith("Bearer "):
             token = header.removeprefix("Bearer ").strip()
         if token != expected:
