@@ -1,0 +1,43 @@
+"""The only code in PD Portal that speaks HTTP to PagerDuty (REST v2, Events v2, webhooks v3, OAuth)."""
+
+from . import errors
+from .budget import RequestBudget, budget_for
+from .client import PagerDutyClient, RawResponse
+from .errors import (
+    Forbidden,
+    InvalidInput,
+    NetworkError,
+    NotFound,
+    OAuthError,
+    PagerDutyError,
+    RateLimited,
+    ServerError,
+    Unauthorized,
+)
+from .events import EventsClient
+from .pages import iter_pages, list_all
+from .redact import redact, redact_body, redact_headers, redact_url
+
+__all__ = [
+    "EventsClient",
+    "Forbidden",
+    "InvalidInput",
+    "NetworkError",
+    "NotFound",
+    "OAuthError",
+    "PagerDutyClient",
+    "PagerDutyError",
+    "RateLimited",
+    "RawResponse",
+    "RequestBudget",
+    "ServerError",
+    "Unauthorized",
+    "budget_for",
+    "errors",
+    "iter_pages",
+    "list_all",
+    "redact",
+    "redact_body",
+    "redact_headers",
+    "redact_url",
+]

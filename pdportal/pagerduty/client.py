@@ -1,0 +1,647 @@
+"""PagerDuty REST API v2 client: auth, From header, retries, rate limits, audit callback and debug logging."""
+
+from __future__ import annotations
+
+import json as jsonlib
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from urllib.parse import urljoin
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from .budget import RequestBudget
+from .errors import (
+    InvalidInput,
+    NetworkError,
+    PagerDutyError,
+    error_from_response,
+)
+from .redact import redact_body, redact_headers, redact_params, redact_url
+
+logger = logging.getLogger("pdportal.pagerduty")
+
+ACCEPT = "application/vnd.pagerduty+json;version=2"
+DEFAULT_API_URL = "https://api.pagerduty.com"
+BULK_LIMIT = 250  # PagerDuty refuses bulk updates of more than 250 items.
+MAX_WAIT_SECONDS = 60.0  # No single retry wait is longer than this, whatever the server asks.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Gateway errors mean the request never reached PagerDuty's application, so even a POST is safe to repeat.
+ALWAYS_RETRY_STATUSES = frozenset({502, 503, 504})
+
+WriteCallback = Callable[[dict[str, Any]], None]
+
+# Collections whose singular is not "strip the s" / "ies -> y".
+_IRREGULAR_SINGULARS = {"statuses": "status", "addresses": "address", "analytics": "analytics", "oncalls": "oncall"}
+
+
+def singular(collection: str) -> str:
+    """Singular wrapper name of a collection: incidents -> incident, escalation_policies -> escalation_policy."""
+    name = collection.strip("/").rsplit("/", 1)[-1]
+    if name in _IRREGULAR_SINGULARS:
+        return _IRREGULAR_SINGULARS[name]
+    if name.endswith("ies"):
+        return name[:-3] + "y"
+    if name.endswith("s") and not name.endswith("ss"):
+        return name[:-1]
+    return name
+
+
+# Endpoints whose request and/or response are NOT wrapped in the collection's singular name (per the spec).
+# Each entry: (method, path regex, request wrapper or None for a bare body, response key or None for the whole body).
+_WRAP_EXCEPTIONS: list[tuple[str, re.Pattern[str], str | None, str | None]] = [
+    ("POST", re.compile(r"^/incidents/[^/]+/snooze$"), None, "incident"),
+    ("PUT", re.compile(r"^/incidents/[^/]+/merge$"), None, "incident"),
+    ("POST", re.compile(r"^/incidents/[^/]+/status_updates$"), None, "status_update"),
+    ("POST", re.compile(r"^/incidents/[^/]+/responder_requests$"), None, "responder_request"),
+    ("POST", re.compile(r"^/templates/[^/]+/render$"), None, None),
+    ("PUT", re.compile(r"^/incidents$"), None, "incidents"),
+    ("PUT", re.compile(r"^/incidents/[^/]+/alerts$"), None, "alerts"),
+    ("POST", re.compile(r"^/event_orchestrations$"), "orchestration", "orchestration"),
+    ("PUT", re.compile(r"^/event_orchestrations/[^/]+$"), "orchestration", "orchestration"),
+    ("POST", re.compile(r"^/(incidents|services)(/types/[^/]+)?/custom_fields$"), "field", "field"),
+    ("PUT", re.compile(r"^/(incidents|services)(/types/[^/]+)?/custom_fields/[^/]+$"), "field", "field"),
+    ("POST", re.compile(r"^/incidents/types$"), "incident_type", "incident_type"),
+    ("PUT", re.compile(r"^/incidents/types/[^/]+$"), "incident_type", "incident_type"),
+    ("POST", re.compile(r"^/incident_workflows/[^/]+/instances$"), "incident_workflow_instance", None),
+    (
+        "PUT",
+        re.compile(r"^/users/[^/]+/status_update_notification_rules/[^/]+$"),
+        "status_update_notification_rule",
+        "notification_rule",
+    ),
+]
+
+
+@dataclass(frozen=True)
+class RawResponse:
+    """PagerDuty's answer as-is, for the raw API console (never raises on 4xx/5xx)."""
+
+    status: int
+    headers: dict[str, str]
+    content: bytes
+    elapsed_ms: float
+    attempts: int = 1
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """Decoded JSON body; raises ValueError if the body is not JSON."""
+        return jsonlib.loads(self.content or b"null")
+
+
+@dataclass
+class _Attempt:
+    response: RawResponse | None = None
+    error: NetworkError | None = None
+    attempts: int = 0
+    waits: list[float] = field(default_factory=list)
+
+
+def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list[tuple[str, str]]:
+    """Query pairs in PagerDuty's style: list values become repeated `key[]=v`, booleans `true`/`false`."""
+    if not params:
+        return []
+    items = params.items() if isinstance(params, Mapping) else params
+    out: list[tuple[str, str]] = []
+    for key, value in items:
+        if value is None:
+            continue
+        if isinstance(value, list | tuple | set | frozenset):
+            name = key if key.endswith("[]") else f"{key}[]"
+            values = sorted(value) if isinstance(value, set | frozenset) else value
+            out.extend((name, _scalar(v)) for v in values)
+        else:
+            out.append((key, _scalar(value)))
+    return out
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """True when the request certainly did not reach the server (safe to repeat even a POST)."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        text = repr(exc)
+        return "NewConnectionError" in text or "NameResolutionError" in text or "Connection refused" in text
+    return False
+
+
+def _header_float(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return None
+
+
+class HttpTransport:
+    """Shared HTTP engine: budget, retries with backoff, 429 waits, debug logging, no `requests` leaks."""
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 30,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        debug: bool = False,
+        budget: RequestBudget | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = MAX_WAIT_SECONDS,
+    ) -> None:
+        self.timeout = timeout
+        self.max_retries = max(int(max_retries), 0)
+        self.backoff = backoff
+        self.debug = debug
+        self.budget = budget
+        self.max_wait = max_wait
+        self._sleep = sleep
+        if session is None:
+            session = requests.Session()
+            # Concurrent pagination shares this session; a bigger pool avoids reconnecting per page.
+            adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+            session.mount("https://", adapter)
+            session.mount("http://", adapter)
+        self.session = session
+
+    def _backoff_delay(self, attempt: int) -> float:
+        return min(self.backoff * (2 ** (attempt - 1)), self.max_wait)
+
+    def _retry_wait_for_429(self, headers: Mapping[str, str], attempt: int) -> float:
+        reset = _header_float(headers, "ratelimit-reset")
+        if reset is None:
+            reset = _header_float(headers, "retry-after")
+        if reset is None:
+            reset = self._backoff_delay(attempt)
+        return min(reset, self.max_wait)
+
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: list[tuple[str, str]] | None = None,
+        json: Any = None,
+        data: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_all_errors: bool = False,
+    ) -> _Attempt:
+        """Send with retries; returns the last response, or the network error if nothing answered."""
+        method = method.upper()
+        retries = self.max_retries if max_retries is None else max(int(max_retries), 0)
+        repeatable = retry_all_errors or method in IDEMPOTENT_METHODS
+        body = jsonlib.dumps(json).encode("utf-8") if json is not None else data
+        state = _Attempt()
+        while True:
+            state.attempts += 1
+            if self.budget is not None:
+                self.budget.acquire()
+            if self.debug:
+                logger.debug(
+                    "PagerDuty request %s %s params=%s headers=%s body=%s",
+                    method,
+                    redact_url(url),
+                    redact_params(params),
+                    redact_headers(headers),
+                    redact_body(body),
+                )
+            started = time.monotonic()
+            try:
+                resp = self.session.request(
+                    method,
+                    url,
+                    params=params or None,
+                    data=body,
+                    headers=dict(headers or {}),
+                    timeout=timeout if timeout is not None else self.timeout,
+                    allow_redirects=False,
+                )
+                content = resp.content
+            except requests.RequestException as exc:
+                elapsed = (time.monotonic() - started) * 1000
+                kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
+                state.error = NetworkError(
+                    f"Could not reach PagerDuty: {kind}", errors=[type(exc).__name__], method=method, path=url
+                )
+                state.response = None
+                if self.debug:
+                    logger.debug(
+                        "PagerDuty network error %s %s after %.0f ms: %s", method, redact_url(url), elapsed, kind
+                    )
+                if state.attempts <= retries and (repeatable or _never_sent(exc)):
+                    delay = self._backoff_delay(state.attempts)
+                    state.waits.append(delay)
+                    self._sleep(delay)
+                    continue
+                return state
+            elapsed = (time.monotonic() - started) * 1000
+            state.error = None
+            state.response = RawResponse(
+                status=resp.status_code,
+                headers={k.lower(): v for k, v in resp.headers.items()},
+                content=content,
+                elapsed_ms=round(elapsed, 1),
+                attempts=state.attempts,
+            )
+            if self.debug:
+                logger.debug(
+                    "PagerDuty response %s %s -> %s in %.0f ms body=%s",
+                    method,
+                    redact_url(url),
+                    resp.status_code,
+                    elapsed,
+                    redact_body(content[:4000]) if resp.status_code >= 400 else f"<{len(content)} bytes>",
+                )
+            status = resp.status_code
+            if state.attempts > retries:
+                return state
+            if status == 429:
+                delay = self._retry_wait_for_429(state.response.headers, state.attempts)
+            elif status >= 500 and (repeatable or status in ALWAYS_RETRY_STATUSES):
+                delay = self._backoff_delay(state.attempts)
+            else:
+                return state
+            if self.debug:
+                logger.debug("PagerDuty retry %s %s in %.2f s after HTTP %s", method, redact_url(url), delay, status)
+            state.waits.append(delay)
+            self._sleep(delay)
+
+
+class PagerDutyClient(HttpTransport):
+    """REST API v2 client for one token; thread-safe, so one instance may serve concurrent page fetches."""
+
+    def __init__(
+        self,
+        *,
+        token: str,
+        auth: Literal["token", "bearer"] = "token",
+        api_url: str = DEFAULT_API_URL,
+        from_email: str | None = None,
+        timeout: float = 30,
+        max_retries: int = 3,
+        backoff: float = 0.5,
+        debug: bool = False,
+        budget: RequestBudget | None = None,
+        on_write: WriteCallback | None = None,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = MAX_WAIT_SECONDS,
+    ) -> None:
+        if not token:
+            raise ValueError("A PagerDuty token is required")
+        if auth not in ("token", "bearer"):
+            raise ValueError("auth must be 'token' (REST API key) or 'bearer' (OAuth access token)")
+        super().__init__(
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            debug=debug,
+            budget=budget,
+            session=session,
+            sleep=sleep,
+            max_wait=max_wait,
+        )
+        self.token = token
+        self.auth = auth
+        self.api_url = api_url.rstrip("/")
+        self.from_email = from_email
+        self.on_write = on_write
+        self.last_ratelimit: dict[str, float] = {}
+
+    def __repr__(self) -> str:
+        # Never include the token: clients end up in logs and tracebacks.
+        return f"PagerDutyClient(api_url={self.api_url!r}, auth={self.auth!r}, from_email={self.from_email!r})"
+
+    # -- plumbing ---------------------------------------------------------------------------------------------
+
+    def url_for(self, path: str) -> str:
+        """Absolute URL for a path; full URLs are accepted only on this client's API host (never leak the token)."""
+        if path.startswith(("http://", "https://")):
+            if path == self.api_url or path.startswith(self.api_url + "/") or path.startswith(self.api_url + "?"):
+                return path
+            raise ValueError(f"Refusing to send PagerDuty credentials to a foreign URL: {path}")
+        return urljoin(self.api_url + "/", path.lstrip("/"))
+
+    def path_of(self, path: str) -> str:
+        """The API-relative path ("/incidents/P1") of a path or full URL."""
+        if path.startswith(self.api_url):
+            path = path[len(self.api_url) :]
+        path = path.split("?", 1)[0]
+        return "/" + path.lstrip("/")
+
+    def headers(self, *, from_email: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Request headers; `From` is sent whenever an email is known (PagerDuty requires it with account keys)."""
+        auth = f"Token token={self.token}" if self.auth == "token" else f"Bearer {self.token}"
+        headers = {"Authorization": auth, "Accept": ACCEPT, "Content-Type": "application/json"}
+        email = from_email or self.from_email
+        if email:
+            headers["From"] = email
+        if extra:
+            headers.update(extra)
+        return headers
+
+    def _record_ratelimit(self, headers: Mapping[str, str]) -> None:
+        found = {}
+        for name in ("limit", "remaining", "reset"):
+            value = _header_float(headers, f"ratelimit-{name}")
+            if value is not None:
+                found[name] = value
+        if found:
+            self.last_ratelimit = found
+
+    def _notify_write(self, record: dict[str, Any]) -> None:
+        if self.on_write is None:
+            return
+        try:
+            self.on_write(record)
+        except Exception:
+            logger.exception("on_write callback failed for %s %s", record.get("method"), record.get("path"))
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        max_retries: int | None = None,
+        retry_all_errors: bool = False,
+        raw: bool = False,
+        from_email: str | None = None,
+    ) -> Any:
+        """Send one API request; returns the decoded JSON body ({} when empty) or a RawResponse with raw=True.
+
+        Raises a PagerDutyError subclass on any failure (for raw=True only when nothing answered).
+        `retry_all_errors` also retries POST/PATCH on every 5xx and network error (use only for idempotent writes).
+        """
+        method = method.upper()
+        url = self.url_for(path)
+        api_path = self.path_of(path)
+        started = time.monotonic()
+        state = self.send(
+            method,
+            url,
+            params=encode_params(params),
+            json=json,
+            headers=self.headers(from_email=from_email, extra=headers),
+            timeout=timeout,
+            max_retries=max_retries,
+            retry_all_errors=retry_all_errors,
+        )
+        duration_ms = round((time.monotonic() - started) * 1000, 1)
+        resp = state.response
+        error: PagerDutyError | None = None
+        if resp is None:
+            error = state.error or NetworkError("Could not reach PagerDuty")
+            error.path = api_path
+        else:
+            self._record_ratelimit(resp.headers)
+            if resp.status >= 400 and not raw:
+                retry_after = self._retry_wait_for_429(resp.headers, 1) if resp.status == 429 else 0.0
+                error = error_from_response(
+                    status=resp.status, content=resp.content, method=method, path=api_path, retry_after=retry_after
+                )
+        if method not in ("GET", "HEAD", "OPTIONS"):
+            if error is None and resp is not None and resp.status >= 400:
+                message, code, _ = _describe(resp)
+            else:
+                message = error.message if error else None
+                code = error.code if error else None
+            self._notify_write(
+                {
+                    "method": method,
+                    "path": api_path,
+                    "status": resp.status if resp is not None else None,
+                    "error_message": message,
+                    "error_code": code,
+                    "duration_ms": duration_ms,
+                    "attempts": state.attempts,
+                }
+            )
+        if error is not None:
+            raise error
+        assert resp is not None
+        if raw:
+            return resp
+        return self._decode(resp, method=method, path=api_path)
+
+    @staticmethod
+    def _decode(resp: RawResponse, *, method: str, path: str) -> Any:
+        if not resp.content.strip():
+            return {}
+        try:
+            return jsonlib.loads(resp.content)
+        except ValueError:
+            raise PagerDutyError(
+                "PagerDuty answered with a body that is not JSON",
+                status=resp.status,
+                errors=[resp.text[:200]],
+                method=method,
+                path=path,
+            ) from None
+
+    # -- convenience --------------------------------------------------------------------------------------------
+
+    def get(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        return self.request("GET", path, params=params, **kw)
+
+    def post(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("POST", path, json=json, **kw)
+
+    def put(self, path: str, json: Any = None, **kw: Any) -> Any:
+        return self.request("PUT", path, json=json, **kw)
+
+    def delete(self, path: str, **kw: Any) -> Any:
+        return self.request("DELETE", path, **kw)
+
+    @staticmethod
+    def _exception_for(method: str, path: str) -> tuple[str | None, str | None] | None:
+        for exc_method, pattern, request_wrap, response_key in _WRAP_EXCEPTIONS:
+            if exc_method == method and pattern.match(path):
+                return request_wrap, response_key
+        return None
+
+    @staticmethod
+    def _unwrap(body: Any, key: str | None) -> Any:
+        if key is None or not isinstance(body, dict):
+            return body
+        if key in body:
+            return body[key]
+        dict_values = [v for v in body.values() if isinstance(v, dict)]
+        if len(body) == 1 and len(dict_values) == 1:
+            return dict_values[0]
+        return body
+
+    def get_entity(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> Any:
+        """GET one entity and unwrap it: '/incidents/P1' -> body['incident']."""
+        segments = [s for s in self.path_of(path).split("/") if s]
+        key = singular(segments[-2]) if len(segments) >= 2 else singular(segments[-1])
+        return self._unwrap(self.get(path, params, **kw), key)
+
+    def _write_entity(self, method: str, path: str, entity: Any, wrap: str | None, **kw: Any) -> Any:
+        api_path = self.path_of(path)
+        exception = self._exception_for(method, api_path)
+        if wrap is not None:
+            request_wrap, response_key = wrap, wrap
+        elif exception is not None:
+            request_wrap, response_key = exception
+        else:
+            segments = [s for s in api_path.split("/") if s]
+            collection = segments[-1] if method == "POST" or len(segments) < 2 else segments[-2]
+            request_wrap = response_key = singular(collection)
+        body = entity if request_wrap is None else {request_wrap: entity}
+        return self._unwrap(self.request(method, path, json=body, **kw), response_key)
+
+    def create(self, collection_path: str, entity: Any, wrap: str | None = None, **kw: Any) -> Any:
+        """POST a new entity wrapped in the collection's singular name and return the unwrapped result."""
+        return self._write_entity("POST", collection_path, entity, wrap, **kw)
+
+    def update(self, path: str, entity: Any, wrap: str | None = None, **kw: Any) -> Any:
+        """PUT changes to one entity ('/incidents/P1' -> {"incident": ...}) and return the unwrapped result."""
+        return self._write_entity("PUT", path, entity, wrap, **kw)
+
+    def list_all(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> list[dict[str, Any]]:
+        """Every record of a list endpoint (see pages.list_all)."""
+        from .pages import list_all
+
+        return list_all(self, path, params, **kw)
+
+    def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any):
+        """Pages of a list endpoint, in order (see pages.iter_pages)."""
+        from .pages import iter_pages
+
+        return iter_pages(self, path, params, **kw)
+
+    # -- endpoints that do not follow the wrap/unwrap convention ------------------------------------------------
+
+    def snooze_incident(self, incident_id: str, duration: int, *, from_email: str | None = None) -> dict[str, Any]:
+        """Snooze an acknowledged incident for `duration` seconds (1 s to 7 days); returns the incident."""
+        if not isinstance(duration, int) or isinstance(duration, bool) or not 1 <= duration <= 604800:
+            raise InvalidInput(
+                "Snooze duration must be a whole number of seconds between 1 and 604800 (7 days)",
+                method="POST",
+                path=f"/incidents/{incident_id}/snooze",
+            )
+        body = self.post(f"/incidents/{incident_id}/snooze", {"duration": duration}, from_email=from_email)
+        return self._unwrap(body, "incident")
+
+    def merge_incidents(
+        self, target_id: str, source_ids: Iterable[str], *, from_email: str | None = None
+    ) -> dict[str, Any]:
+        """Merge the source incidents into the target (their alerts move, they resolve); returns the target."""
+        sources = [{"id": sid, "type": "incident_reference"} for sid in source_ids]
+        if not sources:
+            raise InvalidInput(
+                "Choose at least one incident to merge", method="PUT", path=f"/incidents/{target_id}/merge"
+            )
+        body = self.put(f"/incidents/{target_id}/merge", {"source_incidents": sources}, from_email=from_email)
+        return self._unwrap(body, "incident")
+
+    def create_status_update(
+        self,
+        incident_id: str,
+        *,
+        message: str,
+        subject: str | None = None,
+        html_message: str | None = None,
+        from_email: str | None = None,
+    ) -> dict[str, Any]:
+        """Publish a status update on an incident; returns the status update."""
+        if not message or not message.strip():
+            raise InvalidInput(
+                "A status update needs a message", method="POST", path=f"/incidents/{incident_id}/status_updates"
+            )
+        if (subject is None) != (html_message is None):
+            raise InvalidInput(
+                "A custom HTML email status update needs both a subject and an HTML message",
+                method="POST",
+                path=f"/incidents/{incident_id}/status_updates",
+            )
+        payload: dict[str, Any] = {"message": message}
+        if subject is not None:
+            payload.update(subject=subject, html_message=html_message)
+        body = self.post(f"/incidents/{incident_id}/status_updates", payload, from_email=from_email)
+        return self._unwrap(body, "status_update")
+
+    def create_responder_request(
+        self,
+        incident_id: str,
+        *,
+        requester_id: str,
+        message: str,
+        targets: Iterable[Mapping[str, Any]],
+        from_email: str | None = None,
+    ) -> dict[str, Any]:
+        """Ask users or escalation policies to join an incident; targets are {"id", "type"} references."""
+        wrapped = [
+            dict(t) if "responder_request_target" in t else {"responder_request_target": dict(t)} for t in targets
+        ]
+        if not wrapped:
+            raise InvalidInput(
+                "Choose at least one responder", method="POST", path=f"/incidents/{incident_id}/responder_requests"
+            )
+        payload = {"requester_id": requester_id, "message": message, "responder_request_targets": wrapped}
+        body = self.post(f"/incidents/{incident_id}/responder_requests", payload, from_email=from_email)
+        return self._unwrap(body, "responder_request")
+
+    def render_template(
+        self,
+        template_id: str,
+        *,
+        incident_id: str,
+        message: str | None = None,
+        external: Any = None,
+    ) -> dict[str, Any]:
+        """Render a status-update template for an incident; returns {templated_fields, warnings, errors}."""
+        payload: dict[str, Any] = {"incident_id": incident_id}
+        if message is not None:
+            payload["status_update"] = {"message": message}
+        if external is not None:
+            payload["external"] = external
+        return self.post(f"/templates/{template_id}/render", payload)
+
+    def manage_incidents(self, updates: list[dict[str, Any]], *, from_email: str | None = None) -> list[dict[str, Any]]:
+        """Bulk-update incidents (PUT /incidents) in chunks of 250; returns every updated incident in order.
+
+        If a chunk fails, the error carries `partial_results`: the incidents PagerDuty already updated.
+        """
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(updates), BULK_LIMIT):
+            chunk = [{"type": "incident_reference", **u} for u in updates[start : start + BULK_LIMIT]]
+            try:
+                body = self.put("/incidents", {"incidents": chunk}, from_email=from_email)
+            except PagerDutyError as exc:
+                exc.partial_results = list(results)  # type: ignore[attr-defined]
+                raise
+            results.extend(body.get("incidents", []) if isinstance(body, dict) else [])
+        return results
+
+
+def _describe(resp: RawResponse) -> tuple[str, int | None, list[str]]:
+    from .errors import parse_error_body
+
+    return parse_error_body(resp.content, resp.status)

@@ -1,0 +1,189 @@
+"""OAuth 2.0 helpers for PagerDuty apps: PKCE, the authorize URL, code exchange and token refresh."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json as jsonlib
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+
+from .client import HttpTransport
+from .errors import NetworkError, OAuthError, parse_error_body
+
+DEFAULT_OAUTH_URL = "https://identity.pagerduty.com"
+DEFAULT_EXPIRES_IN = 3600  # Used only when the server omits expires_in.
+
+
+@dataclass(frozen=True)
+class TokenSet:
+    """Tokens from the OAuth server; `expires_at` is an aware UTC datetime."""
+
+    access_token: str
+    refresh_token: str | None
+    expires_at: datetime
+    scope: str
+    raw: dict[str, Any] = field(repr=False, default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"TokenSet(expires_at={self.expires_at.isoformat()}, scope={self.scope!r})"
+
+    def expires_within(self, seconds: float, *, now: datetime | None = None) -> bool:
+        """True if the access token expires within `seconds` (refresh a little before expiry)."""
+        current = now or datetime.now(UTC)
+        return self.expires_at - current <= timedelta(seconds=seconds)
+
+
+def _b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A fresh (code_verifier, code_challenge) pair for PKCE with the S256 method (RFC 7636)."""
+    verifier = _b64url(secrets.token_bytes(48))  # 64 characters, within RFC 7636's 43..128
+    challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+    return verifier, challenge
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 challenge of a verifier."""
+    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
+
+
+def authorize_url(
+    *,
+    oauth_url: str,
+    client_id: str,
+    redirect_uri: str,
+    scopes: Iterable[str] | str,
+    state: str,
+    code_challenge: str,
+) -> str:
+    """The URL to send the browser to: `{oauth_url}/oauth/authorize` with the code flow and PKCE (S256)."""
+    scope = scopes if isinstance(scopes, str) else " ".join(scopes)
+    query = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": state,
+        "code_challenge": code_challenge,
+        "code_challenge_method": "S256",
+    }
+    return f"{oauth_url.rstrip('/')}/oauth/authorize?{urlencode(query)}"
+
+
+def _token_request(
+    oauth_url: str,
+    form: Mapping[str, str],
+    *,
+    timeout: float,
+    session: requests.Session | None,
+    debug: bool,
+    sleep: Callable[[float], None],
+    now: Callable[[], datetime],
+) -> TokenSet:
+    path = "/oauth/token"
+    transport = HttpTransport(timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep)
+    # A refresh token may be single-use, so a token request is never repeated once it may have reached the server.
+    state = transport.send(
+        "POST",
+        f"{oauth_url.rstrip('/')}{path}",
+        data=urlencode(dict(form)),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+    )
+    resp = state.response
+    if resp is None:
+        error = state.error or NetworkError("Could not reach the PagerDuty OAuth server")
+        error.path = path
+        raise error
+    try:
+        body = jsonlib.loads(resp.content) if resp.content.strip() else {}
+    except ValueError:
+        body = None
+    if resp.status >= 400 or not isinstance(body, dict) or "error" in body or not body.get("access_token"):
+        message, code, errors = parse_error_body(resp.content, resp.status)
+        error_name = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        description = body.get("error_description") if isinstance(body, dict) else None
+        if resp.status < 400 and not error_name:
+            message = "The OAuth server answered without an access token"
+        raise OAuthError(
+            message,
+            error=error_name,
+            error_description=description,
+            status=resp.status,
+            code=code,
+            errors=errors,
+            method="POST",
+            path=path,
+        )
+    try:
+        expires_in = float(body.get("expires_in") or DEFAULT_EXPIRES_IN)
+    except (TypeError, ValueError):
+        expires_in = DEFAULT_EXPIRES_IN
+    return TokenSet(
+        access_token=str(body["access_token"]),
+        refresh_token=body.get("refresh_token") or form.get("refresh_token"),
+        expires_at=now() + timedelta(seconds=expires_in),
+        scope=str(body.get("scope") or ""),
+        raw=body,
+    )
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def exchange_code(
+    *,
+    oauth_url: str,
+    client_id: str,
+    client_secret: str,
+    code: str,
+    redirect_uri: str,
+    code_verifier: str,
+    timeout: float = 10,
+    session: requests.Session | None = None,
+    debug: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = _utcnow,
+) -> TokenSet:
+    """Trade an authorization code for tokens (POST {oauth_url}/oauth/token, form-encoded)."""
+    form = {
+        "grant_type": "authorization_code",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "code": code,
+        "redirect_uri": redirect_uri,
+        "code_verifier": code_verifier,
+    }
+    return _token_request(oauth_url, form, timeout=timeout, session=session, debug=debug, sleep=sleep, now=now)
+
+
+def refresh(
+    *,
+    oauth_url: str,
+    client_id: str,
+    client_secret: str,
+    refresh_token: str,
+    timeout: float = 10,
+    session: requests.Session | None = None,
+    debug: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], datetime] = _utcnow,
+) -> TokenSet:
+    """Get a new access token; if the server does not rotate the refresh token, the old one is kept."""
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "refresh_token": refresh_token,
+    }
+    return _token_request(oauth_url, form, timeout=timeout, session=session, debug=debug, sleep=sleep, now=now)
