@@ -1,0 +1,1 @@
+"""Sign-in, connections, tokens, roles, the people directory and the audit log."""

@@ -1,0 +1,1 @@
+"""Incidents, alerts, notes, log entries, change events, priorities, templates and the webhook receiver."""

@@ -1,0 +1,7 @@
+"""App config for incidents."""
+
+from django.apps import AppConfig
+
+
+class IncidentsConfig(AppConfig):
+    name = "incidents"

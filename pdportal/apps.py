@@ -1,0 +1,8 @@
+"""App config for the project package (health checks, shared templates and tasks)."""
+
+from django.apps import AppConfig
+
+
+class PortalConfig(AppConfig):
+    name = "pdportal"
+    verbose_name = "PD Portal"

@@ -1,0 +1,1 @@
+"""Services, escalation policies and webhook subscriptions."""

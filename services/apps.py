@@ -1,0 +1,7 @@
+"""App config for services."""
+
+from django.apps import AppConfig
+
+
+class ServicesConfig(AppConfig):
+    name = "services"

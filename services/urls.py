@@ -1,0 +1,4 @@
+"""URLs of the services app."""
+
+app_name = "services"
+urlpatterns: list = []
