@@ -1,54 +1,35 @@
-"""Authenticate sandbox requests the way PagerDuty does (stub: account key only)."""
+"""Authenticate sandbox requests the way PagerDuty does: `Token token=<key>` or `Bearer <oauth token>`."""
 
 import json
-import os
-from dataclasses import dataclass, field
 
 from django.http import HttpResponse
 
+from sandbox.identity.scopes import Actor
+from sandbox.identity.selectors import actor_for_authorization
 
-@dataclass
-class Actor:
-    """Who is making the request, as seen by the sandbox."""
+__all__ = ["Actor", "PagerDutyAuthMiddleware"]
 
-    user: object = None
-    kind: str = "account_key"
-    scopes: set = field(default_factory=lambda: {"read", "write"})
-    token_id: str = "account"
-
-    def can(self, scope):
-        return True
-
-    def can_write_as_role(self):
-        return True
-
-    def is_admin(self):
-        return True
+# Paths that authenticate differently (Events API by routing key, OAuth by client) or not at all.
+OPEN_PREFIXES = ("/_sandbox/", "/oauth/", "/v2/", "/static/", "/favicon.ico")
 
 
-def _unauthorized():
-    body = {"error": {"message": "Unauthorized", "code": 2006}}
+def unauthorized() -> HttpResponse:
+    body = {"error": {"message": "Unauthorized", "code": 2006, "errors": []}}
     return HttpResponse(json.dumps(body), status=401, content_type="application/json")
 
 
 class PagerDutyAuthMiddleware:
-    """Accept the account key `SANDBOX_API_TOKEN` as `Authorization: Token token=...`."""
-
-    open_prefixes = ("/_sandbox/", "/oauth/", "/v2/", "/static/")
+    """Sets `request.pd_actor` (an Actor) or answers 401 like PagerDuty."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
         request.pd_actor = None
-        if request.path.startswith(self.open_prefixes):
+        if request.path.startswith(OPEN_PREFIXES) or request.path == "/":
             return self.get_response(request)
-        header = request.headers.get("Authorization", "")
-        expected = os.environ.get("SANDBOX_API_TOKEN", "sandbox-account-token")
-        token = header.removeprefix("Token token=").strip() if header.startswith("Token token=") else ""
-        if header.startswith("Bearer "):
-            token = header.removeprefix("Bearer ").strip()
-        if token != expected:
-            return _unauthorized()
-        request.pd_actor = Actor()
+        actor = actor_for_authorization(request.headers.get("Authorization", ""))
+        if actor is None:
+            return unauthorized()
+        request.pd_actor = actor
         return self.get_response(request)
