@@ -90,7 +90,10 @@ def test_it_tolerates_an_empty_error_body(client, mocked):
 
 
 def test_it_parses_the_events_api_error_shape():
-    body = b'{"status":"invalid event","message":"Event object is invalid","errors":["Length of \'routing_key\' is incorrect (should be 32 characters)"]}'
+    body = (
+        b'{"status":"invalid event","message":"Event object is invalid",'
+        b'"errors":["Length of \'routing_key\' is incorrect (should be 32 characters)"]}'
+    )
     message, code, errs = parse_error_body(body, 400)
     assert message == "Event object is invalid"
     assert code is None
