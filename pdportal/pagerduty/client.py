@@ -14,7 +14,7 @@ from urllib.parse import urljoin
 import requests
 from requests.adapters import HTTPAdapter
 
-from .budget import RequestBudget
+from .budget import RequestBudget, budget_for
 from .errors import (
     InvalidInput,
     NetworkError,
@@ -313,6 +313,9 @@ class PagerDutyClient(HttpTransport):
             raise ValueError("A PagerDuty token is required")
         if auth not in ("token", "bearer"):
             raise ValueError("auth must be 'token' (REST API key) or 'bearer' (OAuth access token)")
+        if budget is None:
+            # Every client of one token in this process shares one budget, so together they stay under the limit.
+            budget = budget_for(token)
         super().__init__(
             timeout=timeout,
             max_retries=max_retries,

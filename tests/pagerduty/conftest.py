@@ -3,7 +3,7 @@
 import pytest
 import responses
 
-from pdportal.pagerduty import PagerDutyClient
+from pdportal.pagerduty import PagerDutyClient, RequestBudget
 
 API = "https://api.pagerduty.test"
 TOKEN = "u+secretTOKENvalue123"
@@ -21,6 +21,8 @@ def make_client(sleeps):
         kwargs.setdefault("token", TOKEN)
         kwargs.setdefault("api_url", API)
         kwargs.setdefault("sleep", sleeps.append)
+        # A private, roomy budget: the shared per-token one could make a long test run really wait.
+        kwargs.setdefault("budget", RequestBudget(per_minute=1_000_000))
         return PagerDutyClient(**kwargs)
 
     return make

@@ -55,3 +55,13 @@ def test_the_registry_never_keeps_the_token():
     clear_budgets()
     budget_for("super-secret-token")
     assert all("super-secret-token" not in key for key in module._registry)
+
+
+def test_a_client_without_an_explicit_budget_uses_its_tokens_shared_budget():
+    from pdportal.pagerduty import PagerDutyClient
+
+    clear_budgets()
+    first = PagerDutyClient(token="shared-token")
+    second = PagerDutyClient(token="shared-token", auth="bearer")
+    assert first.budget is second.budget is budget_for("shared-token")
+    assert first.budget.per_minute == 900

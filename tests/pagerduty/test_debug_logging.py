@@ -62,3 +62,31 @@ def test_redact_handles_form_bodies_and_urls():
     )
     url = redact_url("https://api.pagerduty.com/x?token=abc&statuses[]=triggered")
     assert "abc" not in url and "statuses[]=triggered" in url
+
+
+def test_oauth_debug_logging_hides_the_form_secrets(mocked, caplog):
+    from pdportal.pagerduty.oauth import refresh
+
+    mocked.post("https://identity.pagerduty.test/oauth/token", json={"access_token": "fresh-access-999"})
+    with caplog.at_level(logging.DEBUG, logger="pdportal.pagerduty"):
+        refresh(
+            oauth_url="https://identity.pagerduty.test",
+            client_id="cid",
+            client_secret="client-secret-777",
+            refresh_token="refresh-888",
+            debug=True,
+        )
+    assert "oauth/token" in caplog.text
+    for secret in ("client-secret-777", "refresh-888", "fresh-access-999"):
+        assert secret not in caplog.text
+
+
+def test_events_debug_logging_hides_the_routing_key(mocked, caplog):
+    from pdportal.pagerduty import EventsClient
+
+    mocked.post("https://events.pagerduty.test/v2/enqueue", status=202, json={"status": "success"})
+    events = EventsClient(events_url="https://events.pagerduty.test", debug=True)
+    with caplog.at_level(logging.DEBUG, logger="pdportal.pagerduty"):
+        events.resolve(routing_key="routing-key-555", dedup_key="d")
+    assert "v2/enqueue" in caplog.text
+    assert "routing-key-555" not in caplog.text
