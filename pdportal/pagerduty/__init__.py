@@ -4,6 +4,7 @@ from . import errors
 from .budget import RequestBudget, budget_for
 from .client import PagerDutyClient, RawResponse
 from .errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NetworkError,
@@ -15,10 +16,11 @@ from .errors import (
     Unauthorized,
 )
 from .events import EventsClient
-from .pages import iter_pages, list_all
+from .pages import TooManyRecords, iter_pages, list_all
 from .redact import redact, redact_body, redact_headers, redact_url
 
 __all__ = [
+    "Conflict",
     "EventsClient",
     "Forbidden",
     "InvalidInput",
@@ -31,6 +33,7 @@ __all__ = [
     "RawResponse",
     "RequestBudget",
     "ServerError",
+    "TooManyRecords",
     "Unauthorized",
     "budget_for",
     "errors",

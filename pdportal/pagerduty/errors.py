@@ -35,11 +35,22 @@ class PagerDutyError(Exception):
             text = f"{text}: {'; '.join(self.errors)}"
         return text
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exceptions pickle through their args by default, which would drop status/code/errors (Celery pickles them).
+        return (_rebuild, (type(self), dict(self.__dict__)))
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(status={self.status!r}, message={self.message!r}, "
             f"code={self.code!r}, errors={self.errors!r}, method={self.method!r}, path={self.path!r})"
         )
+
+
+def _rebuild(cls: type[PagerDutyError], state: dict[str, Any]) -> PagerDutyError:
+    error = cls.__new__(cls)
+    error.__dict__.update(state)
+    Exception.__init__(error, str(error))
+    return error
 
 
 class InvalidInput(PagerDutyError):

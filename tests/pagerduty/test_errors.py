@@ -126,3 +126,13 @@ def test_it_maps_unknown_statuses_to_the_base_error():
     err = errors.error_from_response(status=402, content=b'{"error":{"message":"Payment Required","code":2012}}')
     assert type(err) is PagerDutyError
     assert str(err) == "Payment Required (2012)"
+
+
+def test_errors_survive_pickling_with_all_their_details():
+    import pickle
+
+    original = RateLimited("Rate Limit Exceeded", retry_after=4, status=429, code=2020, errors=["slow down"], path="/x")
+    copy = pickle.loads(pickle.dumps(original))
+    assert type(copy) is RateLimited
+    assert (copy.status, copy.code, copy.errors, copy.retry_after, copy.path) == (429, 2020, ["slow down"], 4.0, "/x")
+    assert str(copy) == str(original)
