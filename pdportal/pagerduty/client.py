@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json as jsonlib
 import logging
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from .errors import (
     error_from_response,
 )
 from .redact import redact_body, redact_headers, redact_params, redact_url
+from .wrappers import lookup as lookup_wrapper
 
 logger = logging.getLogger("pdportal.pagerduty")
 
@@ -49,32 +49,6 @@ def singular(collection: str) -> str:
     if name.endswith("s") and not name.endswith("ss"):
         return name[:-1]
     return name
-
-
-# Endpoints whose request and/or response are NOT wrapped in the collection's singular name (per the spec).
-# Each entry: (method, path regex, request wrapper or None for a bare body, response key or None for the whole body).
-_WRAP_EXCEPTIONS: list[tuple[str, re.Pattern[str], str | None, str | None]] = [
-    ("POST", re.compile(r"^/incidents/[^/]+/snooze$"), None, "incident"),
-    ("PUT", re.compile(r"^/incidents/[^/]+/merge$"), None, "incident"),
-    ("POST", re.compile(r"^/incidents/[^/]+/status_updates$"), None, "status_update"),
-    ("POST", re.compile(r"^/incidents/[^/]+/responder_requests$"), None, "responder_request"),
-    ("POST", re.compile(r"^/templates/[^/]+/render$"), None, None),
-    ("PUT", re.compile(r"^/incidents$"), None, "incidents"),
-    ("PUT", re.compile(r"^/incidents/[^/]+/alerts$"), None, "alerts"),
-    ("POST", re.compile(r"^/event_orchestrations$"), "orchestration", "orchestration"),
-    ("PUT", re.compile(r"^/event_orchestrations/[^/]+$"), "orchestration", "orchestration"),
-    ("POST", re.compile(r"^/(incidents|services)(/types/[^/]+)?/custom_fields$"), "field", "field"),
-    ("PUT", re.compile(r"^/(incidents|services)(/types/[^/]+)?/custom_fields/[^/]+$"), "field", "field"),
-    ("POST", re.compile(r"^/incidents/types$"), "incident_type", "incident_type"),
-    ("PUT", re.compile(r"^/incidents/types/[^/]+$"), "incident_type", "incident_type"),
-    ("POST", re.compile(r"^/incident_workflows/[^/]+/instances$"), "incident_workflow_instance", None),
-    (
-        "PUT",
-        re.compile(r"^/users/[^/]+/status_update_notification_rules/[^/]+$"),
-        "status_update_notification_rule",
-        "notification_rule",
-    ),
-]
 
 
 @dataclass(frozen=True)
@@ -144,6 +118,15 @@ def _never_sent(exc: requests.RequestException) -> bool:
     return False
 
 
+def _file_names(files: Any) -> list[str]:
+    items = files.items() if isinstance(files, Mapping) else files
+    names = []
+    for field_name, value in items:
+        filename = value[0] if isinstance(value, tuple | list) and value else "file"
+        names.append(f"{field_name}={filename}")
+    return names
+
+
 def _header_float(headers: Mapping[str, str], name: str) -> float | None:
     value = headers.get(name)
     if value is None:
@@ -184,8 +167,9 @@ class HttpTransport:
             session.mount("http://", adapter)
         self.session = session
 
-    def _backoff_delay(self, attempt: int) -> float:
-        return min(self.backoff * (2 ** (attempt - 1)), self.max_wait)
+    def _backoff_delay(self, attempt: int, *, backoff: float | None = None, exponential: bool = True) -> float:
+        base = self.backoff if backoff is None else max(float(backoff), 0.0)
+        return min(base * (2 ** (attempt - 1)) if exponential else base, self.max_wait)
 
     def _retry_wait_for_429(self, headers: Mapping[str, str], attempt: int) -> float:
         reset = _header_float(headers, "ratelimit-reset")
@@ -207,12 +191,20 @@ class HttpTransport:
         timeout: float | None = None,
         max_retries: int | None = None,
         retry_all_errors: bool = False,
+        files: Any = None,
+        backoff: float | None = None,
+        exponential: bool = True,
     ) -> _Attempt:
-        """Send with retries; returns the last response, or the network error if nothing answered."""
+        """Send with retries; returns the last response, or the network error if nothing answered.
+
+        `files` makes a multipart body (requests' format); `backoff` overrides the first retry delay and
+        `exponential=False` keeps every retry delay equal to it (the raw console's retry settings).
+        """
         method = method.upper()
         retries = self.max_retries if max_retries is None else max(int(max_retries), 0)
         repeatable = retry_all_errors or method in IDEMPOTENT_METHODS
         body = jsonlib.dumps(json).encode("utf-8") if json is not None else data
+        delay_for = lambda attempt: self._backoff_delay(attempt, backoff=backoff, exponential=exponential)  # noqa: E731
         state = _Attempt()
         while True:
             state.attempts += 1
@@ -225,7 +217,7 @@ class HttpTransport:
                     redact_url(url),
                     redact_params(params),
                     redact_headers(headers),
-                    redact_body(body),
+                    redact_body(body) if not files else f"<multipart: {', '.join(_file_names(files))}>",
                 )
             started = time.monotonic()
             try:
@@ -234,6 +226,7 @@ class HttpTransport:
                     url,
                     params=params or None,
                     data=body,
+                    files=files or None,
                     headers=dict(headers or {}),
                     timeout=timeout if timeout is not None else self.timeout,
                     allow_redirects=False,
@@ -251,7 +244,7 @@ class HttpTransport:
                         "PagerDuty network error %s %s after %.0f ms: %s", method, redact_url(url), elapsed, kind
                     )
                 if state.attempts <= retries and (repeatable or _never_sent(exc)):
-                    delay = self._backoff_delay(state.attempts)
+                    delay = delay_for(state.attempts)
                     state.waits.append(delay)
                     self._sleep(delay)
                     continue
@@ -280,7 +273,7 @@ class HttpTransport:
             if status == 429:
                 delay = self._retry_wait_for_429(state.response.headers, state.attempts)
             elif status >= 500 and (repeatable or status in ALWAYS_RETRY_STATUSES):
-                delay = self._backoff_delay(state.attempts)
+                delay = delay_for(state.attempts)
             else:
                 return state
             if self.debug:
@@ -395,25 +388,39 @@ class PagerDutyClient(HttpTransport):
         retry_all_errors: bool = False,
         raw: bool = False,
         from_email: str | None = None,
+        data: Any = None,
+        files: Any = None,
+        backoff: float | None = None,
+        exponential: bool = True,
     ) -> Any:
         """Send one API request; returns the decoded JSON body ({} when empty) or a RawResponse with raw=True.
 
         Raises a PagerDutyError subclass on any failure (for raw=True only when nothing answered).
         `retry_all_errors` also retries POST/PATCH on every 5xx and network error (use only for idempotent writes).
+        `data` (form fields or bytes) and `files` (multipart uploads, requests' format) replace the JSON body;
+        `backoff`/`exponential` override the retry delays for this call.
         """
         method = method.upper()
         url = self.url_for(path)
         api_path = self.path_of(path)
         started = time.monotonic()
+        request_headers = self.headers(from_email=from_email, extra=headers)
+        if json is None and (data is not None or files) and not any(k.lower() == "content-type" for k in headers or {}):
+            # Let requests write the form or multipart Content-Type (with its boundary).
+            request_headers.pop("Content-Type", None)
         state = self.send(
             method,
             url,
             params=encode_params(params),
             json=json,
-            headers=self.headers(from_email=from_email, extra=headers),
+            data=data,
+            files=files,
+            headers=request_headers,
             timeout=timeout,
             max_retries=max_retries,
             retry_all_errors=retry_all_errors,
+            backoff=backoff,
+            exponential=exponential,
         )
         duration_ms = round((time.monotonic() - started) * 1000, 1)
         resp = state.response
@@ -483,10 +490,8 @@ class PagerDutyClient(HttpTransport):
 
     @staticmethod
     def _exception_for(method: str, path: str) -> tuple[str | None, str | None] | None:
-        for exc_method, pattern, request_wrap, response_key in _WRAP_EXCEPTIONS:
-            if exc_method == method and pattern.match(path):
-                return request_wrap, response_key
-        return None
+        """(request wrapper, response key) from the spec's table for a concrete path, or None if not in the spec."""
+        return lookup_wrapper(method, path)
 
     @staticmethod
     def _unwrap(body: Any, key: str | None) -> Any:
