@@ -11,6 +11,9 @@ import pytest
 # Under CI every test must run: a skip there means a service CI should have started is missing.
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
+# The `sandbox` fixture: a session-wide PagerDuty sandbox server (see tests/sandbox_server.py).
+pytest_plugins = ["tests.sandbox_server"]
+
 
 def needs(reason: str) -> None:
     """Skip on a newcomer's machine, but fail under CI, when a required service is missing."""

@@ -1,0 +1,1 @@
+"""The PagerDuty sandbox: a stateful emulator of the PagerDuty APIs PD Portal uses (its own project)."""
