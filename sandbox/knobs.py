@@ -329,6 +329,21 @@ def control(request) -> HttpResponse:
             from sandbox.identity.selectors import keys_overview
 
             return JsonResponse(keys_overview())
+        elif route == "keys" and method == "POST":
+            from sandbox.identity.actions import api_key_create
+
+            raw = api_key_create(
+                user_id=str(body.get("user_id") or ""),
+                read_only=bool(body.get("read_only", False)),
+                description=str(body.get("description") or ""),
+            )
+            return JsonResponse({"api_key": raw}, status=201)
+        elif route == "simulate/step" and method == "POST":
+            from sandbox.simulate import Simulator
+
+            steps = int(body.get("steps", 1))
+            simulator = Simulator(seed=body.get("seed"))
+            return JsonResponse({"actions": [simulator.step() for _ in range(max(0, min(steps, 100)))]})
         elif route == "deliveries" and method == "GET":
             from sandbox.hooks import delivery
 

@@ -66,6 +66,10 @@ def emit(event_type, *, resource, agent=None, data=None, client=None):
         subs = matching_subscriptions(event_type, resource=resource)
         if not subs:
             return []
+        if agent is None and event_type == "incident.triggered" and payloads._model_name(resource) == "incident":
+            # Triggered by the Events API: PagerDuty names the inbound integration as the agent.
+            alert = resource.alerts.select_related("integration").exclude(integration=None).first()
+            agent = alert.integration if alert is not None else None
         jobs = []
         for item in payloads.data_items(event_type, resource=resource, data=data):
             for sub in subs:

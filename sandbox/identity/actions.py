@@ -143,14 +143,17 @@ def authorization_code_exchange(
     digest = token_hash(code)
     with transaction.atomic():
         row = OAuthCode.objects.select_for_update().filter(code_hash=digest).first()
-        if row is None:
-            raise OAuthError("invalid_grant", "The authorization code is invalid.")
-        if row.used_at is not None:
-            # RFC 6749 §4.1.2: a replayed code revokes what it already produced.
+        replayed = row is not None and row.used_at is not None
+        if replayed:
+            # RFC 6749 §4.1.2: a replayed code revokes what it already produced (committed before we refuse).
             OAuthToken.objects.filter(code_hash=digest).update(revoked=True, refresh_revoked=True)
-            raise OAuthError("invalid_grant", "The authorization code has already been used.")
-        row.used_at = knobs.now()
-        row.save(update_fields=["used_at"])
+        elif row is not None:
+            row.used_at = knobs.now()
+            row.save(update_fields=["used_at"])
+    if row is None:
+        raise OAuthError("invalid_grant", "The authorization code is invalid.")
+    if replayed:
+        raise OAuthError("invalid_grant", "The authorization code has already been used.")
     if row.expires_at <= knobs.now():
         raise OAuthError("invalid_grant", "The authorization code has expired.")
     if row.client_id != client_id:
