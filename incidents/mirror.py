@@ -1,0 +1,652 @@
+"""Upserts from PagerDuty JSON into the mirror: keyed by PagerDuty id, idempotent, and guarded by change time.
+
+Every `upsert_*` takes one PagerDuty object as PagerDuty renders it (REST v2 body, or a webhook v3 `event.data`,
+which is shaped a little differently: `number` and `assignees` instead of `incident_number` and `assignments`)
+and returns the mirrored model instance, or None when the object is unusable (no id).
+
+The guard: each record keeps `changed_at`, PagerDuty's time of the last change applied. An upsert whose
+`changed_at` is older than the stored one is skipped, so a late webhook never overwrites a newer state. Equal
+times are applied again (harmless: the same data gives the same row). When the caller passes no `changed_at`,
+the object's own `updated_at` (or creation time) is used.
+
+Only the keys present in the JSON are written: a partial webhook payload leaves the other columns as they were.
+A reference to an object the mirror does not have yet (a service, a user…) creates a stub named after the
+reference's `summary`, with no `changed_at`, so the next full upsert of that object always wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from django.db import models, transaction
+from django.utils import timezone
+
+from accounts.models import PagerDutyUser, Team
+from incidents.models import (
+    Alert,
+    ChangeEvent,
+    Incident,
+    LogEntry,
+    Note,
+    Priority,
+    StatusUpdate,
+    StatusUpdateTemplate,
+)
+from services.models import EscalationPolicy, Service
+
+Json = Mapping[str, Any]
+
+
+# -- small helpers --------------------------------------------------------------------------------------------------
+
+
+def parse_time(value: Any) -> datetime | None:
+    """An aware datetime from PagerDuty's ISO 8601 strings (with `Z`), or None."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _is_stale(instance: models.Model | None, changed_at: datetime | None) -> bool:
+    """True when the stored record already holds a newer change than this one."""
+    if instance is None or changed_at is None:
+        return False
+    stored = getattr(instance, "changed_at", None)
+    return stored is not None and changed_at < stored
+
+
+def _ref_id(ref: Any) -> str | None:
+    if isinstance(ref, Mapping):
+        rid = ref.get("id")
+        return str(rid) if rid else None
+    if isinstance(ref, str) and ref:
+        return ref
+    return None
+
+
+def _summary(ref: Any) -> str:
+    if isinstance(ref, Mapping):
+        return str(ref.get("name") or ref.get("summary") or ref.get("id") or "")
+    return str(ref or "")
+
+
+def _text(value: Any, limit: int | None = None) -> str:
+    text = "" if value is None else str(value)
+    return text[:limit] if limit else text
+
+
+class Refs:
+    """Resolves PagerDuty references to mirror rows, creating stubs for unknown ids.
+
+    One instance can be shared across many upserts (the sync does): each model's id map is loaded once
+    with a single query, so upserting thousands of incidents does not cost one lookup per reference.
+    """
+
+    def __init__(self) -> None:
+        self._maps: dict[type[models.Model], dict[str, int]] = {}
+
+    def _map(self, model: type[models.Model]) -> dict[str, int]:
+        if model not in self._maps:
+            self._maps[model] = dict(model.objects.values_list("pd_id", "pk"))
+        return self._maps[model]
+
+    def remember(self, instance: models.Model) -> None:
+        if type(instance) in self._maps:
+            self._maps[type(instance)][instance.pd_id] = instance.pk
+
+    def pk(self, model: type[models.Model], ref: Any, **stub: Any) -> int | None:
+        rid = _ref_id(ref)
+        if rid is None:
+            return None
+        ids = self._map(model)
+        if rid not in ids:
+            obj, _ = model.objects.get_or_create(pd_id=rid, defaults={**stub, "raw": {}})
+            ids[rid] = obj.pk
+        return ids[rid]
+
+    def pks(self, model: type[models.Model], refs: Iterable[Any], **stub: Any) -> list[int]:
+        out = []
+        for ref in refs or ():
+            pk = self.pk(model, ref, **_stub_for(model, ref, **stub))
+            if pk is not None:
+                out.append(pk)
+        return out
+
+
+def _stub_for(model: type[models.Model], ref: Any, **extra: Any) -> dict[str, Any]:
+    name = _summary(ref)
+    if model is PagerDutyUser:
+        email = ref.get("email", "") if isinstance(ref, Mapping) else ""
+        return {"name": name, "email": email or "", **extra}
+    if model is Incident:
+        return {"number": 0, "title": name, "status": "triggered", "created_at": timezone.now(), **extra}
+    return {"name": name[:64] if model is Priority else name, **extra}
+
+
+def _fk(refs: Refs, model: type[models.Model], ref: Any) -> int | None:
+    return refs.pk(model, ref, **_stub_for(model, ref)) if ref else None
+
+
+def _merged_raw(instance: models.Model | None, data: Json) -> dict[str, Any]:
+    base = dict(instance.raw) if instance is not None and isinstance(instance.raw, dict) else {}
+    base.update(dict(data))
+    return base
+
+
+def _save(
+    model: type[models.Model],
+    pd_id: str,
+    fields: dict[str, Any],
+    *,
+    data: Json,
+    changed_at: datetime | None,
+    instance: models.Model | None = None,
+    lookup: bool = True,
+) -> tuple[models.Model | None, bool]:
+    """Create or update one row; returns (instance, applied). Not applied when the stored change is newer."""
+    if instance is None and lookup:
+        instance = model.objects.filter(pd_id=pd_id).first()
+    if _is_stale(instance, changed_at):
+        return instance, False
+    if instance is None:
+        instance = model(pd_id=pd_id, raw=dict(data), changed_at=changed_at, **fields)
+        instance.save()
+        return instance, True
+    for name, value in fields.items():
+        setattr(instance, name, value)
+    instance.raw = _merged_raw(instance, data)
+    if changed_at is not None:
+        instance.changed_at = changed_at
+    instance.save()
+    return instance, True
+
+
+def _changed(data: Json, changed_at: datetime | None, *keys: str) -> datetime | None:
+    if changed_at is not None:
+        return changed_at
+    for key in keys:
+        value = parse_time(data.get(key))
+        if value is not None:
+            return value
+    return None
+
+
+# -- account objects ------------------------------------------------------------------------------------------------
+
+
+def upsert_team(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Team | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
+    if "description" in data:
+        fields["description"] = _text(data.get("description"))
+    team, _ = _save(Team, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
+    if refs is not None and team is not None:
+        refs.remember(team)
+    return team
+
+
+def upsert_user(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> PagerDutyUser | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
+    for key, limit in (("email", 254), ("role", 32), ("time_zone", 64), ("job_title", 255), ("html_url", 200)):
+        if key in data:
+            fields[key] = _text(data.get(key), limit)
+    user, applied = _save(PagerDutyUser, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
+    if user is not None:
+        refs.remember(user)
+        if applied and "teams" in data:
+            user.teams.set(refs.pks(Team, data.get("teams") or []))
+    return user
+
+
+def upsert_escalation_policy(
+    data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None
+) -> EscalationPolicy | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
+    if "description" in data:
+        fields["description"] = _text(data.get("description"))
+    if "num_loops" in data:
+        fields["num_loops"] = max(int(data.get("num_loops") or 0), 0)
+    if "html_url" in data:
+        fields["html_url"] = _text(data.get("html_url"), 200)
+    policy, applied = _save(
+        EscalationPolicy, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at")
+    )
+    if policy is not None:
+        refs.remember(policy)
+        if applied and "teams" in data:
+            policy.teams.set(refs.pks(Team, data.get("teams") or []))
+    return policy
+
+
+def upsert_service(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Service | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
+    for key, limit in (("description", None), ("status", 32), ("html_url", 200)):
+        if key in data:
+            fields[key] = _text(data.get(key), limit)
+    if "created_at" in data:
+        fields["created_at"] = parse_time(data.get("created_at"))
+    if "escalation_policy" in data:
+        fields["escalation_policy_id"] = _fk(refs, EscalationPolicy, data.get("escalation_policy"))
+    service, applied = _save(Service, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
+    if service is not None:
+        refs.remember(service)
+        if applied and "teams" in data:
+            service.teams.set(refs.pks(Team, data.get("teams") or []))
+    return service
+
+
+def upsert_priority(
+    data: Json, *, changed_at: datetime | None = None, order: int | None = None, refs: Refs | None = None
+) -> Priority | None:
+    """A priority; `order` is its rank (PagerDuty lists priorities highest first; higher order = more urgent)."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 64)}
+    if "description" in data:
+        fields["description"] = _text(data.get("description"))
+    if order is not None:
+        fields["order"] = order
+    elif "order" in data and data.get("order") is not None:
+        fields["order"] = int(data["order"])
+    if data.get("color"):
+        fields["color"] = _text(data.get("color"), 16)
+    priority, _ = _save(Priority, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
+    if refs is not None and priority is not None:
+        refs.remember(priority)
+    return priority
+
+
+def upsert_priorities(items: list[Json]) -> list[Priority]:
+    """The whole priority list in PagerDuty's order (first = most urgent), ranked accordingly."""
+    count = len(items)
+    return [p for i, item in enumerate(items) if (p := upsert_priority(item, order=count - i)) is not None]
+
+
+def upsert_template(
+    data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None
+) -> StatusUpdateTemplate | None:
+    """A status-update template (`templated_fields` holds message, email_subject and email_body)."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
+    if "description" in data:
+        fields["description"] = _text(data.get("description"))
+    if "template_type" in data:
+        fields["template_type"] = _text(data.get("template_type"), 64)
+    templated = data.get("templated_fields")
+    if isinstance(templated, Mapping):
+        fields["subject"] = _text(templated.get("email_subject"), 1024)
+        fields["email_body"] = _text(templated.get("email_body"))
+        fields["message"] = _text(templated.get("message"))
+    template, _ = _save(
+        StatusUpdateTemplate, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at")
+    )
+    return template
+
+
+def upsert_change_event(
+    data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None
+) -> ChangeEvent | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {}
+    if "summary" in data or not ChangeEvent.objects.filter(pd_id=pd_id).exists():
+        fields["summary"] = _text(data.get("summary"), 1024)
+    if "source" in data:
+        fields["source"] = _text(data.get("source"), 255)
+    timestamp = parse_time(data.get("timestamp"))
+    if timestamp is not None:
+        fields["timestamp"] = timestamp
+    elif not ChangeEvent.objects.filter(pd_id=pd_id).exists():
+        fields["timestamp"] = changed_at or timezone.now()
+    if "integration" in data:
+        fields["integration_id"] = _ref_id(data.get("integration")) or ""
+    if "custom_details" in data:
+        fields["custom_details"] = data.get("custom_details") or {}
+    if "links" in data:
+        fields["links"] = data.get("links") or []
+    event, applied = _save(
+        ChangeEvent, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at", "timestamp")
+    )
+    if event is not None and applied and "services" in data:
+        event.services.set(refs.pks(Service, data.get("services") or []))
+    return event
+
+
+# -- incidents and what hangs off them ----------------------------------------------------------------------
+
+
+def incident_search_text(incident: Incident, alert_summaries: Iterable[str] = ()) -> str:
+    """What the free-text filter searches: title, number, id and alert summaries, lower-cased."""
+    parts = [incident.title or "", f"#{incident.number}", str(incident.number), incident.pd_id, incident.incident_key]
+    parts.extend(s for s in alert_summaries if s)
+    return " ".join(p for p in parts if p).lower()
+
+
+def refresh_search_text(incident: Incident) -> None:
+    summaries = list(incident.alerts.values_list("summary", flat=True)[:200])
+    text = incident_search_text(incident, summaries)
+    if text != incident.search_text:
+        incident.search_text = text
+        Incident.objects.filter(pk=incident.pk).update(search_text=text)
+
+
+def _assignee_refs(data: Json) -> list[Any] | None:
+    if "assignments" in data:
+        return [a.get("assignee") for a in data.get("assignments") or [] if isinstance(a, Mapping)]
+    if "assignees" in data:
+        return list(data.get("assignees") or [])
+    return None
+
+
+def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Incident | None:
+    """An incident from a REST body or a webhook's `event.data` (pass the event's `occurred_at` as changed_at)."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    changed_at = _changed(data, changed_at, "updated_at", "last_status_change_at", "created_at")
+    fields: dict[str, Any] = {}
+    number = data.get("incident_number", data.get("number"))
+    if number is not None:
+        fields["number"] = int(number)
+    if "title" in data or "summary" in data:
+        fields["title"] = _text(data.get("title") or data.get("summary"), 1024)
+    if "description" in data:
+        fields["description"] = _text(data.get("description"))
+    if data.get("status") in Incident.Status.values:
+        fields["status"] = data["status"]
+    if data.get("urgency") in Incident.Urgency.values:
+        fields["urgency"] = data["urgency"]
+    if "priority" in data:
+        fields["priority_id"] = _fk(refs, Priority, data.get("priority"))
+    if "service" in data:
+        fields["service_id"] = _fk(refs, Service, data.get("service"))
+    if "escalation_policy" in data:
+        fields["escalation_policy_id"] = _fk(refs, EscalationPolicy, data.get("escalation_policy"))
+    if "incident_key" in data:
+        fields["incident_key"] = _text(data.get("incident_key"), 255)
+    if "html_url" in data:
+        fields["html_url"] = _text(data.get("html_url"), 200)
+    for key in ("created_at", "last_status_change_at", "resolved_at"):
+        if key in data:
+            value = parse_time(data.get(key))
+            if value is not None or key != "created_at":
+                fields[key] = value
+    if fields.get("status") and fields["status"] != Incident.Status.RESOLVED and "resolved_at" not in data:
+        fields["resolved_at"] = None
+    counts = data.get("alert_counts")
+    if isinstance(counts, Mapping) and counts.get("all") is not None:
+        fields["alert_count"] = int(counts["all"])
+
+    with transaction.atomic():
+        instance = Incident.objects.select_for_update().filter(pd_id=pd_id).first()
+        if instance is None:
+            # A brand-new row needs the NOT NULL columns even when the payload is partial.
+            fields.setdefault("number", 0)
+            fields.setdefault("title", "")
+            fields.setdefault("status", Incident.Status.TRIGGERED)
+            fields.setdefault("created_at", changed_at or timezone.now())
+        if _is_stale(instance, changed_at):
+            return instance
+        # The search text is written with the row: a new incident has no alerts yet, so no extra query.
+        probe = Incident(pd_id=pd_id, **{**_columns(instance), **fields})
+        summaries = () if instance is None else instance.alerts.values_list("summary", flat=True)[:200]
+        fields["search_text"] = incident_search_text(probe, summaries)
+        incident, applied = _save(
+            Incident, pd_id, fields, data=data, changed_at=changed_at, instance=instance, lookup=False
+        )
+        if incident is None or not applied:
+            return incident
+        refs.remember(incident)
+        if "teams" in data:
+            incident.teams.set(refs.pks(Team, data.get("teams") or []))
+        assignees = _assignee_refs(data)
+        if assignees is not None:
+            incident.assignees.set(refs.pks(PagerDutyUser, assignees))
+    return incident
+
+
+def _columns(instance: Incident | None) -> dict[str, Any]:
+    if instance is None:
+        return {}
+    return {"number": instance.number, "title": instance.title, "incident_key": instance.incident_key}
+
+
+def _incident_pk(refs: Refs, ref: Any) -> int | None:
+    return _fk(refs, Incident, ref) if ref else None
+
+
+def upsert_alert(
+    data: Json,
+    *,
+    changed_at: datetime | None = None,
+    incident: Incident | None = None,
+    refs: Refs | None = None,
+    update_search: bool = True,
+) -> Alert | None:
+    """An alert; `incident` overrides the alert's own incident reference (e.g. after moving alerts)."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {}
+    if incident is not None:
+        fields["incident_id"] = incident.pk
+    elif "incident" in data:
+        fields["incident_id"] = _incident_pk(refs, data.get("incident"))
+    if "status" in data:
+        fields["status"] = _text(data.get("status"), 16)
+    if "severity" in data:
+        fields["severity"] = _text(data.get("severity"), 16)
+    if "summary" in data:
+        fields["summary"] = _text(data.get("summary"), 1024)
+    if "alert_key" in data:
+        fields["alert_key"] = _text(data.get("alert_key"), 255)
+    if "service" in data:
+        fields["service_id"] = _fk(refs, Service, data.get("service"))
+    if "body" in data:
+        fields["body"] = data.get("body") or {}
+    created = parse_time(data.get("created_at"))
+    existing = Alert.objects.filter(pd_id=pd_id).first()
+    if created is not None:
+        fields["created_at"] = created
+    elif existing is None:
+        fields["created_at"] = changed_at or timezone.now()
+    if existing is None:
+        fields.setdefault("status", "triggered")
+    previous_incident = existing.incident_id if existing is not None else None
+    alert, applied = _save(
+        Alert,
+        pd_id,
+        fields,
+        data=data,
+        changed_at=_changed(data, changed_at, "updated_at", "resolved_at", "created_at"),
+        instance=existing,
+        lookup=False,
+    )
+    if alert is not None and applied and update_search:
+        for incident_pk in {previous_incident, alert.incident_id} - {None}:
+            target = Incident.objects.filter(pk=incident_pk).first()
+            if target is not None:
+                refresh_search_text(target)
+    return alert
+
+
+def upsert_note(
+    data: Json,
+    *,
+    incident: Incident | None = None,
+    changed_at: datetime | None = None,
+    refs: Refs | None = None,
+) -> Note | None:
+    """A note (REST `IncidentNote`, or a webhook `incident_note` carrying its `incident` reference)."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    incident_pk = incident.pk if incident is not None else _incident_pk(refs, data.get("incident"))
+    existing = Note.objects.filter(pd_id=pd_id).first()
+    if incident_pk is None and existing is None:
+        return None
+    fields: dict[str, Any] = {}
+    if incident_pk is not None:
+        fields["incident_id"] = incident_pk
+    if "content" in data:
+        fields["content"] = _text(data.get("content"))
+    if "user" in data:
+        fields["user_id"] = _fk(refs, PagerDutyUser, data.get("user"))
+    created = parse_time(data.get("created_at"))
+    if created is not None:
+        fields["created_at"] = created
+    elif existing is None:
+        fields["created_at"] = changed_at or timezone.now()
+    if existing is None:
+        fields.setdefault("content", "")
+    note, _ = _save(
+        Note,
+        pd_id,
+        fields,
+        data=data,
+        changed_at=_changed(data, changed_at, "updated_at", "created_at"),
+        instance=existing,
+        lookup=False,
+    )
+    return note
+
+
+def upsert_status_update(
+    data: Json,
+    *,
+    incident: Incident | None = None,
+    changed_at: datetime | None = None,
+    refs: Refs | None = None,
+) -> StatusUpdate | None:
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    incident_pk = incident.pk if incident is not None else _incident_pk(refs, data.get("incident"))
+    existing = StatusUpdate.objects.filter(pd_id=pd_id).first()
+    if incident_pk is None and existing is None:
+        return None
+    fields: dict[str, Any] = {}
+    if incident_pk is not None:
+        fields["incident_id"] = incident_pk
+    if "message" in data:
+        fields["message"] = _text(data.get("message"))
+    if "subject" in data:
+        fields["subject"] = _text(data.get("subject"), 1024)
+    if "sender" in data:
+        fields["sender_id"] = _fk(refs, PagerDutyUser, data.get("sender"))
+    created = parse_time(data.get("created_at"))
+    if created is not None:
+        fields["created_at"] = created
+    elif existing is None:
+        fields["created_at"] = changed_at or timezone.now()
+    if existing is None:
+        fields.setdefault("message", "")
+    update, _ = _save(
+        StatusUpdate,
+        pd_id,
+        fields,
+        data=data,
+        changed_at=_changed(data, changed_at, "updated_at", "created_at"),
+        instance=existing,
+        lookup=False,
+    )
+    return update
+
+
+def upsert_log_entry(
+    data: Json,
+    *,
+    incident: Incident | None = None,
+    changed_at: datetime | None = None,
+    refs: Refs | None = None,
+) -> LogEntry | None:
+    """A log entry; log entries never change once written, so the guard is trivially satisfied."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {}
+    if incident is not None:
+        fields["incident_id"] = incident.pk
+    elif "incident" in data:
+        fields["incident_id"] = _incident_pk(refs, data.get("incident"))
+    fields["type"] = _text(data.get("type"), 64)
+    if "summary" in data:
+        fields["summary"] = _text(data.get("summary"))
+    fields["created_at"] = parse_time(data.get("created_at")) or changed_at or timezone.now()
+    if "agent" in data:
+        fields["agent"] = data.get("agent") or {}
+    if "channel" in data:
+        fields["channel"] = data.get("channel") or {}
+    entry, _ = _save(LogEntry, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "created_at"))
+    return entry
+
+
+# -- dispatch ---------------------------------------------------------------------------------------------
+
+UPSERTS = {
+    "incident": upsert_incident,
+    "alert": upsert_alert,
+    "incident_note": upsert_note,
+    "note": upsert_note,
+    "incident_status_update": upsert_status_update,
+    "status_update": upsert_status_update,
+    "priority": upsert_priority,
+    "service": upsert_service,
+    "escalation_policy": upsert_escalation_policy,
+    "team": upsert_team,
+    "user": upsert_user,
+    "template": upsert_template,
+    "change_event": upsert_change_event,
+}
+
+
+def upsert(data: Json, *, changed_at: datetime | None = None, kind: str | None = None, **kwargs: Any):
+    """Upsert any mirrored object by its PagerDuty `type` (or `kind`); `*_log_entry` types are log entries.
+
+    Returns the instance, or None for an unknown type or an object without an id.
+    """
+    kind = (kind or str(data.get("type") or "")).removesuffix("_reference")
+    if kind.endswith("log_entry"):
+        return upsert_log_entry(data, changed_at=changed_at, **kwargs)
+    func = UPSERTS.get(kind)
+    if func is None:
+        return None
+    return func(data, changed_at=changed_at, **kwargs)
+
+
+def mark_deleted(model: type[models.Model], pd_id: str) -> int:
+    """Remove a record PagerDuty says is gone (e.g. service.deleted); returns how many rows went."""
+    deleted, _ = model.objects.filter(pd_id=pd_id).delete()
+    return deleted
