@@ -9,7 +9,7 @@ CLASSIC_SCOPES = ("read", "write")
 IDENTITY_SCOPES = frozenset({"openid", "email", "profile"})
 # Scoped grants that only an account admin can hold; other roles have them silently dropped.
 ADMIN_ONLY_SCOPES = frozenset({"users.write", "teams.write"})
-SCOPE_RE = re.compile(r"^[a-z][a-z_]*\.(read|write)$")
+SCOPE_RE = re.compile(r"^[a-z][a-z_:]*\.(read|write)$")
 DEFAULT_SCOPES = "read write"
 
 
