@@ -49,3 +49,69 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor_label} {self.method} {self.path} {self.status}"
+
+
+class Profile(models.Model):
+    """The portal-side facts about one sign-in: which PagerDuty user it acts as, and personal preferences."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, related_name="profile", on_delete=models.CASCADE)
+    pd_user = models.ForeignKey(
+        PagerDutyUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="profiles"
+    )
+    # PagerDuty's role string (owner, admin, user, limited_user, observer, read_only_user, restricted_access).
+    role = models.CharField(max_length=32, blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    notify_desktop = models.BooleanField(default=False)
+    subdomain = models.CharField(max_length=128, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user} -> {self.pd_user_id or 'unlinked'} ({self.role or 'no role'})"
+
+
+class OAuthGrant(models.Model):
+    """One person's PagerDuty OAuth tokens, encrypted at rest with pdportal.crypto."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, related_name="oauth_grant", on_delete=models.CASCADE)
+    access_token = models.TextField(help_text="Encrypted (pdportal.crypto)")
+    refresh_token = models.TextField(blank=True, help_text="Encrypted (pdportal.crypto)")
+    expires_at = models.DateTimeField()
+    scope = models.TextField(blank=True)
+    requested_scope = models.TextField(blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"OAuth grant of {self.user} ({self.scope})"
+
+
+class Connection(models.Model):
+    """The account connection (singleton, pk=1): an API key, or the OAuth grant of the admin who connected."""
+
+    class Mode(models.TextChoices):
+        NONE = "none", "Not connected"
+        API_KEY = "api_key", "REST API key"
+        OAUTH = "oauth", "OAuth (an admin's grant)"
+
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.NONE)
+    api_key = models.TextField(blank=True, help_text="Encrypted (pdportal.crypto)")
+    oauth_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+    healthy = models.BooleanField(null=True)
+    last_error = models.TextField(blank=True)
+
+    def __str__(self) -> str:
+        return f"Connection({self.mode})"
+
+    @classmethod
+    def load(cls) -> "Connection":
+        connection, _ = cls.objects.get_or_create(pk=1)
+        return connection

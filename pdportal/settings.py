@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.TimezoneMiddleware",
+    "accounts.middleware.ReauthenticationMiddleware",
 ]
 
 ROOT_URLCONF = "pdportal.urls"
@@ -112,6 +114,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "pdportal.context_processors.portal",
+                "accounts.roles.roles",
             ],
             "builtins": ["django_htmx.templatetags.django_htmx"],
         },

@@ -12,7 +12,7 @@ import pytest
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 # The `sandbox` fixture: a session-wide PagerDuty sandbox server (see tests/sandbox_server.py).
-pytest_plugins = ["tests.sandbox_server"]
+pytest_plugins = ["tests.sandbox_server", "tests.personas"]
 
 
 def needs(reason: str) -> None:

@@ -1,0 +1,105 @@
+"""Request middleware of the identity layer: the person's time zone, and re-sign-in on a dead PagerDuty grant."""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+
+from pdportal.pagerduty import Unauthorized
+
+from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
+
+logger = logging.getLogger("pdportal.accounts")
+
+
+def _valid_zone(name: str) -> zoneinfo.ZoneInfo | None:
+    if not name:
+        return None
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+class TimezoneMiddleware:
+    """Times render in the person's time zone (Profile.time_zone, from PagerDuty unless they changed it)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = None
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            from .models import Profile
+
+            try:
+                zone = _valid_zone(user.profile.time_zone)
+            except Profile.DoesNotExist:
+                zone = None
+        if zone is not None:
+            timezone.activate(zone)
+        else:
+            timezone.deactivate()
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
+
+
+class ReauthenticationMiddleware:
+    """A revoked or expired grant sends the person back to sign-in with a message, never a 500."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Unauthorized):
+            return self._unauthorized(request, exception)
+        if isinstance(exception, ReauthenticationRequired):
+            return self._sign_in_again(request, str(exception))
+        if isinstance(exception, NoAccountConnection | NotLinked):
+            return render(request, "accounts/not_connected.html", {"message": str(exception)}, status=503)
+        return None
+
+    def _unauthorized(self, request: HttpRequest, exception: Unauthorized) -> HttpResponse:
+        user = getattr(request, "user", None)
+        from .models import OAuthGrant
+        from .tokens import revoke_grant
+
+        grant = OAuthGrant.objects.filter(user=user).first() if user is not None and user.is_authenticated else None
+        if grant is not None:
+            # PagerDuty refused the person's own token: it was revoked on PagerDuty's side.
+            revoke_grant(grant=grant, reason=str(exception))
+            return self._sign_in_again(
+                request, "PagerDuty no longer accepts your sign-in (it was revoked or expired). Please sign in again."
+            )
+        logger.warning("PagerDuty refused the account API key: %s", exception)
+        return render(
+            request,
+            "accounts/not_connected.html",
+            {"message": f"PagerDuty refused PD Portal's API key ({exception}). An admin must fix it in Settings."},
+            status=503,
+        )
+
+    def _sign_in_again(self, request: HttpRequest, message: str) -> HttpResponse:
+        next_url = request.get_full_path() if request.method == "GET" else request.META.get("HTTP_REFERER", "/")
+        if getattr(request, "user", None) is not None and request.user.is_authenticated:
+            logout(request)
+        messages.warning(request, message)
+        target = redirect_to_login(next_url)
+        if getattr(request, "htmx", False):
+            response = HttpResponse(status=401)
+            response["HX-Redirect"] = target["Location"]
+            return response
+        return target

@@ -1,0 +1,182 @@
+"""Reads of the identity layer: whose PagerDuty credentials to use for a person or a background job."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+
+from pdportal import crypto
+from pdportal.pagerduty import EventsClient, PagerDutyClient, budget_for
+
+from . import tokens
+from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
+from .models import AuditEntry, Connection, OAuthGrant, Profile
+
+_ID = re.compile(r"^[A-Z0-9]{5,}$")
+
+
+def describe_write(method: str, path: str) -> tuple[str, str]:
+    """(operation, target) of a write: "PUT /incidents/{id}" and the last PagerDuty id in the path."""
+    segments = [s for s in path.split("?", 1)[0].split("/") if s]
+    target = ""
+    shape = []
+    for segment in segments:
+        if _ID.match(segment):
+            target = segment
+            shape.append("{id}")
+        else:
+            shape.append(segment)
+    return f"{method} /{'/'.join(shape)}", target
+
+
+def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[str, Any]], None]:
+    """The client's on_write callback: one AuditEntry per write, successful or not."""
+    if user is not None:
+        label = getattr(user, "email", "") or user.get_username()
+    else:
+        label = "PD Portal (background)"
+
+    def record(write: dict[str, Any]) -> None:
+        method = write.get("method") or ""
+        path = write.get("path") or ""
+        derived, target = describe_write(method, path)
+        error = ""
+        if write.get("error_message"):
+            error = str(write["error_message"])
+            if write.get("error_code") is not None:
+                error = f"{error} ({write['error_code']})"
+        AuditEntry.objects.create(
+            actor=user,
+            actor_label=label[:255],
+            operation=(operation or derived)[:128],
+            method=method[:8],
+            path=path[:512],
+            target=target[:255],
+            status=write.get("status"),
+            error=error,
+            duration_ms=int(write.get("duration_ms") or 0),
+        )
+
+    return record
+
+
+def _client(*, token: str, auth: str, from_email: str | None, on_write) -> PagerDutyClient:
+    return PagerDutyClient(
+        token=token,
+        auth=auth,  # type: ignore[arg-type]
+        api_url=settings.PAGERDUTY_API_URL,
+        from_email=from_email,
+        on_write=on_write,
+        debug=settings.PAGERDUTY_DEBUG,
+        timeout=settings.PAGERDUTY_TIMEOUT,
+        budget=budget_for(token, settings.PAGERDUTY_REQUESTS_PER_MINUTE),
+    )
+
+
+def stored_connection() -> Connection | None:
+    return Connection.objects.filter(pk=1).select_related("oauth_user").first()
+
+
+def api_key() -> str:
+    """The account API key: PAGERDUTY_API_TOKEN wins over a key stored on the Settings page."""
+    if settings.PAGERDUTY_API_TOKEN:
+        return settings.PAGERDUTY_API_TOKEN
+    connection = stored_connection()
+    if connection is not None and connection.mode == Connection.Mode.API_KEY and connection.api_key:
+        try:
+            return crypto.decrypt(connection.api_key)
+        except ValueError:
+            raise NoAccountConnection(
+                "The stored PagerDuty API key cannot be decrypted (its key was removed from FIELD_ENCRYPTION_KEYS); "
+                "an admin must enter it again on the Settings page."
+            ) from None
+    return ""
+
+
+def connection_mode() -> str:
+    """ "api_key", "oauth" or "none": how background jobs reach PagerDuty."""
+    if settings.PAGERDUTY_API_TOKEN:
+        return Connection.Mode.API_KEY
+    connection = stored_connection()
+    if connection is None:
+        return Connection.Mode.NONE
+    if connection.mode == Connection.Mode.API_KEY and connection.api_key:
+        return Connection.Mode.API_KEY
+    if connection.mode == Connection.Mode.OAUTH and connection.oauth_user_id:
+        return Connection.Mode.OAUTH
+    return Connection.Mode.NONE
+
+
+def oauth_enabled() -> bool:
+    return bool(settings.PAGERDUTY_CLIENT_ID)
+
+
+def pagerduty_email(*, user: Any) -> str | None:
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        return None
+    if profile.pd_user_id and profile.pd_user.email:
+        return profile.pd_user.email
+    return None
+
+
+def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
+    """A client acting as this person: their OAuth token, or the account key with `From: <their email>`.
+
+    Raises ReauthenticationRequired (grant revoked/expired), NotLinked (no PagerDuty user to act as),
+    or NoAccountConnection (neither OAuth nor an API key is available).
+    """
+    if user is None or not user.is_authenticated:
+        raise ReauthenticationRequired("Please sign in to act in PagerDuty.")
+    email = pagerduty_email(user=user)
+    on_write = audit_recorder(user=user, operation=operation)
+    grant = OAuthGrant.objects.filter(user=user).first()
+    if grant is not None:
+        # Someone who signed in with PagerDuty always acts with their own token, never the account key.
+        token = tokens.access_token_for(grant=grant)
+        return _client(token=token, auth="bearer", from_email=email, on_write=on_write)
+    key = api_key()
+    if key:
+        if not email:
+            raise NotLinked()
+        return _client(token=key, auth="token", from_email=email, on_write=on_write)
+    if oauth_enabled():
+        raise ReauthenticationRequired("Sign in with PagerDuty to act in PagerDuty.")
+    raise NoAccountConnection()
+
+
+def account_client() -> PagerDutyClient:
+    """The account connection for background jobs: the API key if any, else the connecting admin's grant."""
+    on_write = audit_recorder(user=None, operation="")
+    key = api_key()
+    if key:
+        return _client(token=key, auth="token", from_email=None, on_write=on_write)
+    connection = stored_connection()
+    if connection is not None and connection.mode == Connection.Mode.OAUTH and connection.oauth_user_id:
+        grant = OAuthGrant.objects.filter(user_id=connection.oauth_user_id).first()
+        if grant is None:
+            raise NoAccountConnection(
+                "The admin who connected PD Portal has no PagerDuty grant any more; an admin must reconnect "
+                "on the Settings page (/settings/)."
+            )
+        try:
+            token = tokens.access_token_for(grant=grant)
+        except ReauthenticationRequired:
+            raise NoAccountConnection(
+                "The PagerDuty grant of the admin who connected PD Portal was revoked or expired; an admin must "
+                "reconnect on the Settings page (/settings/)."
+            ) from None
+        email = pagerduty_email(user=connection.oauth_user)
+        return _client(token=token, auth="bearer", from_email=email, on_write=on_write)
+    raise NoAccountConnection()
+
+
+def events_client() -> EventsClient:
+    """Events API v2 client (routing keys authenticate each event; no REST token involved)."""
+    return EventsClient(
+        events_url=settings.PAGERDUTY_EVENTS_URL, debug=settings.PAGERDUTY_DEBUG, timeout=settings.PAGERDUTY_TIMEOUT
+    )
