@@ -34,10 +34,7 @@ def describe_write(method: str, path: str) -> tuple[str, str]:
 
 def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[str, Any]], None]:
     """The client's on_write callback: one AuditEntry per write, successful or not."""
-    if user is not None:
-        label = getattr(user, "email", "") or user.get_username()
-    else:
-        label = "PD Portal (background)"
+    label = (getattr(user, "email", "") or user.get_username()) if user is not None else "PD Portal (background)"
 
     def record(write: dict[str, Any]) -> None:
         method = write.get("method") or ""

@@ -32,9 +32,9 @@ def _seed_constants() -> dict:
     wanted = {"USERS", "TEAMS", "SEED"}
     found = {}
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            if node.targets[0].id in wanted:
-                found[node.targets[0].id] = ast.literal_eval(node.value)
+        target = node.targets[0] if isinstance(node, ast.Assign) and len(node.targets) == 1 else None
+        if isinstance(target, ast.Name) and target.id in wanted:
+            found[node.targets[0].id] = ast.literal_eval(node.value)
     return found
 
 

@@ -82,3 +82,8 @@ def test_background_jobs_use_the_api_key(db, api_key_mode):
 
 def test_events_client_points_at_the_events_host(settings):
     assert events_client().events_url == settings.PAGERDUTY_EVENTS_URL
+
+
+def test_persona_ids_match_the_running_sandbox(sandbox):
+    for email, user in seed_users().items():
+        assert sandbox.user_id(email) == user.pd_id, email
