@@ -381,8 +381,7 @@ def incident_json(incident, include=()):
         "responder_requests": [responder_request_json(r) for r in requests],
         "escalation_level": incident.escalation_level,
     }
-    if incident.body_details is not None:
-        body["body"] = {"type": "incident_body", "details": incident.body_details}
+    # PagerDuty's incident never carries `body`: details live in the first trigger log entry's channel.
     return body
 
 

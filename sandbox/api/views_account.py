@@ -310,16 +310,31 @@ def render_template(request, template_id):
     return respond(domain.template_render(template=template, incident=_incident(incident_id), message=message))
 
 
+def _field(summary, data_type, description, example):
+    domain = "Status update" if summary.startswith("status_update") else "Incident"
+    return {
+        "data_type": data_type,
+        "default_value": None,
+        "description": description,
+        "domain": {"order": 1, "summary": domain},
+        "example": example,
+        "keyword": None,
+        "summary": summary,
+        "type": "standard_field",
+    }
+
+
 def template_fields(request):
     require(request, "templates.read")
     fields = [
-        {"name": "incident.title", "type": "string", "description": "The incident's title"},
-        {"name": "incident.status", "type": "string", "description": "The incident's status"},
-        {"name": "incident.urgency", "type": "string", "description": "The incident's urgency"},
-        {"name": "incident.incident_number", "type": "number", "description": "The incident's number"},
-        {"name": "incident.html_url", "type": "string", "description": "Link to the incident"},
-        {"name": "incident.service.summary", "type": "string", "description": "The incident's service"},
-        {"name": "status_update.message", "type": "string", "description": "The status update message"},
+        _field("incident.title", "string", "The incident's title.", "The server is on fire."),
+        _field("incident.status", "string", "The incident's status.", "acknowledged"),
+        _field("incident.urgency", "string", "The incident's urgency.", "high"),
+        _field("incident.incident_number", "integer", "The incident's number.", "1234"),
+        _field("incident.created_at", "datetime", "The time the incident was created.", "2023-11-22T07:12:50Z"),
+        _field("incident.html_url", "url", "Link to the incident.", "https://example.pagerduty.com/incidents/P1"),
+        _field("incident.service.summary", "string", "The name of the incident's service.", "Checkout"),
+        _field("status_update.message", "string", "The status update message.", "We are on it."),
     ]
     return respond({"fields": fields})
 

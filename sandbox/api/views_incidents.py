@@ -121,7 +121,7 @@ def create_incident(request):
         assignees=assignees,
         escalation_policy=policy,
         conference_bridge=data.get("conference_bridge"),
-        channel={"type": "web_trigger", "summary": data["title"]},
+        channel={"type": "web_trigger", "summary": data["title"], "details": details},
     )
     return respond({"incident": _fresh(incident)}, 201)
 
