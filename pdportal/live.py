@@ -1,31 +1,313 @@
-"""The live bus: changes are published as invalidations on Redis pub/sub, and streamed to browsers over SSE."""
+"""The live bus: changes are published as invalidations on Redis pub/sub, and streamed to browsers over SSE.
+
+Publishers (views after a write, the webhook receiver, Celery tasks) call `publish()`. It appends the
+invalidation to a bounded Redis stream (for `Last-Event-ID` replay) and publishes it on `CHANNEL`.
+Each web process runs ONE subscriber (an asyncio task, started lazily by the first SSE connection)
+that fans messages out to a bounded queue per open `/live/` stream. Messages carry ids, never HTML:
+pages re-fetch their own partials through ordinary views.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 
+from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import close_old_connections, connections
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 logger = logging.getLogger(__name__)
 
 CHANNEL = "pdportal:live"
+STREAM = "pdportal:live:stream"
+# How many recent invalidations a reconnecting browser can catch up on before it must resync.
+STREAM_MAXLEN = 1000
+REPLAY_LIMIT = 200
+QUEUE_SIZE = 100
+HEARTBEAT_SECONDS = 15.0
+RETRY_MS = 2000
+# Seconds the process subscriber waits before reconnecting to Redis after an error.
+RECONNECT_SECONDS = 1.0
 
 
-def publish(*, topic: str, ids: Iterable[str] = (), event: str = "changed") -> None:
+def publish(
+    *,
+    topic: str,
+    ids: Iterable[str] = (),
+    event: str = "changed",
+    assignees: Iterable[str] = (),
+) -> str | None:
     """Tell every open page that `topic` objects (e.g. "incident", "service") with these PagerDuty ids changed.
 
-    Call it after the transaction commits. It never raises: a page that misses an invalidation is
-    healed by the reconnect resync, while a failed write path would lose the user's action.
+    `assignees` (PagerDuty user ids) lets a page notify the person an incident is assigned to. Call it after
+    the transaction commits. It never raises: a page that misses an invalidation is healed by the reconnect
+    resync, while a failed write path would lose the user's action. Returns the stream id, or None.
     """
     if not settings.REDIS_URL:
-        return
+        return None
     from pdportal.redis import get_redis
 
-    message = json.dumps({"topic": topic, "ids": sorted(set(ids)), "event": event, "at": time.time()})
+    message = {"topic": topic, "ids": sorted(set(ids)), "event": event, "at": time.time()}
+    if assignees:
+        message["assignees"] = sorted(set(assignees))
     try:
-        get_redis().publish(CHANNEL, message)
+        client = get_redis()
+        # The stream id is the SSE event id, so a reconnecting browser resumes exactly where it stopped.
+        stream_id = client.xadd(STREAM, {"m": json.dumps(message)}, maxlen=STREAM_MAXLEN, approximate=True)
+        stream_id = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
+        client.publish(CHANNEL, json.dumps({"id": stream_id, **message}))
+        return stream_id
     except Exception:
         logger.warning("live bus unreachable; %s %s not published", topic, event, exc_info=True)
+        return None
+
+
+def _parse_id(value: str | None) -> tuple[int, int] | None:
+    """A Redis stream id ("1700000000000-3") as a comparable tuple, or None when it is not one."""
+    if not value:
+        return None
+    ms, sep, seq = value.strip().partition("-")
+    try:
+        return (int(ms), int(seq) if sep else 0)
+    except ValueError:
+        return None
+
+
+class Connection:
+    """One open SSE stream: a bounded queue, and a flag set when messages had to be dropped."""
+
+    __slots__ = ("needs_resync", "queue")
+
+    def __init__(self, size: int = QUEUE_SIZE) -> None:
+        self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
+        self.needs_resync = False
+
+    def offer(self, message: dict) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            # A slow browser must not hold memory or block others: drop the oldest, resync it later.
+            with contextlib.suppress(asyncio.QueueEmpty):
+                self.queue.get_nowait()
+            self.needs_resync = True
+            with contextlib.suppress(asyncio.QueueFull):
+                self.queue.put_nowait(message)
+
+
+class Hub:
+    """The one Redis subscriber of this process, fanning messages out to every open stream."""
+
+    def __init__(self) -> None:
+        self.connections: set[Connection] = set()
+        self._task: asyncio.Task | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready: asyncio.Event | None = None
+
+    def fan_out(self, message: dict) -> None:
+        for conn in list(self.connections):
+            conn.offer(message)
+
+    def _mark_all_for_resync(self) -> None:
+        for conn in list(self.connections):
+            conn.needs_resync = True
+            # Wake the stream so it sends the resync now rather than at the next heartbeat.
+            conn.offer({"resync": True})
+
+    async def _run(self) -> None:
+        import redis.asyncio as aredis
+
+        first = True
+        while True:
+            client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                await pubsub.subscribe(CHANNEL)
+                if not first:
+                    # Anything published while we were away is lost for this process: every page resyncs.
+                    self._mark_all_for_resync()
+                first = False
+                assert self._ready is not None
+                self._ready.set()
+                while True:
+                    item = await pubsub.get_message(timeout=30.0)
+                    if item is None or item.get("type") != "message":
+                        continue
+                    try:
+                        message = json.loads(item["data"])
+                    except (TypeError, ValueError):
+                        continue
+                    if isinstance(message, dict):
+                        self.fan_out(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning("live bus subscriber lost Redis; reconnecting", exc_info=True)
+                first = False
+                await asyncio.sleep(RECONNECT_SECONDS)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+                with contextlib.suppress(Exception):
+                    await client.aclose()
+
+    async def ensure_started(self, timeout: float = 2.0) -> None:
+        """Start the subscriber on the current event loop (once), and wait briefly until it listens."""
+        loop = asyncio.get_running_loop()
+        if self._task is None or self._task.done() or self._loop is not loop:
+            self._loop = loop
+            self._ready = asyncio.Event()
+            self._task = loop.create_task(self._run(), name="pdportal-live-subscriber")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._ready.wait(), timeout)
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        self._task = None
+        self._loop = None
+
+    def register(self) -> Connection:
+        conn = Connection()
+        self.connections.add(conn)
+        return conn
+
+    def unregister(self, conn: Connection) -> None:
+        self.connections.discard(conn)
+
+
+hub = Hub()
+
+
+def _frame(*, event: str, data: dict, id: str | None = None) -> str:
+    lines = []
+    if id:
+        lines.append(f"id: {id}")
+    lines.append(f"event: {event}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _replay_sync(last_event_id: str | None) -> tuple[list[tuple[str, dict]], bool, str | None]:
+    """Messages after `last_event_id` from the stream, whether the browser must resync, and the newest id."""
+    from pdportal.redis import get_redis
+
+    client = get_redis()
+    newest = client.xrevrange(STREAM, count=1)
+    newest_id = newest[0][0].decode() if newest else None
+    if not last_event_id:
+        return [], False, newest_id
+    last = _parse_id(last_event_id)
+    if last is None:
+        return [], True, newest_id
+    oldest = client.xrange(STREAM, count=1)
+    if not oldest:
+        # Redis lost the stream (restart, flush): we cannot know what the browser missed.
+        return [], last != (0, 0), newest_id
+    oldest_id = _parse_id(oldest[0][0].decode())
+    if oldest_id is not None and last < oldest_id:
+        # Trimmed past the browser's position: the gap cannot be replayed.
+        return [], True, newest_id
+    entries = client.xrange(STREAM, min=f"({last[0]}-{last[1]}", count=REPLAY_LIMIT + 1)
+    if len(entries) > REPLAY_LIMIT:
+        return [], True, newest_id
+    out = []
+    for raw_id, fields in entries:
+        try:
+            message = json.loads(fields[b"m"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        out.append((raw_id.decode(), message))
+    return out, False, newest_id
+
+
+def _release_db() -> None:
+    """Close this thread's database connections: an idle stream must not hold one for hours."""
+    close_old_connections()
+    for conn in connections.all(initialized_only=True):
+        conn.close()
+
+
+async def _authorise(request: HttpRequest) -> HttpResponse | None:
+    user = await request.auser()
+    if not user.is_authenticated:
+        return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain")
+    try:
+        from accounts.roles import portal_role
+    except ImportError:  # the identity layer is not installed yet: any signed-in person may listen
+        return None
+    role = await sync_to_async(portal_role)(user)
+    if role is None:
+        return HttpResponse("Your sign-in is not linked to a PagerDuty user.\n", status=403, content_type="text/plain")
+    return None
+
+
+async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterator[str]:
+    try:
+        yield f"retry: {RETRY_MS}\n\n"
+        try:
+            replay, resync, newest_id = await sync_to_async(_replay_sync, thread_sensitive=False)(last_event_id)
+        except Exception:
+            logger.warning("live bus replay unavailable", exc_info=True)
+            replay, resync, newest_id = [], bool(last_event_id), None
+        sent = _parse_id(last_event_id) or (0, 0)
+        if resync:
+            yield _frame(event="resync", data={"reason": "gap"}, id=newest_id)
+            sent = max(sent, _parse_id(newest_id) or (0, 0))
+        else:
+            for stream_id, message in replay:
+                yield _frame(event="invalidate", data=message, id=stream_id)
+                sent = max(sent, _parse_id(stream_id) or sent)
+            yield _frame(event="ready", data={}, id=newest_id if not replay else None)
+            sent = max(sent, _parse_id(newest_id) or (0, 0))
+        while True:
+            try:
+                message = await asyncio.wait_for(conn.queue.get(), timeout=HEARTBEAT_SECONDS)
+            except TimeoutError:
+                yield ": heartbeat\n\n"
+                continue
+            if conn.needs_resync:
+                conn.needs_resync = False
+                # Empty the queue: a resync re-fetches everything anyway.
+                while not conn.queue.empty():
+                    conn.queue.get_nowait()
+                yield _frame(event="resync", data={"reason": "overflow"})
+                continue
+            if message.get("resync"):
+                continue
+            message = dict(message)
+            stream_id = message.pop("id", None)
+            parsed = _parse_id(stream_id)
+            if parsed is not None and parsed <= sent:
+                continue  # already sent by the replay
+            if parsed is not None:
+                sent = parsed
+            yield _frame(event="invalidate", data=message, id=stream_id)
+    finally:
+        hub.unregister(conn)
+
+
+async def stream(request: HttpRequest) -> HttpResponse:
+    """GET /live/: the SSE stream of invalidations for signed-in people."""
+    if request.method != "GET":
+        return HttpResponse(status=405, headers={"Allow": "GET"})
+    denied = await _authorise(request)
+    # Session and user lookups are done: from here on this request never touches the database.
+    await sync_to_async(_release_db)()
+    if denied is not None:
+        return denied
+    if not settings.REDIS_URL:
+        return HttpResponse("The live bus is not configured (REDIS_URL).\n", status=503, content_type="text/plain")
+    await hub.ensure_started()
+    conn = hub.register()
+    last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
+    response = StreamingHttpResponse(_events(conn, last_event_id=last_event_id), content_type="text/event-stream")
+    response["Cache-Control"] = "no-cache, no-transform"
+    response["X-Accel-Buffering"] = "no"
+    return response

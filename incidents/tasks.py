@@ -1,0 +1,310 @@
+"""Celery tasks of the incidents mirror: full sync, reconcile, webhook enrichment and the unprocessed-event sweep.
+
+Every task takes ids, is idempotent (mirror upserts keyed by PagerDuty id and guarded by change time), runs
+with acks_late, and is enqueued with transaction.on_commit by its callers (see the `schedule_*` helpers).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from typing import Any
+
+from celery import shared_task
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import mirror
+from incidents.models import Incident, WebhookEvent
+from pdportal import health, live
+from pdportal.models import SyncState
+from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError
+
+logger = logging.getLogger(__name__)
+
+RECONCILE_STATE = "reconcile"
+FULL_SYNC_STATE = "initial_sync"
+# Log entries are read from a little before the watermark: PagerDuty's list is eventually consistent.
+RECONCILE_OVERLAP = timedelta(seconds=60)
+# Without any watermark (no sync ever finished), reconcile looks back this far.
+RECONCILE_DEFAULT_LOOKBACK = timedelta(hours=24)
+RECONCILE_MAX_INCIDENTS = 500
+# An unprocessed event younger than this is probably still in the broker queue.
+SWEEP_GRACE = timedelta(seconds=30)
+SWEEP_BATCH = 200
+
+TRANSIENT = (NetworkError, ServerError, RateLimited)
+
+
+@contextlib.contextmanager
+def _single_flight(name: str, timeout: int) -> Iterator[bool]:
+    """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip."""
+    from pdportal.redis import get_redis
+
+    try:
+        lock = get_redis().lock(f"pdportal:lock:{name}", timeout=timeout, blocking=False)
+        acquired = lock.acquire(blocking=False)
+    except Exception:  # noqa: BLE001 - without Redis there is no other worker to race with
+        lock, acquired = None, True
+    try:
+        yield acquired
+    finally:
+        if lock is not None and acquired:
+            with contextlib.suppress(Exception):
+                lock.release()
+
+
+def _account_client():
+    from accounts.selectors import account_client
+
+    return account_client()
+
+
+# -- refetching one incident -----------------------------------------------------------------------------------
+
+
+def _rest_changed_at(instance: Any, data: dict[str, Any]) -> datetime | None:
+    """The change time to store for a REST refetch of `instance`.
+
+    PagerDuty's REST `updated_at` has whole seconds while a webhook's `occurred_at` has milliseconds: a refetch
+    in the same second as the last webhook must still apply (it is at least as new), keeping the finer time.
+    """
+    updated = mirror.parse_time(data.get("updated_at"))
+    stored = getattr(instance, "changed_at", None)
+    if updated is None or stored is None:
+        return updated
+    if updated >= stored.replace(microsecond=0):
+        return max(updated, stored)
+    return updated
+
+
+def refetch_incident(*, client, pd_id: str) -> Incident | None:
+    """Refetch one incident, its alerts, notes and log entries from PagerDuty and upsert them."""
+    from incidents.sync import sync_incident_details
+
+    try:
+        data = client.get_entity(f"/incidents/{pd_id}")
+    except PagerDutyError as exc:
+        if exc.status == 404:
+            return Incident.objects.filter(pd_id=pd_id).first()
+        raise
+    log_entries = client.list_all(f"/incidents/{pd_id}/log_entries", {"time_zone": "UTC"})
+    with transaction.atomic():
+        existing = Incident.objects.filter(pd_id=pd_id).first()
+        incident = mirror.upsert_incident(data, changed_at=_rest_changed_at(existing, data))
+    sync_incident_details(client=client, incident_ids=[pd_id], concurrency=1)
+    if incident is not None:
+        with transaction.atomic():
+            refs = mirror.Refs()
+            for entry in log_entries:
+                mirror.upsert_log_entry(entry, incident=incident, refs=refs)
+    return incident
+
+
+def _publish_incidents(ids: list[str], event: str) -> None:
+    if not ids:
+        return
+    assignees = list(
+        Incident.assignees.through.objects.filter(incident__pd_id__in=ids).values_list(
+            "pagerdutyuser__pd_id", flat=True
+        )
+    )
+    live.publish(topic="incident", ids=ids, event=event, assignees=assignees)
+
+
+@shared_task(
+    name="incidents.tasks.enrich_incident",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=6,
+)
+def enrich_incident(pd_id: str) -> None:
+    """After a webhook: refetch what its payload lacks (alerts, notes, log entries) and mark the events processed."""
+    started = timezone.now()
+    client = _account_client()
+    refetch_incident(client=client, pd_id=pd_id)
+    # Every event received before the refetch began is covered by what the refetch read.
+    WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
+        processed_at=timezone.now()
+    )
+    _publish_incidents([pd_id], "enriched")
+
+
+@shared_task(name="incidents.tasks.sweep_webhook_events", acks_late=True, ignore_result=True)
+def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
+    """Process stored events whose enrichment never ran (broker down, worker lost); returns how many."""
+    grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
+    with _single_flight("sweep_webhook_events", timeout=600) as acquired:
+        if not acquired:
+            return 0
+        cutoff = timezone.now() - grace
+        pending = list(
+            WebhookEvent.objects.filter(processed_at__isnull=True, received_at__lte=cutoff)
+            .order_by("received_at")
+            .values("pk", "event_type", "resource_id")[:SWEEP_BATCH]
+        )
+        if not pending:
+            return 0
+        from incidents.webhooks import needs_enrichment
+
+        client = None
+        processed = 0
+        refetched: set[str] = set()
+        for row in pending:
+            pd_id = row["resource_id"]
+            if needs_enrichment(row["event_type"]) and pd_id and pd_id not in refetched:
+                if client is None:
+                    client = _account_client()
+                try:
+                    refetch_incident(client=client, pd_id=pd_id)
+                except TRANSIENT as exc:
+                    logger.warning("sweep: refetch of %s failed (%s); will retry on the next sweep", pd_id, exc)
+                    continue
+                refetched.add(pd_id)
+            processed += WebhookEvent.objects.filter(pk=row["pk"], processed_at__isnull=True).update(
+                processed_at=timezone.now()
+            )
+        _publish_incidents(sorted(refetched), "swept")
+        return processed
+
+
+@shared_task(name="incidents.tasks.full_sync", acks_late=True, ignore_result=True)
+def full_sync() -> dict[str, int]:
+    """The initial and nightly full sync (progress in SyncState "initial_sync", shown by the UI and /healthz)."""
+    from incidents.sync import sync_all
+
+    with _single_flight("full_sync", timeout=6 * 3600) as acquired:
+        if not acquired:
+            logger.info("full sync already running; skipped")
+            return {}
+        report = sync_all(client=_account_client())
+    live.publish(topic="incident", event="resync")
+    live.publish(topic="service", event="resync")
+    return dict(report.counts)
+
+
+def _reconcile_since() -> datetime:
+    state = SyncState.objects.filter(name=RECONCILE_STATE).first()
+    if state is not None and state.watermark is not None:
+        return state.watermark - RECONCILE_OVERLAP
+    synced = SyncState.objects.filter(name=FULL_SYNC_STATE, watermark__isnull=False).first()
+    if synced is not None:
+        return synced.watermark - RECONCILE_OVERLAP
+    return timezone.now() - RECONCILE_DEFAULT_LOOKBACK
+
+
+@shared_task(name="incidents.tasks.reconcile", acks_late=True, ignore_result=True)
+def reconcile() -> int:
+    """Heal missed webhooks: read log entries since the watermark and refetch the incidents they name.
+
+    The watermark (SyncState "reconcile") advances to this run's start only after everything succeeded, so a
+    failed run is simply repeated from the same point. Returns how many incidents were refetched.
+    """
+    with _single_flight("reconcile", timeout=1800) as acquired:
+        if not acquired:
+            return 0
+        started = timezone.now()
+        state, _ = SyncState.objects.get_or_create(name=RECONCILE_STATE)
+        since = _reconcile_since()
+        SyncState.objects.filter(pk=state.pk).update(status="running", started_at=started, error="", done=0)
+        try:
+            client = _account_client()
+            entries = client.list_all(
+                "/log_entries",
+                {"since": since.isoformat(), "until": (started + timedelta(seconds=1)).isoformat(), "time_zone": "UTC"},
+            )
+            incident_ids: list[str] = []
+            with transaction.atomic():
+                refs = mirror.Refs()
+                for entry in entries:
+                    pd_id = (entry.get("incident") or {}).get("id")
+                    if pd_id:
+                        incident_ids.append(pd_id)
+                    if pd_id and Incident.objects.filter(pd_id=pd_id).exists():
+                        mirror.upsert_log_entry(entry, refs=refs)
+            incident_ids = list(dict.fromkeys(incident_ids))[:RECONCILE_MAX_INCIDENTS]
+            SyncState.objects.filter(pk=state.pk).update(total=len(incident_ids))
+            for done, pd_id in enumerate(incident_ids, start=1):
+                refetch_incident(client=client, pd_id=pd_id)
+                SyncState.objects.filter(pk=state.pk).update(done=done)
+        except Exception as exc:
+            SyncState.objects.filter(pk=state.pk).update(
+                status="failed", error=str(exc)[:2000], finished_at=timezone.now()
+            )
+            logger.warning("reconcile failed (watermark kept at %s): %s", since, exc)
+            raise
+        SyncState.objects.filter(pk=state.pk).update(
+            status="done", watermark=started, finished_at=timezone.now(), error=""
+        )
+        _publish_incidents(incident_ids, "reconciled")
+        return len(incident_ids)
+
+
+# -- enqueueing (always after commit) ----------------------------------------------------------------------------
+
+
+def schedule_full_sync() -> None:
+    transaction.on_commit(lambda: full_sync.delay())
+
+
+def schedule_enrichment(pd_id: str) -> None:
+    transaction.on_commit(lambda: enrich_incident.delay(pd_id))
+
+
+def schedule_after_connection() -> None:
+    """Once the account connection is set up: register the webhook subscription, then the initial sync."""
+    from services.tasks import ensure_webhook_subscription
+
+    transaction.on_commit(lambda: ensure_webhook_subscription.delay())
+    transaction.on_commit(lambda: full_sync.delay())
+
+
+# -- /healthz --------------------------------------------------------------------------------------------------------
+
+
+@health.register("worker")
+def check_worker() -> dict:
+    from django.conf import settings
+
+    from pdportal.tasks import HEARTBEAT_KEY
+
+    if not settings.REDIS_URL:
+        return {"ok": False, "error": "REDIS_URL is not set"}
+    from pdportal.redis import get_redis
+
+    try:
+        value = get_redis().get(HEARTBEAT_KEY)
+    except Exception as exc:  # noqa: BLE001
+        return {"ok": False, "error": str(exc)}
+    if value is None:
+        return {"ok": False, "error": "No heartbeat from a Celery worker in the last 5 minutes (is beat running?)."}
+    age = max(time.time() - float(value), 0.0)
+    return {"ok": age < 120, "last_heartbeat_seconds_ago": round(age, 1)}
+
+
+def _state_json(state: SyncState | None) -> dict:
+    if state is None:
+        return {"status": "never"}
+    return {
+        "status": state.status,
+        "done": state.done,
+        "total": state.total,
+        "started_at": state.started_at.isoformat() if state.started_at else None,
+        "finished_at": state.finished_at.isoformat() if state.finished_at else None,
+        "watermark": state.watermark.isoformat() if state.watermark else None,
+        "error": state.error,
+    }
+
+
+@health.register("last_sync")
+def check_last_sync() -> dict:
+    states = {s.name: s for s in SyncState.objects.filter(name__in=[FULL_SYNC_STATE, RECONCILE_STATE])}
+    full, rec = states.get(FULL_SYNC_STATE), states.get(RECONCILE_STATE)
+    ok = full is not None and (full.status in ("done", "running") or full.watermark is not None)
+    return {"ok": bool(ok), "full_sync": _state_json(full), "reconcile": _state_json(rec)}
