@@ -100,7 +100,7 @@ def validate(response) -> None:
     )
     try:
         openapi().validate_response(req, resp)
-    except Exception as exc:  # noqa: BLE001 - re-raised as a short, readable assertion
+    except Exception as exc:
         raise AssertionError(f"{request.method} {url.path} -> {response.status_code}: {describe(exc)}") from None
 
 
