@@ -345,7 +345,7 @@ def control(request) -> HttpResponse:
             from sandbox.simulate import Simulator
 
             steps = int(body.get("steps", 1))
-            simulator = Simulator(seed=body.get("seed"))
+            simulator = Simulator(seed=body.get("seed"), max_open=int(body.get("max_open", 20)))
             return JsonResponse({"actions": [simulator.step() for _ in range(max(0, min(steps, 100)))]})
         elif route == "deliveries" and method == "GET":
             from sandbox.hooks import delivery
