@@ -1,0 +1,134 @@
+"""`python -m bench [name ...] [--only a,b]`: run the benchmarks, print the table, write bench/results.json."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import platform
+import sys
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench.core import NotAvailable, Result, render_markdown, render_table
+
+# Run order matters only for speed: later benchmarks reuse the workers and sandbox that earlier ones started.
+BENCHMARKS = {
+    "list_page": "bench.list_page",
+    "screen": "bench.screen",
+    "receiver": "bench.receiver",
+    "sse": "bench.sse",
+    "budget": "bench.budget",
+    "sync": "bench.sync",
+}
+ALIASES = {"list": "list_page", "incident_list": "list_page", "webhook_to_screen": "screen", "api_budget": "budget"}
+RESULTS = Path(__file__).resolve().parent / "results.json"
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    parser.add_argument("--only", action="append", default=[], help="comma-separated benchmarks to run")
+    parser.add_argument("--quick", action="store_true", help="shorter loads (a smoke run; figures are noisier)")
+    parser.add_argument("--keep", action="store_true", help="keep the temporary work dir (logs, databases)")
+    parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
+    parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
+    parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    return parser.parse_args(argv)
+
+
+def _selected(args: argparse.Namespace) -> list[str]:
+    wanted = [*args.names, *(n for item in args.only for n in item.split(",") if n)]
+    if not wanted:
+        return list(BENCHMARKS)
+    out = []
+    for name in wanted:
+        name = ALIASES.get(name.strip(), name.strip())
+        if name not in BENCHMARKS:
+            raise SystemExit(f"unknown benchmark {name!r}; choose from {', '.join(BENCHMARKS)}")
+        if name not in out:
+            out.append(name)
+    return sorted(out, key=list(BENCHMARKS).index)
+
+
+def _write(path: Path, results: list[Result], meta: dict) -> None:
+    """Merge into the existing file so `python -m bench sync` keeps the other benchmarks' latest figures."""
+    document: dict = {}
+    if path.exists():
+        try:
+            document = json.loads(path.read_text())
+        except ValueError:
+            document = {}
+    benchmarks = document.get("benchmarks", {}) if isinstance(document.get("benchmarks"), dict) else {}
+    for result in results:
+        benchmarks[result.name] = {**result.as_dict(), "run": meta}
+    ordered = {name: benchmarks[name] for name in BENCHMARKS if name in benchmarks}
+    document = {"latest_run": meta, "benchmarks": ordered}
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False, default=str) + "\n")
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parse(argv)
+    if args.list:
+        for name, module in BENCHMARKS.items():
+            print(f"{name:10} {importlib.import_module(module).TITLE}")
+        return 0
+    names = _selected(args)
+    started = time.monotonic()
+    from bench.env import BenchEnv
+
+    env = BenchEnv(keep=args.keep)
+    results: list[Result] = []
+    meta = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "quick": args.quick,
+    }
+    try:
+        env.setup()
+        meta["database"] = env.database_kind
+        meta["redis"] = env.redis_kind
+        for name in names:
+            module = importlib.import_module(BENCHMARKS[name])
+            result = Result(name=name, title=module.TITLE)
+            t0 = time.monotonic()
+            print(f"\n== {name}: {module.TITLE}", flush=True)
+            try:
+                module.run(env, result, quick=args.quick)
+            except NotAvailable as exc:
+                result.status, result.reason = "not available", str(exc)
+            except Exception as exc:
+                result.status, result.reason = "error", f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+                result.notes.append(traceback.format_exc())
+                traceback.print_exc()
+            result.duration_s = round(time.monotonic() - t0, 1)
+            print(f"   {result.status} in {result.duration_s} s", flush=True)
+            for note in result.notes:
+                if not note.startswith("Traceback"):
+                    print(f"   note: {note}", flush=True)
+            results.append(result)
+    finally:
+        env.close()
+    meta["duration_s"] = round(time.monotonic() - started, 1)
+    print()
+    print(render_table(results))
+    if args.markdown:
+        print()
+        print(render_markdown(results))
+    missed = [(r.name, m) for r in results for m in r.missed()]
+    if missed:
+        print("\nTargets missed:")
+        for name, m in missed:
+            print(f"  {name}: {m.metric} = {m.shown_value()} (target {m.target}){' - ' + m.note if m.note else ''}")
+    print(f"\nTotal {meta['duration_s']} s; raw samples in {args.output}")
+    _write(args.output, results, meta)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
