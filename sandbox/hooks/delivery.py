@@ -56,6 +56,17 @@ class Delivery:
         }
 
 
+_local = threading.local()
+
+
+def _session() -> requests.Session:
+    """One keep-alive session per worker thread: repeat deliveries to a receiver skip the TCP handshake."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = requests.Session()
+    return session
+
+
 def sign(secret: str, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
@@ -182,7 +193,7 @@ def attempt(delivery: Delivery) -> float | None:
     )
     ok = False
     try:
-        response = requests.post(
+        response = _session().post(
             delivery.url,
             data=delivery.body,
             headers=headers,
@@ -195,7 +206,8 @@ def attempt(delivery: Delivery) -> float | None:
     except requests.RequestException as exc:
         delivery.last_error = f"{type(exc).__name__}: {exc}"[:300]
     if ok:
-        subs.update(consecutive_failures=0)
+        if sub.consecutive_failures:
+            subs.update(consecutive_failures=0)
         delivery.status = "delivered"
         return None
     subs.update(consecutive_failures=F("consecutive_failures") + 1)

@@ -190,3 +190,68 @@ def test_three_failed_deliveries_disable_the_subscription_until_enabled(hooks, r
     trigger(hooks, "wh-fail-3")
     flush(hooks)
     assert receiver.received[-1].event["data"]["incident_key"] == "wh-fail-3"
+
+
+def test_service_status_update_and_responder_events_match_the_documented_data_types(hooks, receiver):
+    sandbox = hooks
+    subscribe(
+        sandbox,
+        receiver.url,
+        events=[
+            "service.created",
+            "service.updated",
+            "service.deleted",
+            "incident.status_update_published",
+            "incident.responder.added",
+        ],
+    )
+    admin = {"From": "admin@example.com"}
+    policy = sandbox.get("/escalation_policies").json()["escalation_policies"][0]
+    created = sandbox.post(
+        "/services",
+        headers=admin,
+        json={
+            "service": {
+                "type": "service",
+                "name": "Webhook Shapes",
+                "escalation_policy": {"id": policy["id"], "type": "escalation_policy_reference"},
+            }
+        },
+    )
+    assert created.status_code == 201, created.text
+    service_id = created.json()["service"]["id"]
+    sandbox.put(f"/services/{service_id}", headers=admin, json={"service": {"description": "changed"}})
+    assert sandbox.delete(f"/services/{service_id}", headers=admin).status_code == 204
+    incident_id = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1}).json()["incidents"][0]["id"]
+    sandbox.post(f"/incidents/{incident_id}/status_updates", headers=admin, json={"message": "Fix rolling out"})
+    target = {"responder_request_target": {"id": sandbox.user_id("oncall@example.com"), "type": "user_reference"}}
+    sandbox.post(
+        f"/incidents/{incident_id}/responder_requests",
+        headers=admin,
+        json={
+            "requester_id": sandbox.user_id("admin@example.com"),
+            "message": "Help",
+            "responder_request_targets": [target],
+        },
+    )
+    flush(sandbox)
+    by_type = {r.event["event_type"]: r.event for r in receiver.received}
+    assert set(by_type) == {
+        "service.created",
+        "service.updated",
+        "service.deleted",
+        "incident.status_update_published",
+        "incident.responder.added",
+    }
+    data_types = SAMPLES / "data-types"
+    service_keys = set(json.loads((data_types / "service.json").read_text()))
+    assert service_keys <= set(by_type["service.updated"]["data"])
+    assert by_type["service.deleted"]["data"]["id"] == service_id
+    assert by_type["service.created"]["resource_type"] == "service"
+    status = by_type["incident.status_update_published"]["data"]
+    assert set(json.loads((data_types / "incident_status_update.json").read_text())) <= set(status)
+    assert status["message"] == "Fix rolling out"
+    responder = by_type["incident.responder.added"]["data"]
+    assert set(json.loads((data_types / "incident_responder.json").read_text())) <= set(responder)
+    assert responder["user"]["id"] == sandbox.user_id("oncall@example.com")
+    assert by_type["incident.responder.added"]["agent"]["id"] == sandbox.user_id("admin@example.com")
