@@ -138,7 +138,8 @@ def token(request):
         params = _token_params(request)
         basic = _basic_credentials(request)
         client_id = basic[0] if basic else params.get("client_id", "")
-        client_secret = basic[1] if basic else params.get("client_secret")
+        # An empty secret means a public client, which must then prove itself with PKCE.
+        client_secret = (basic[1] if basic else params.get("client_secret")) or None
         grant = params.get("grant_type", "")
         if grant == "authorization_code":
             body = actions.authorization_code_exchange(
