@@ -61,6 +61,8 @@ class Profile(models.Model):
     # PagerDuty's role string (owner, admin, user, limited_user, observer, read_only_user, restricted_access).
     role = models.CharField(max_length=32, blank=True)
     time_zone = models.CharField(max_length=64, blank=True)
+    # True once the person picked a zone themselves; until then each sign-in copies PagerDuty's.
+    time_zone_custom = models.BooleanField(default=False)
     notify_desktop = models.BooleanField(default=False)
     subdomain = models.CharField(max_length=128, blank=True)
 

@@ -110,7 +110,10 @@ def roles(request: HttpRequest) -> dict[str, Any]:
     """Context processor: `can_act` gates action buttons, `is_portal_admin` gates admin links."""
     user = getattr(request, "user", None)
     role = portal_role(user)
+    from django.conf import settings
+
     return {
+        "pagerduty_signin": bool(settings.PAGERDUTY_CLIENT_ID),
         "portal_role": role,
         "can_act": role in (PortalRole.RESPONDER, PortalRole.ADMIN),
         "is_portal_admin": role == PortalRole.ADMIN,

@@ -177,3 +177,34 @@ def events_client() -> EventsClient:
     return EventsClient(
         events_url=settings.PAGERDUTY_EVENTS_URL, debug=settings.PAGERDUTY_DEBUG, timeout=settings.PAGERDUTY_TIMEOUT
     )
+
+
+def my_teams(*, user: Any) -> list:
+    """The person's PagerDuty teams (for "my teams" filters); empty when not linked."""
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        return []
+    if not profile.pd_user_id:
+        return []
+    return list(profile.pd_user.teams.all())
+
+
+def my_team_ids(*, user: Any) -> list[str]:
+    """PagerDuty ids of the person's teams."""
+    return [team.pd_id for team in my_teams(user=user)]
+
+
+def settings_overview(*, user: Any) -> dict[str, Any]:
+    """What the Settings page shows: the account connection, its health, and the OAuth app."""
+    connection = stored_connection() or Connection(pk=1)
+    return {
+        "connection": connection,
+        "mode": connection_mode(),
+        "env_api_key": bool(settings.PAGERDUTY_API_TOKEN),
+        "oauth_enabled": oauth_enabled(),
+        "oauth_scopes": " ".join(settings.PAGERDUTY_OAUTH_SCOPES),
+        "client_id": settings.PAGERDUTY_CLIENT_ID,
+        "my_grant": OAuthGrant.objects.filter(user=user, revoked_at__isnull=True).first(),
+        "api_url": settings.PAGERDUTY_API_URL,
+    }

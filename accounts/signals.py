@@ -13,3 +13,37 @@ def create_profile(sender, instance, created, raw=False, **kwargs):
         from .models import Profile
 
         Profile.objects.get_or_create(user=instance)
+
+
+@receiver(post_save, sender="accounts.PagerDutyUser", dispatch_uid="accounts.sync_profile_role")
+def sync_profile_role(sender, instance, raw=False, **kwargs):
+    """A role change mirrored from PagerDuty changes what the linked portal login may do."""
+    if raw or not instance.role:
+        return
+    from .models import Profile
+
+    Profile.objects.filter(pd_user=instance).exclude(role=instance.role).update(role=instance.role)
+
+
+def _on_login(sender, request, user, sociallogin=None, **kwargs):
+    """After a PagerDuty sign-in, mirror who they are and keep their grant; warn when PagerDuty granted less."""
+    if sociallogin is None or sociallogin.account.provider != "pagerduty":
+        return
+    from django.contrib import messages
+
+    from .actions import signin_complete
+
+    missing = signin_complete(request=request, user=user, sociallogin=sociallogin)
+    if missing:
+        messages.warning(
+            request,
+            "PagerDuty granted PD Portal less than it asked for (missing: "
+            f"{', '.join(missing)}). Actions that need these permissions will be refused by PagerDuty; "
+            "ask a PagerDuty admin to check your role or the app's scopes.",
+        )
+
+
+def connect_allauth_signals() -> None:
+    from allauth.account.signals import user_logged_in
+
+    user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

@@ -1,4 +1,14 @@
-"""URLs of the accounts app."""
+"""URLs of the accounts app: the Settings pages."""
+
+from django.urls import path
+
+from . import views
 
 app_name = "accounts"
-urlpatterns: list = []
+urlpatterns = [
+    path("settings/", views.settings_page, name="settings"),
+    path("settings/connection/oauth/", views.connection_oauth, name="connection_oauth"),
+    path("settings/connection/check/", views.connection_check, name="connection_check"),
+    path("settings/connection/disconnect/", views.connection_disconnect, name="connection_disconnect"),
+    path("settings/me/", views.preferences_page, name="preferences"),
+]

@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "allauth.socialaccount",
     "pdportal",
     "accounts",
+    "accounts.pagerduty",
     "services",
     "incidents",
     "sandbox",
@@ -221,6 +222,21 @@ ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key", "login": "30/m/ip"}
 SOCIALACCOUNT_LOGIN_ON_GET = False
 SOCIALACCOUNT_STORE_TOKENS = False
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = True
+# Local logins created by an admin are linked by email; signing in with PagerDuty later joins the same login.
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_PROVIDERS = {
+    "pagerduty": {
+        # accounts.adapter re-reads PAGERDUTY_CLIENT_ID/SECRET at request time; this is the documented shape.
+        "APPS": [{"client_id": PAGERDUTY_CLIENT_ID, "secret": PAGERDUTY_CLIENT_SECRET}] if PAGERDUTY_CLIENT_ID else [],
+        "SCOPE": PAGERDUTY_OAUTH_SCOPES,
+        "OAUTH_PKCE_ENABLED": True,
+        "VERIFIED_EMAIL": True,
+    }
+}
 
 LOGGING = {
     "version": 1,

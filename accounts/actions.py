@@ -1,0 +1,215 @@
+"""Writes of the identity layer: finishing a PagerDuty sign-in, linking local users, connections, preferences."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import transaction
+from django.utils import timezone
+
+from pdportal import crypto
+from pdportal.pagerduty import PagerDutyError
+from pdportal.pagerduty import oauth as pd_oauth
+
+from . import selectors, tokens
+from .models import Connection, PagerDutyUser, Profile
+
+logger = logging.getLogger("pdportal.accounts")
+
+
+def missing_scopes(*, requested: list[str] | str, granted: str) -> list[str]:
+    """Requested scopes PagerDuty did not grant (classic read/write imply every X.read / X.write)."""
+    wanted = requested.split() if isinstance(requested, str) else list(requested)
+    have = set(granted.split())
+    if not have:
+        return []  # The server did not say; assume the request was granted.
+
+    def covered(scope: str) -> bool:
+        if scope in have:
+            return True
+        if scope.endswith(".read") and "read" in have:
+            return True
+        return scope.endswith(".write") and "write" in have
+
+    return [scope for scope in wanted if not covered(scope)]
+
+
+def mirror_pagerduty_user(*, data: dict[str, Any]) -> PagerDutyUser | None:
+    """Upsert the PagerDuty user (and their team references) into the mirror."""
+    from incidents import mirror
+
+    clean = {k: v for k, v in data.items() if not k.startswith("_")}
+    return mirror.upsert_user(clean)
+
+
+def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profile:
+    """Point the person's Profile at their PagerDuty user, copying role and (unless they chose one) time zone."""
+    profile, _ = Profile.objects.get_or_create(user=user)
+    profile.pd_user = pd_user
+    profile.role = pd_user.role
+    if not profile.time_zone_custom:
+        profile.time_zone = pd_user.time_zone
+    if subdomain:
+        profile.subdomain = subdomain
+    profile.save()
+    user.profile = profile
+    return profile
+
+
+def signin_complete(*, request, user, sociallogin) -> list[str]:
+    """After a PagerDuty sign-in: mirror the user, link the profile, store the grant; returns missing scopes."""
+    from .pagerduty.provider import account_subdomain
+
+    data = dict(sociallogin.account.extra_data or {})
+    granted = str(data.pop("_granted_scope", "") or "")
+    requested = " ".join(settings.PAGERDUTY_OAUTH_SCOPES)
+    with transaction.atomic():
+        pd_user = mirror_pagerduty_user(data=data)
+        if pd_user is not None:
+            profile_link(user=user, pd_user=pd_user, subdomain=account_subdomain(data))
+        # Keep the person's Django name and email in step with PagerDuty.
+        name = str(data.get("name") or "")
+        first, _, last = name.partition(" ")
+        changed = False
+        for field, value in (("first_name", first[:150]), ("last_name", last[:150]), ("email", data.get("email"))):
+            if value and getattr(user, field) != value:
+                setattr(user, field, value)
+                changed = True
+        if changed:
+            user.save(update_fields=["first_name", "last_name", "email"])
+        token = sociallogin.token
+        if token is not None and token.token:
+            expires_at = token.expires_at or timezone.now() + timezone.timedelta(seconds=pd_oauth.DEFAULT_EXPIRES_IN)
+            tokens.store_grant(
+                user=user,
+                token_set=pd_oauth.TokenSet(
+                    access_token=token.token,
+                    refresh_token=token.token_secret or None,
+                    expires_at=expires_at,
+                    scope=granted,
+                ),
+                requested_scope=requested,
+            )
+        _connect_first_admin(user=user)
+    return missing_scopes(requested=requested, granted=granted)
+
+
+def _connect_first_admin(*, user) -> None:
+    """With no API key and no connection yet, the first admin to sign in connects the portal for background jobs."""
+    from .roles import is_portal_admin
+
+    if settings.PAGERDUTY_API_TOKEN or not is_portal_admin(user):
+        return
+    connection = Connection.load()
+    if connection.mode != Connection.Mode.NONE:
+        return
+    connection.mode = Connection.Mode.OAUTH
+    connection.oauth_user = user
+    connection.created_by = user
+    connection.save()
+
+
+def connection_use_api_key(*, actor, api_key: str) -> Connection:
+    """Store an account API key (encrypted) as the account connection, after checking it with PagerDuty."""
+    connection = Connection.load()
+    connection.mode = Connection.Mode.API_KEY
+    connection.api_key = crypto.encrypt(api_key.strip())
+    connection.created_by = actor
+    connection.save()
+    connection_check(connection=connection)
+    return connection
+
+
+def connection_use_oauth(*, actor) -> Connection:
+    """Use the acting admin's own PagerDuty grant for background jobs."""
+    connection = Connection.load()
+    connection.mode = Connection.Mode.OAUTH
+    connection.oauth_user = actor
+    connection.api_key = ""
+    connection.created_by = actor
+    connection.save()
+    connection_check(connection=connection)
+    return connection
+
+
+def connection_disconnect(*, actor) -> Connection:
+    connection = Connection.load()
+    connection.mode = Connection.Mode.NONE
+    connection.api_key = ""
+    connection.oauth_user = None
+    connection.created_by = actor
+    connection.healthy = None
+    connection.last_error = ""
+    connection.save()
+    return connection
+
+
+def connection_check(*, connection: Connection | None = None) -> Connection:
+    """Health check of the account connection (GET /abilities, which any valid key may call); stores the result."""
+    from .errors import IdentityError
+
+    connection = connection or Connection.load()
+    try:
+        client = selectors.account_client()
+        client.get("/abilities", max_retries=0)
+    except (PagerDutyError, IdentityError) as exc:
+        connection.healthy = False
+        connection.last_error = str(exc)[:2000]
+    else:
+        connection.healthy = True
+        connection.last_error = ""
+    connection.checked_at = timezone.now()
+    connection.save(update_fields=["healthy", "last_error", "checked_at", "updated_at"])
+    return connection
+
+
+def portal_user_create(*, email: str, password: str, username: str | None = None, is_staff: bool = False):
+    """Create (or update) a local portal login linked by email to the PagerDuty user with that email.
+
+    The PagerDuty user comes from the mirror, or from PagerDuty through the account connection when not mirrored.
+    Raises ValueError when no PagerDuty user has this email.
+    """
+    from allauth.account.models import EmailAddress
+
+    email = email.strip()
+    pd_user = PagerDutyUser.objects.filter(email__iexact=email).first()
+    if pd_user is None:
+        client = selectors.account_client()
+        found = [
+            u for u in client.list_all("/users", {"query": email}) if str(u.get("email", "")).lower() == email.lower()
+        ]
+        if not found:
+            raise ValueError(f"No PagerDuty user has the email {email}")
+        pd_user = mirror_pagerduty_user(data=found[0])
+    User = get_user_model()
+    with transaction.atomic():
+        user = User.objects.filter(email__iexact=email).first()
+        if user is None:
+            base = username or email.split("@")[0]
+            candidate, n = base, 1
+            while User.objects.filter(username=candidate).exists():
+                n += 1
+                candidate = f"{base}{n}"
+            user = User(username=candidate, email=email)
+        name = pd_user.name or ""
+        first, _, last = name.partition(" ")
+        user.first_name, user.last_name = first[:150], last[:150]
+        user.is_staff = user.is_staff or is_staff
+        user.set_password(password)
+        user.save()
+        EmailAddress.objects.update_or_create(user=user, email=email, defaults={"verified": True, "primary": True})
+        profile_link(user=user, pd_user=pd_user)
+    return user
+
+
+def preferences_update(*, user, time_zone: str, notify_desktop: bool) -> Profile:
+    profile, _ = Profile.objects.get_or_create(user=user)
+    default_zone = profile.pd_user.time_zone if profile.pd_user_id else ""
+    profile.time_zone = time_zone or default_zone
+    profile.time_zone_custom = bool(time_zone) and time_zone != default_zone
+    profile.notify_desktop = notify_desktop
+    profile.save(update_fields=["time_zone", "time_zone_custom", "notify_desktop"])
+    return profile

@@ -1,0 +1,82 @@
+"""allauth adapters: no self-service local sign-up, the PagerDuty app from settings, friendly sign-in errors."""
+
+from __future__ import annotations
+
+from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base.constants import AuthError
+from django.conf import settings
+from django.http import HttpRequest
+from django.shortcuts import render
+
+PROVIDER_ID = "pagerduty"
+
+
+class AccountAdapter(DefaultAccountAdapter):
+    def is_open_for_signup(self, request: HttpRequest) -> bool:
+        # Local accounts are created by an admin (manage.py create_portal_user); PagerDuty sign-in creates its own.
+        return False
+
+
+def friendly_error(*, error=None, exception=None, extra_context=None) -> tuple[str, str, int]:
+    """(title, explanation, status) for a failed PagerDuty sign-in."""
+    extra_context = extra_context or {}
+    if error == AuthError.CANCELLED:
+        return (
+            "Sign-in cancelled",
+            "You declined to let PD Portal use your PagerDuty account, so you are not signed in. "
+            "You can try again, or sign in with a portal password if an admin gave you one.",
+            200,
+        )
+    if exception is None and "state" not in extra_context:
+        return (
+            "This sign-in link is not valid",
+            "The sign-in answer did not match a sign-in started from this browser (it may be old, used twice, "
+            "or tampered with). Please start again.",
+            400,
+        )
+    detail = str(exception) if exception else ""
+    if any(s in detail for s in ("invalid_grant", "refused the sign-in code", "Unauthorized", "did not tell us who")):
+        return (
+            "PagerDuty did not accept this sign-in",
+            "The sign-in code or token was unknown, expired or revoked. Please start again.",
+            400,
+        )
+    if "Could not reach" in detail:
+        return ("PagerDuty is not reachable", "PD Portal could not reach PagerDuty. Please try again shortly.", 502)
+    return ("Sign-in with PagerDuty failed", detail or "PagerDuty did not complete the sign-in.", 400)
+
+
+class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def list_apps(self, request: HttpRequest, provider=None, client_id=None):
+        apps = [
+            app
+            for app in super().list_apps(request, provider=provider, client_id=client_id)
+            if app.provider != PROVIDER_ID
+        ]
+        if provider in (None, PROVIDER_ID) and settings.PAGERDUTY_CLIENT_ID:
+            from allauth.socialaccount.models import SocialApp
+
+            # Built from the live settings (not import-time SOCIALACCOUNT_PROVIDERS) so no SocialApp row is needed.
+            app = SocialApp(
+                provider=PROVIDER_ID,
+                name="PagerDuty",
+                client_id=settings.PAGERDUTY_CLIENT_ID,
+                secret=settings.PAGERDUTY_CLIENT_SECRET,
+                settings={"oauth_pkce_enabled": True, "verified_email": True, "email_authentication": True},
+            )
+            if not client_id or client_id == app.client_id:
+                apps.append(app)
+        return apps
+
+    def is_open_for_signup(self, request: HttpRequest, sociallogin) -> bool:
+        return sociallogin.account.provider == PROVIDER_ID
+
+    def is_auto_signup_allowed(self, request: HttpRequest, sociallogin) -> bool:
+        return True
+
+    def on_authentication_error(self, request, provider, error=None, exception=None, extra_context=None) -> None:
+        title, explanation, status = friendly_error(error=error, exception=exception, extra_context=extra_context)
+        context = {"title": title, "explanation": explanation, "provider": provider}
+        raise ImmediateHttpResponse(render(request, "socialaccount/authentication_error.html", context, status=status))

@@ -1,0 +1,40 @@
+"""Forms of the Settings pages."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+from django import forms
+
+
+@cache
+def _zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone) for zone in sorted(zoneinfo.available_timezones())]
+
+
+class ApiKeyForm(forms.Form):
+    api_key = forms.CharField(
+        label="PagerDuty REST API key",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        min_length=8,
+        max_length=200,
+        strip=True,
+        help_text="An account-level key (Integrations → API Access Keys). It is stored encrypted.",
+    )
+
+    def clean_api_key(self) -> str:
+        key = self.cleaned_data["api_key"]
+        if any(ch.isspace() for ch in key):
+            raise forms.ValidationError("An API key has no spaces; paste just the key.")
+        return key
+
+
+class PreferencesForm(forms.Form):
+    time_zone = forms.ChoiceField(label="Time zone", required=False)
+    notify_desktop = forms.BooleanField(label="Desktop notifications for new incidents", required=False)
+
+    def __init__(self, *args, default_zone: str = "", **kwargs):
+        super().__init__(*args, **kwargs)
+        blank = f"PagerDuty's ({default_zone})" if default_zone else "UTC"
+        self.fields["time_zone"].choices = [("", blank), *_zone_choices()]

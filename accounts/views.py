@@ -1,0 +1,91 @@
+"""Settings pages: the account connection (admins) and personal preferences (everyone signed in)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from . import actions, selectors
+from .forms import ApiKeyForm, PreferencesForm
+from .models import OAuthGrant, Profile
+from .roles import admin_required
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def settings_page(request: HttpRequest) -> HttpResponse:
+    form = ApiKeyForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        connection = actions.connection_use_api_key(actor=request.user, api_key=form.cleaned_data["api_key"])
+        if connection.healthy:
+            messages.success(request, "PD Portal now uses this API key for background work. PagerDuty accepted it.")
+        else:
+            messages.warning(request, f"The API key is stored, but PagerDuty refused it: {connection.last_error}")
+        return redirect("accounts:settings")
+    context = selectors.settings_overview(user=request.user)
+    context["form"] = form
+    return render(request, "accounts/settings.html", context, status=400 if form.errors else 200)
+
+
+@admin_required
+@require_POST
+def connection_oauth(request: HttpRequest) -> HttpResponse:
+    if not OAuthGrant.objects.filter(user=request.user, revoked_at__isnull=True).exists():
+        messages.error(request, "Sign in with PagerDuty first: background jobs would use your PagerDuty grant.")
+        return redirect("accounts:settings")
+    connection = actions.connection_use_oauth(actor=request.user)
+    if connection.healthy:
+        messages.success(request, "Background jobs now use your PagerDuty sign-in.")
+    else:
+        messages.warning(request, f"Connected, but PagerDuty refused the check: {connection.last_error}")
+    return redirect("accounts:settings")
+
+
+@admin_required
+@require_POST
+def connection_check(request: HttpRequest) -> HttpResponse:
+    connection = actions.connection_check()
+    if connection.healthy:
+        messages.success(request, "PagerDuty accepted the account connection.")
+    else:
+        messages.error(request, f"The account connection does not work: {connection.last_error}")
+    return redirect("accounts:settings")
+
+
+@admin_required
+@require_POST
+def connection_disconnect(request: HttpRequest) -> HttpResponse:
+    actions.connection_disconnect(actor=request.user)
+    messages.success(request, "The stored account connection was removed.")
+    return redirect("accounts:settings")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def preferences_page(request: HttpRequest) -> HttpResponse:
+    profile, _ = Profile.objects.select_related("pd_user").get_or_create(user=request.user)
+    default_zone = profile.pd_user.time_zone if profile.pd_user_id else ""
+    initial = {
+        "time_zone": profile.time_zone if profile.time_zone_custom else "",
+        "notify_desktop": profile.notify_desktop,
+    }
+    form = PreferencesForm(request.POST or None, initial=initial, default_zone=default_zone)
+    if request.method == "POST" and form.is_valid():
+        actions.preferences_update(
+            user=request.user,
+            time_zone=form.cleaned_data["time_zone"],
+            notify_desktop=form.cleaned_data["notify_desktop"],
+        )
+        messages.success(request, "Your preferences are saved.")
+        return redirect("accounts:preferences")
+    context = {
+        "form": form,
+        "profile": profile,
+        "teams": selectors.my_teams(user=request.user),
+        "grant": OAuthGrant.objects.filter(user=request.user).first(),
+        "default_zone": default_zone or "UTC",
+    }
+    return render(request, "accounts/preferences.html", context, status=400 if form.errors else 200)
