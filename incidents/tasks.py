@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -41,20 +42,25 @@ TRANSIENT = (NetworkError, ServerError, RateLimited)
 
 @contextlib.contextmanager
 def _single_flight(name: str, timeout: int) -> Iterator[bool]:
-    """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip."""
+    """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip.
+
+    A plain SET NX EX lock (no Lua: the embedded Redis-protocol server may lack a scripting engine).
+    """
     from pdportal.redis import get_redis
 
+    key, token = f"pdportal:lock:{name}", uuid.uuid4().hex
     try:
-        lock = get_redis().lock(f"pdportal:lock:{name}", timeout=timeout, blocking=False)
-        acquired = lock.acquire(blocking=False)
+        client = get_redis()
+        acquired = bool(client.set(key, token, nx=True, ex=timeout))
     except Exception:  # noqa: BLE001 - without Redis there is no other worker to race with
-        lock, acquired = None, True
+        client, acquired = None, True
     try:
         yield acquired
     finally:
-        if lock is not None and acquired:
+        if client is not None and acquired:
             with contextlib.suppress(Exception):
-                lock.release()
+                if client.get(key) == token.encode():
+                    client.delete(key)
 
 
 def _account_client():
@@ -129,6 +135,9 @@ def enrich_incident(pd_id: str) -> None:
     started = timezone.now()
     client = _account_client()
     refetch_incident(client=client, pd_id=pd_id)
+    from incidents.webhooks import reapply_pending
+
+    reapply_pending(pd_id=pd_id, received_before=started)
     # Every event received before the refetch began is covered by what the refetch read.
     WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
         processed_at=timezone.now()
@@ -151,7 +160,7 @@ def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
         )
         if not pending:
             return 0
-        from incidents.webhooks import needs_enrichment
+        from incidents.webhooks import needs_enrichment, reapply_pending
 
         client = None
         processed = 0
@@ -166,6 +175,7 @@ def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
                 except TRANSIENT as exc:
                     logger.warning("sweep: refetch of %s failed (%s); will retry on the next sweep", pd_id, exc)
                     continue
+                reapply_pending(pd_id=pd_id, received_before=cutoff)
                 refetched.add(pd_id)
             processed += WebhookEvent.objects.filter(pk=row["pk"], processed_at__isnull=True).update(
                 processed_at=timezone.now()

@@ -7,6 +7,7 @@ sweep (`incidents.tasks.sweep_webhook_events`) and the reconcile job.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
@@ -141,6 +142,28 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
         elif incident is not None and kind == "incident_status_update":
             mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at)
     return Applied(topic="incident", ids=[incident_id], assignees=_assignee_ids(incident), enrich_incident=incident_id)
+
+
+def reapply_pending(*, pd_id: str, received_before) -> int:
+    """Re-apply the stored, unprocessed events of one incident (after its refetch created the row they need).
+
+    Notes and status updates for an incident the mirror did not have are deferred at receive time; replaying
+    any event is harmless because every upsert is guarded by its change time.
+    """
+    count = 0
+    pending = WebhookEvent.objects.filter(
+        resource_id=pd_id, processed_at__isnull=True, received_at__lte=received_before
+    ).order_by("occurred_at", "pk")
+    for record in pending:
+        try:
+            event = pd_webhooks.parse_event(json.dumps(record.payload))
+            with transaction.atomic():
+                apply_event(event)
+        except Exception:  # noqa: BLE001 - the refetch already healed the incident itself
+            logger.warning("stored webhook %s could not be re-applied", record.event_id, exc_info=True)
+            continue
+        count += 1
+    return count
 
 
 # -- the receiver -------------------------------------------------------------------------------------------------
