@@ -236,3 +236,21 @@ def test_an_unknown_client_is_refused_at_the_token_endpoint(sandbox):
     )
     assert response.status_code == 401
     assert response.json()["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    ("granted", "wanted", "allowed"),
+    [
+        ({"read"}, "incidents.read", True),
+        ({"read"}, "incidents.write", False),
+        ({"write"}, "incidents.write", True),
+        ({"incidents.write"}, "incidents.read", True),
+        ({"incidents.read"}, "services.read", False),
+        ({"services.read"}, "users:contact_methods.read", False),
+        ({"read"}, "users:contact_methods.read", True),
+    ],
+)
+def test_scopes_grant_what_pagerduty_grants(granted, wanted, allowed):
+    from sandbox.identity.scopes import grants
+
+    assert grants(granted, wanted) is allowed

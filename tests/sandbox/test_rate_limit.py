@@ -43,3 +43,17 @@ def test_a_rate_limited_request_is_logged_with_its_status(sandbox, own_key):
     sandbox.get("/priorities", token=own_key)
     statuses = [r["status"] for r in sandbox.requests_log(path="/priorities")[-2:]]
     assert statuses == [200, 429]
+
+
+def test_the_window_slides_so_old_hits_free_slots_one_by_one():
+    from sandbox.knobs import SlidingWindowLimiter
+
+    limiter = SlidingWindowLimiter(window=60)
+    assert limiter.hit("t", 2, at=0.0)[0]
+    assert limiter.hit("t", 2, at=30.0) == (True, 0, 30)
+    allowed, remaining, reset = limiter.hit("t", 2, at=45.0)
+    assert (allowed, remaining, reset) == (False, 0, 15)
+    # At t=60 the first hit has left the window, the second (t=30) has not.
+    assert limiter.hit("t", 2, at=60.0)[0]
+    assert not limiter.hit("t", 2, at=61.0)[0]
+    assert limiter.hit("other", 2, at=61.0)[0]
