@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "accounts.pagerduty",
     "services",
     "incidents",
+    "console",
     "sandbox",
 ]
 

@@ -9,5 +9,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("", include("accounts.urls")),
     path("", include("services.urls")),
+    path("", include("console.urls")),
     path("", include("incidents.urls")),
 ]

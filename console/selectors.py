@@ -1,0 +1,148 @@
+"""Reads of the admin console: the people and template mirror, the audit log, and the console's host rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
+
+from accounts.models import AuditEntry, PagerDutyUser
+
+
+def user_list(*, query: str = "", team_id: str = "") -> QuerySet[PagerDutyUser]:
+    qs = PagerDutyUser.objects.prefetch_related("teams")
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(email__icontains=query))
+    if team_id:
+        qs = qs.filter(teams__pd_id=team_id).distinct()
+    return qs.order_by("name", "pd_id")
+
+
+def user_get(*, pd_id: str) -> PagerDutyUser | None:
+    return PagerDutyUser.objects.prefetch_related("teams").filter(pd_id=pd_id).first()
+
+
+def template_list(*, query: str = "", sort_by: str = "name", ordered_ids: list[str] | None = None):
+    """Templates from the mirror; `ordered_ids` (PagerDuty's answer) keeps PagerDuty's order and selection."""
+    from incidents.models import StatusUpdateTemplate
+
+    qs = StatusUpdateTemplate.objects.all()
+    if ordered_ids is not None:
+        rows = {t.pd_id: t for t in qs.filter(pd_id__in=ordered_ids)}
+        return [rows[i] for i in ordered_ids if i in rows]
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(description__icontains=query))
+    field, _, direction = sort_by.partition(":")
+    # The mirror has no created_at column for templates; fall back to the id, which PagerDuty hands out in order.
+    column = "name" if field == "name" else "pd_id"
+    return list(qs.order_by(("-" if direction == "desc" else "") + column))
+
+
+def template_get(*, pd_id: str):
+    from incidents.models import StatusUpdateTemplate
+
+    return StatusUpdateTemplate.objects.filter(pd_id=pd_id).first()
+
+
+def incident_choices(limit: int = 50) -> list[tuple[str, str]]:
+    from incidents.models import Incident
+
+    rows = Incident.objects.order_by("-created_at").values_list("pd_id", "number", "title")[:limit]
+    return [(pd_id, f"#{number} {title[:80]} ({pd_id})") for pd_id, number, title in rows]
+
+
+# -- audit log ---------------------------------------------------------------------------------------------------
+
+
+def audit_entries(
+    *,
+    actor: str = "",
+    operation: str = "",
+    status: str = "",
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+) -> QuerySet[AuditEntry]:
+    """Audit entries, newest first. `status`: "ok" (2xx/3xx), "error" (4xx/5xx or no answer) or an HTTP code."""
+    qs = AuditEntry.objects.select_related("actor")
+    if actor:
+        qs = qs.filter(Q(actor_label__icontains=actor) | Q(actor__username__icontains=actor))
+    if operation:
+        qs = qs.filter(operation__icontains=operation)
+    if status == "ok":
+        qs = qs.filter(status__gte=200, status__lt=400)
+    elif status == "error":
+        qs = qs.filter(Q(status__gte=400) | Q(status__isnull=True))
+    elif status.isdigit():
+        qs = qs.filter(status=int(status))
+    if date_from:
+        qs = qs.filter(created_at__date__gte=date_from)
+    if date_to:
+        qs = qs.filter(created_at__date__lte=date_to)
+    return qs.order_by("-created_at", "-id")
+
+
+def audit_operations() -> list[str]:
+    return list(AuditEntry.objects.order_by("operation").values_list("operation", flat=True).distinct()[:200])
+
+
+# -- raw API console ---------------------------------------------------------------------------------------------
+
+
+class ForeignHost(ValueError):
+    """The console only ever calls the configured PagerDuty hosts; it is not an open proxy."""
+
+
+@dataclass(frozen=True)
+class ConsoleTarget:
+    base_url: str  # the configured PagerDuty base URL the request goes to
+    path: str  # path (and query) relative to base_url
+    url: str  # the full URL
+
+
+def console_hosts() -> list[str]:
+    """The configured PagerDuty base URLs (REST, Events, OAuth)."""
+    urls = [settings.PAGERDUTY_API_URL, settings.PAGERDUTY_EVENTS_URL, settings.PAGERDUTY_OAUTH_URL]
+    return [u.rstrip("/") for u in urls if u]
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else "")
+
+
+def resolve_console_target(target: str) -> ConsoleTarget:
+    """Where a console request goes: a path on the REST API, or a full URL on one of the configured hosts.
+
+    Raises ForeignHost for anything else (other hosts, other schemes, credentials in the URL, protocol-relative).
+    """
+    target = (target or "").strip()
+    if not target:
+        raise ForeignHost("Enter a path such as /incidents, or a full PagerDuty URL.")
+    if "://" not in target:
+        if target.startswith("//") or ":" in target.split("/", 1)[0] or "\\" in target:
+            raise ForeignHost(f"“{target}” is not a path on the PagerDuty API.")
+        base = settings.PAGERDUTY_API_URL.rstrip("/")
+        path = "/" + target.lstrip("/")
+        return ConsoleTarget(base_url=base, path=path, url=base + path)
+    parts = urlsplit(target)
+    allowed = ", ".join(console_hosts())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ForeignHost(f"Only http(s) URLs on the configured PagerDuty hosts are allowed ({allowed}).")
+    if parts.username or parts.password:
+        raise ForeignHost("URLs with embedded credentials are not allowed.")
+    for base in console_hosts():
+        base_parts = urlsplit(base)
+        if _origin(target) == _origin(base):
+            prefix = base_parts.path.rstrip("/")
+            if prefix and not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+                continue
+            rest = parts.path[len(prefix) :] or "/"
+            path = rest + (f"?{parts.query}" if parts.query else "")
+            return ConsoleTarget(base_url=base, path=path, url=base + path)
+    raise ForeignHost(
+        f"Refused: {parts.hostname} is not a PagerDuty host configured for this portal. "
+        f"The API console only calls {allowed}."
+    )

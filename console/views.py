@@ -1,0 +1,341 @@
+"""Admin console pages: users, status-update templates, the raw API console and the audit log (admins only)."""
+
+from __future__ import annotations
+
+import csv
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.models import PagerDutyUser
+from accounts.roles import admin_required
+from pdportal.pagerduty import NotFound, PagerDutyError
+from services.selectors import team_choices
+from services.webui import paginate, partial, query_without, refusal
+
+from . import actions, selectors
+from .forms import (
+    ApiConsoleForm,
+    AuditFilterForm,
+    TemplateFilterForm,
+    TemplateForm,
+    TemplatePreviewForm,
+    UserFilterForm,
+    UserForm,
+)
+
+# -- users -------------------------------------------------------------------------------------------------------
+
+
+@admin_required
+def user_list(request: HttpRequest) -> HttpResponse:
+    filters = UserFilterForm(request.GET or None, teams=team_choices())
+    values = filters.cleaned_data if filters.is_valid() else {}
+    query, team_id = values.get("query", ""), values.get("team", "")
+    problem = ""
+    if not partial(request):
+        try:
+            actions.users_refresh(actor=request.user, query=query, team_id=team_id)
+        except PagerDutyError as exc:
+            problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
+    context = {
+        "filters": filters,
+        "page": paginate(request, selectors.user_list(query=query, team_id=team_id)),
+        "problem": problem,
+        "querystring": query_without(request, "page", "partial"),
+    }
+    return render(request, "console/user_list.html", context)
+
+
+def _user_or_404(pd_id: str) -> PagerDutyUser:
+    user = selectors.user_get(pd_id=pd_id)
+    if user is None:
+        raise Http404("No such user in the portal's copy of PagerDuty.")
+    return user
+
+
+@admin_required
+def user_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
+    problem = ""
+    try:
+        actions.user_fetch(actor=request.user, pd_id=pd_id)
+    except NotFound:
+        raise Http404(f"PagerDuty has no user {pd_id}.") from None
+    except PagerDutyError as exc:
+        problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
+    pd_user = _user_or_404(pd_id)
+    raw = pd_user.raw or {}
+    context = {
+        "pd_user": pd_user,
+        "raw": raw,
+        "contact_methods": [c for c in raw.get("contact_methods") or [] if isinstance(c, dict)],
+        "notification_rules": [r for r in raw.get("notification_rules") or [] if isinstance(r, dict)],
+        "teams": [t for t in raw.get("teams") or [] if isinstance(t, dict)],
+        "problem": problem,
+    }
+    return render(request, "console/user_detail.html", context)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_create(request: HttpRequest) -> HttpResponse:
+    form = UserForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            pd_user = actions.user_create(actor=request.user, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"User {pd_user.name} created in PagerDuty.")
+            return redirect("console:user_detail", pd_id=pd_user.pd_id)
+    return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": None})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
+    pd_user = _user_or_404(pd_id)
+    initial = {
+        "name": pd_user.name,
+        "email": pd_user.email,
+        "role": pd_user.role,
+        "time_zone": pd_user.time_zone,
+        "job_title": pd_user.job_title,
+    }
+    form = UserForm(request.POST or None, initial=initial)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            pd_user = actions.user_update(actor=request.user, user=pd_user, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"User {pd_user.name} updated in PagerDuty.")
+            return redirect("console:user_detail", pd_id=pd_id)
+    return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": pd_user})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def user_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
+    pd_user = _user_or_404(pd_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            actions.user_delete(actor=request.user, user=pd_user)
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"User {pd_user.name} deleted in PagerDuty.")
+            return redirect("console:user_list")
+    return render(request, "console/user_confirm_delete.html", {"pd_user": pd_user, "error": error})
+
+
+# -- status-update templates -------------------------------------------------------------------------------------
+
+
+@admin_required
+def template_list(request: HttpRequest) -> HttpResponse:
+    filters = TemplateFilterForm(request.GET or None)
+    values = filters.cleaned_data if filters.is_valid() else {}
+    query, sort_by = values.get("query", ""), values.get("sort_by") or "name"
+    problem = ""
+    ordered_ids = None
+    try:
+        ordered_ids = actions.templates_refresh(actor=request.user, query=query, sort_by=sort_by)
+    except PagerDutyError as exc:
+        problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
+    templates = selectors.template_list(query=query, sort_by=sort_by, ordered_ids=ordered_ids)
+    context = {"filters": filters, "templates": templates, "problem": problem}
+    return render(request, "console/template_list.html", context)
+
+
+def _template_or_404(pd_id: str):
+    template = selectors.template_get(pd_id=pd_id)
+    if template is None:
+        raise Http404("No such template in the portal's copy of PagerDuty.")
+    return template
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def template_create(request: HttpRequest) -> HttpResponse:
+    form = TemplateForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = actions.template_create(actor=request.user, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Template “{template.name}” created in PagerDuty.")
+            return redirect("console:template_preview", pd_id=template.pd_id)
+    return render(request, "console/template_form.html", {"form": form, "error": error, "template": None})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def template_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
+    template = _template_or_404(pd_id)
+    form = TemplateForm(request.POST or None, initial=TemplateForm.initial_from(template))
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            template = actions.template_update(actor=request.user, template=template, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Template “{template.name}” updated in PagerDuty.")
+            return redirect("console:template_list")
+    return render(request, "console/template_form.html", {"form": form, "error": error, "template": template})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def template_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
+    template = _template_or_404(pd_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            actions.template_delete(actor=request.user, template=template)
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Template “{template.name}” deleted in PagerDuty.")
+            return redirect("console:template_list")
+    return render(request, "console/template_confirm_delete.html", {"template": template, "error": error})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def template_preview(request: HttpRequest, pd_id: str) -> HttpResponse:
+    template = _template_or_404(pd_id)
+    form = TemplatePreviewForm(request.POST or None)
+    preview, error = None, ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            preview = actions.template_render(
+                actor=request.user,
+                template=template,
+                incident_id=form.cleaned_data["incident"].strip(),
+                message=form.cleaned_data.get("message") or "",
+            )
+        except PagerDutyError as exc:
+            error = refusal(exc)
+    context = {
+        "template": template,
+        "form": form,
+        "preview": preview,
+        "error": error,
+        "incidents": selectors.incident_choices(),
+    }
+    if request.htmx and request.method == "POST":
+        return render(request, "console/template_preview.html#template-preview", context)
+    return render(request, "console/template_preview.html", context)
+
+
+# -- raw API console ---------------------------------------------------------------------------------------------
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def api_console(request: HttpRequest) -> HttpResponse:
+    form = ApiConsoleForm(request.POST or None, request.FILES or None)
+    result, refused = None, ""
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        upload = d.get("upload")
+        console_request = actions.ConsoleRequest(
+            method=d["method"],
+            target=d["target"],
+            params=d["params"],
+            headers=d["headers"],
+            body_type=d["body_type"],
+            json_value=d.get("json_value"),
+            form_data=d["form_data"],
+            upload=(upload.name, upload.read(), upload.content_type or "application/octet-stream") if upload else None,
+            upload_field=d.get("upload_field") or "file",
+            response_type=d["response_type"],
+            timeout=d["timeout"],
+            retries=d["retries"],
+            retry_delay=d["retry_delay"],
+            exponential=d.get("exponential", False),
+            retry_all_errors=d.get("retry_all_errors", False),
+            debug=d.get("debug", False),
+        )
+        try:
+            result = actions.api_console_call(actor=request.user, request=console_request)
+        except selectors.ForeignHost as exc:
+            refused = str(exc)
+    context = {"form": form, "result": result, "refused": refused, "hosts": selectors.console_hosts()}
+    status = 400 if refused else 200
+    if request.htmx and request.method == "POST":
+        return render(request, "console/api_console.html#console-result", context, status=status)
+    return render(request, "console/api_console.html", context, status=status)
+
+
+@admin_required
+def api_console_download(request: HttpRequest, key: str) -> HttpResponse:
+    stored = actions.console_download(actor=request.user, key=key)
+    if stored is None:
+        raise Http404("This download has expired; send the request again.")
+    content, content_type = stored
+    response = HttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = 'attachment; filename="pagerduty-response.bin"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+# -- audit log ---------------------------------------------------------------------------------------------------
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@admin_required
+def audit_log(request: HttpRequest) -> HttpResponse:
+    filters = AuditFilterForm(request.GET or None)
+    values = filters.cleaned_data if filters.is_valid() else {}
+    entries = selectors.audit_entries(
+        actor=values.get("actor", ""),
+        operation=values.get("operation", ""),
+        status=(values.get("status") or "").strip().lower(),
+        date_from=values.get("date_from"),
+        date_to=values.get("date_to"),
+    )
+    if request.GET.get("format") == "csv":
+        writer = csv.writer(_Echo())
+        header = ["time", "actor", "operation", "method", "path", "target", "status", "error", "duration_ms"]
+
+        def rows():
+            yield writer.writerow(header)
+            for e in entries.iterator(chunk_size=500):
+                yield writer.writerow(
+                    [
+                        e.created_at.isoformat(),
+                        e.actor_label,
+                        e.operation,
+                        e.method,
+                        e.path,
+                        e.target,
+                        "" if e.status is None else e.status,
+                        e.error,
+                        "" if e.duration_ms is None else e.duration_ms,
+                    ]
+                )
+
+        response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="pd-portal-audit.csv"'
+        return response
+    context = {
+        "filters": filters,
+        "page": paginate(request, entries, per_page=100),
+        "querystring": query_without(request, "page", "format"),
+        "operations": selectors.audit_operations(),
+    }
+    return render(request, "console/audit_log.html", context)

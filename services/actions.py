@@ -1,0 +1,328 @@
+"""Writes for services and webhook subscriptions: PagerDuty first, then its answer goes to the mirror."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db import transaction
+
+from incidents import mirror
+from pdportal import live
+from pdportal.pagerduty import NotFound, PagerDutyClient, PagerDutyError
+
+from . import selectors
+from .events import ALL_EVENT_TYPES, FILTER_TYPES
+from .mirror import upsert_webhook_subscription
+from .models import EscalationPolicy, Service, WebhookSubscription
+
+logger = logging.getLogger(__name__)
+
+SERVICE_INCLUDES = ["escalation_policies", "integrations", "teams"]
+LIST_PAGE = 100
+
+
+def _client(actor: Any, client: PagerDutyClient | None) -> PagerDutyClient:
+    if client is not None:
+        return client
+    from accounts.selectors import pagerduty_client_for
+
+    return pagerduty_client_for(user=actor)
+
+
+def _publish_services(ids: list[str], event: str = "changed") -> None:
+    transaction.on_commit(lambda: live.publish(topic="service", ids=ids, event=event))
+
+
+# -- services ----------------------------------------------------------------------------------------------------
+
+
+def _upsert_service_with_policy(data: dict[str, Any]) -> Service | None:
+    policy = data.get("escalation_policy")
+    if isinstance(policy, dict) and policy.get("type") == "escalation_policy":
+        mirror.upsert_escalation_policy(policy)
+    return mirror.upsert_service(data)
+
+
+def services_refresh(
+    *, actor: Any, query: str = "", name: str = "", team_id: str = "", client: PagerDutyClient | None = None
+) -> list[str]:
+    """List Services with the page's filters and upsert the first page of answers; returns their ids."""
+    params: dict[str, Any] = {"limit": LIST_PAGE, "query": query or None, "name": name or None}
+    if team_id:
+        params["team_ids"] = [team_id]
+    body = _client(actor, client).get("/services", params)
+    services = body.get("services", []) if isinstance(body, dict) else []
+    with transaction.atomic():
+        for data in services:
+            _upsert_service_with_policy(data)
+    return [s["id"] for s in services if s.get("id")]
+
+
+def service_fetch(*, actor: Any, pd_id: str, client: PagerDutyClient | None = None) -> Service | None:
+    """Get Service with its escalation policy, integrations and teams, into the mirror."""
+    data = _client(actor, client).get_entity(f"/services/{pd_id}", {"include[]": SERVICE_INCLUDES})
+    with transaction.atomic():
+        return _upsert_service_with_policy(data)
+
+
+def service_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None) -> Service:
+    data = _client(actor, client).create("/services", {"type": "service", **payload})
+    with transaction.atomic():
+        service = _upsert_service_with_policy(data)
+        _publish_services([service.pd_id], "created")
+    return service
+
+
+def service_update(
+    *, actor: Any, service: Service, payload: dict[str, Any], client: PagerDutyClient | None = None
+) -> Service:
+    data = _client(actor, client).update(f"/services/{service.pd_id}", {"type": "service", **payload})
+    with transaction.atomic():
+        updated = _upsert_service_with_policy(data)
+        _publish_services([service.pd_id])
+    return updated
+
+
+def service_delete(*, actor: Any, service: Service, client: PagerDutyClient | None = None) -> None:
+    _client(actor, client).delete(f"/services/{service.pd_id}")
+    with transaction.atomic():
+        mirror.mark_deleted(Service, service.pd_id)
+        _publish_services([service.pd_id], "deleted")
+
+
+def escalation_policies_refresh(*, actor: Any, client: PagerDutyClient | None = None) -> int:
+    """Mirror every escalation policy (the service form's choices)."""
+    policies = _client(actor, client).list_all("/escalation_policies")
+    with transaction.atomic():
+        for data in policies:
+            mirror.upsert_escalation_policy(data)
+    return len(policies)
+
+
+def teams_refresh(*, actor: Any, client: PagerDutyClient | None = None) -> int:
+    """Mirror every team (the team filters' choices)."""
+    teams = _client(actor, client).list_all("/teams")
+    with transaction.atomic():
+        for data in teams:
+            mirror.upsert_team(data)
+    return len(teams)
+
+
+def escalation_policy_known(pd_id: str) -> bool:
+    return EscalationPolicy.objects.filter(pd_id=pd_id).exists()
+
+
+# -- webhook subscriptions ---------------------------------------------------------------------------------------
+
+
+def _filter(filter_type: str, filter_id: str) -> dict[str, str]:
+    ref = {"type": FILTER_TYPES[filter_type]}
+    if filter_type != "account":
+        ref["id"] = filter_id
+    return ref
+
+
+def webhook_subscriptions_refresh(
+    *, actor: Any = None, client: PagerDutyClient | None = None, filter_type: str = "", filter_id: str = ""
+) -> list[dict[str, Any]]:
+    """List Webhook Subscriptions (optionally filtered) into the mirror; an unfiltered list also drops gone ones."""
+    params: dict[str, Any] = {}
+    if filter_type:
+        params["filter_type"] = filter_type
+        if filter_type != "account" and filter_id:
+            params["filter_id"] = filter_id
+    subs = _client(actor, client).list_all("/webhook_subscriptions", params)
+    with transaction.atomic():
+        for data in subs:
+            upsert_webhook_subscription(data)
+        if not filter_type:
+            WebhookSubscription.objects.exclude(pd_id__in=[s["id"] for s in subs]).delete()
+    return subs
+
+
+def webhook_subscription_fetch(
+    *, actor: Any = None, pd_id: str, client: PagerDutyClient | None = None
+) -> WebhookSubscription | None:
+    data = _client(actor, client).get_entity(f"/webhook_subscriptions/{pd_id}")
+    return upsert_webhook_subscription(data)
+
+
+@dataclass
+class CreatedSubscription:
+    subscription: WebhookSubscription
+    # The signing secret to show once: only for subscriptions pointed elsewhere (ours is kept encrypted).
+    secret_to_show: str | None = None
+
+
+def webhook_subscription_create(
+    *,
+    actor: Any = None,
+    client: PagerDutyClient | None = None,
+    url: str,
+    events: list[str],
+    filter_type: str = "account",
+    filter_id: str = "",
+    description: str = "",
+    active: bool = True,
+) -> CreatedSubscription:
+    entity = {
+        "type": "webhook_subscription",
+        "delivery_method": {"type": "http_delivery_method", "url": url},
+        "events": list(events),
+        "filter": _filter(filter_type, filter_id),
+        "description": description,
+        "active": active,
+    }
+    data = _client(actor, client).create("/webhook_subscriptions", entity)
+    secret = (data.get("delivery_method") or {}).get("secret") or ""
+    ours = selectors.is_portal_url(url)
+    subscription = upsert_webhook_subscription(data, secret=secret if ours else None, created_by_portal=True)
+    return CreatedSubscription(subscription=subscription, secret_to_show=None if ours else (secret or None))
+
+
+def webhook_subscription_update(
+    *,
+    actor: Any = None,
+    client: PagerDutyClient | None = None,
+    subscription: WebhookSubscription,
+    events: list[str],
+    filter_type: str,
+    filter_id: str = "",
+    description: str = "",
+    active: bool = True,
+) -> WebhookSubscription:
+    entity = {
+        "events": list(events),
+        "filter": _filter(filter_type, filter_id),
+        "description": description,
+        "active": active,
+    }
+    data = _client(actor, client).update(f"/webhook_subscriptions/{subscription.pd_id}", entity)
+    return upsert_webhook_subscription(data)
+
+
+def webhook_subscription_enable(
+    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+) -> WebhookSubscription:
+    body = _client(actor, client).post(f"/webhook_subscriptions/{subscription.pd_id}/enable")
+    data = body.get("webhook_subscription") if isinstance(body, dict) else None
+    if data:
+        return upsert_webhook_subscription(data)
+    return webhook_subscription_fetch(actor=actor, client=client, pd_id=subscription.pd_id) or subscription
+
+
+def webhook_subscription_ping(
+    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+) -> None:
+    """Ask PagerDuty to send a `pagey.ping` to the subscription's URL (it answers 202 and delivers later)."""
+    _client(actor, client).post(f"/webhook_subscriptions/{subscription.pd_id}/ping")
+
+
+def webhook_subscription_delete(
+    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+) -> None:
+    # Already gone in PagerDuty (404): dropping our copy tells the truth.
+    with contextlib.suppress(NotFound):
+        _client(actor, client).delete(f"/webhook_subscriptions/{subscription.pd_id}")
+    WebhookSubscription.objects.filter(pk=subscription.pk).delete()
+
+
+@dataclass
+class RemovalReport:
+    removed: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+def webhook_subscriptions_remove_portal(*, actor: Any = None, client: PagerDutyClient | None = None) -> RemovalReport:
+    """Delete every subscription this portal created; subscriptions made elsewhere are never touched."""
+    client = _client(actor, client)
+    report = RemovalReport()
+    for subscription in WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id"):
+        try:
+            webhook_subscription_delete(client=client, subscription=subscription)
+        except PagerDutyError as exc:
+            report.failed[subscription.pd_id] = str(exc)
+        else:
+            report.removed.append(subscription.pd_id)
+    return report
+
+
+@dataclass
+class EnsureResult:
+    subscription: WebhookSubscription | None
+    action: str  # created, repaired, unchanged, busy
+    details: list[str] = field(default_factory=list)
+
+
+def _usable_secret(pd_id: str) -> bool:
+    from pdportal import crypto
+
+    row = WebhookSubscription.objects.filter(pd_id=pd_id, created_by_portal=True).exclude(secret="").first()
+    if row is None:
+        return False
+    try:
+        crypto.decrypt(row.secret)
+    except ValueError:
+        return False
+    return True
+
+
+def webhook_subscription_ensure(*, client: PagerDutyClient) -> EnsureResult:
+    """Create or repair the account-wide subscription to PORTAL_URL/hooks/pagerduty/ with every event type.
+
+    Idempotent: an existing subscription whose secret we hold is kept (events, filter and active flag are
+    repaired; a temporarily disabled one is enabled). One we cannot verify (no secret) is replaced only if
+    this portal made it; others are left alone and a new one is made beside them.
+    """
+    lock = "services:webhook-ensure"
+    if not cache.add(lock, 1, timeout=120):
+        return EnsureResult(subscription=None, action="busy", details=["another registration is running"])
+    try:
+        return _ensure(client)
+    finally:
+        cache.delete(lock)
+
+
+def _ensure(client: PagerDutyClient) -> EnsureResult:
+    url = selectors.portal_webhook_url()
+    subs = client.list_all("/webhook_subscriptions")
+    ours = [s for s in subs if selectors.is_portal_url((s.get("delivery_method") or {}).get("url", ""))]
+    keep = next((s for s in ours if _usable_secret(s["id"])), None)
+    details: list[str] = []
+    for stale in ours:
+        if stale is keep:
+            continue
+        row = WebhookSubscription.objects.filter(pd_id=stale["id"], created_by_portal=True).first()
+        if row is not None:
+            webhook_subscription_delete(client=client, subscription=row)
+            details.append(f"removed {stale['id']} (its signing secret is unknown)")
+    if keep is None:
+        created = webhook_subscription_create(
+            client=client,
+            url=url,
+            events=list(ALL_EVENT_TYPES),
+            filter_type="account",
+            description="PD Portal live updates",
+        )
+        return EnsureResult(subscription=created.subscription, action="created", details=details)
+    changes: dict[str, Any] = {}
+    if set(keep.get("events") or []) != set(ALL_EVENT_TYPES):
+        changes["events"] = list(ALL_EVENT_TYPES)
+    if (keep.get("filter") or {}).get("type") != "account_reference":
+        changes["filter"] = {"type": "account_reference"}
+    if not keep.get("active", True):
+        changes["active"] = True
+    data = keep
+    if changes:
+        data = client.update(f"/webhook_subscriptions/{keep['id']}", changes)
+        details.append("updated " + ", ".join(sorted(changes)))
+    if (data.get("delivery_method") or {}).get("temporarily_disabled"):
+        body = client.post(f"/webhook_subscriptions/{keep['id']}/enable")
+        data = (body or {}).get("webhook_subscription") or data
+        details.append("enabled (it was temporarily disabled)")
+    subscription = upsert_webhook_subscription(data, created_by_portal=True)
+    return EnsureResult(subscription=subscription, action="repaired" if details else "unchanged", details=details)

@@ -1,0 +1,128 @@
+"""Reads for services and webhook subscriptions: the mirror only, never PagerDuty."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+
+from accounts.models import Team
+from pdportal import crypto
+
+from .models import EscalationPolicy, Service, WebhookSubscription
+
+logger = logging.getLogger(__name__)
+
+OPEN_STATUSES = ("triggered", "acknowledged")
+
+
+def _open_counts() -> Subquery:
+    from incidents.models import Incident
+
+    counts = (
+        Incident.objects.filter(service=OuterRef("pk"), status__in=OPEN_STATUSES)
+        .order_by()
+        .values("service")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Subquery(counts, output_field=IntegerField())
+
+
+def service_list(*, query: str = "", name: str = "", team_id: str = "") -> QuerySet[Service]:
+    """Services matching the filters, each with `open_incident_count` from one annotated query (no N+1)."""
+    qs = Service.objects.select_related("escalation_policy").prefetch_related("teams")
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(description__icontains=query))
+    if name:
+        qs = qs.filter(name=name)
+    if team_id:
+        qs = qs.filter(teams__pd_id=team_id).distinct()
+    return qs.annotate(open_incident_count=Coalesce(_open_counts(), Value(0))).order_by("name", "pd_id")
+
+
+def service_open_counts(*, pd_ids: list[str]) -> dict[str, int]:
+    """{service pd_id: open incident count} for the live counts fragment."""
+    rows = Service.objects.filter(pd_id__in=pd_ids).annotate(n=Coalesce(_open_counts(), Value(0)))
+    return {row.pd_id: row.n for row in rows}
+
+
+def service_get(*, pd_id: str) -> Service | None:
+    return Service.objects.select_related("escalation_policy").prefetch_related("teams").filter(pd_id=pd_id).first()
+
+
+def service_recent_incidents(*, service: Service, limit: int = 10):
+    return service.incidents.select_related("priority").order_by("-created_at")[:limit]
+
+
+def escalation_policy_choices() -> list[tuple[str, str]]:
+    return list(EscalationPolicy.objects.order_by("name").values_list("pd_id", "name"))
+
+
+def team_choices() -> list[tuple[str, str]]:
+    return list(Team.objects.order_by("name").values_list("pd_id", "name"))
+
+
+def service_choices() -> list[tuple[str, str]]:
+    return list(Service.objects.order_by("name").values_list("pd_id", "name"))
+
+
+# -- webhook subscriptions ---------------------------------------------------------------------------------------
+
+
+def portal_webhook_url() -> str:
+    """The receiver URL PagerDuty must call for this portal."""
+    return settings.PORTAL_URL.rstrip("/") + "/hooks/pagerduty/"
+
+
+def is_portal_url(url: str) -> bool:
+    return (url or "").rstrip("/") == portal_webhook_url().rstrip("/")
+
+
+def webhook_subscription_list(*, filter_type: str = "", filter_id: str = "") -> QuerySet[WebhookSubscription]:
+    qs = WebhookSubscription.objects.all()
+    if filter_type:
+        qs = qs.filter(filter_type=f"{filter_type}_reference")
+        if filter_id and filter_type != "account":
+            qs = qs.filter(filter_id=filter_id)
+    return qs.order_by("pd_id")
+
+
+def webhook_subscription_get(*, pd_id: str) -> WebhookSubscription | None:
+    return WebhookSubscription.objects.filter(pd_id=pd_id).first()
+
+
+def webhook_temporarily_disabled(*, subscription: WebhookSubscription) -> bool:
+    """PagerDuty pauses a subscription whose URL keeps failing; Enable resumes it."""
+    method = (subscription.raw or {}).get("delivery_method") or {}
+    return bool(method.get("temporarily_disabled"))
+
+
+def webhook_signing_secrets() -> list[str]:
+    """Every accepted signing secret: portal-made subscriptions' (decrypted) plus PAGERDUTY_WEBHOOK_SECRETS."""
+    secrets: list[str] = []
+    for pd_id, ciphertext in (
+        WebhookSubscription.objects.filter(created_by_portal=True).exclude(secret="").values_list("pd_id", "secret")
+    ):
+        try:
+            secrets.append(crypto.decrypt(ciphertext))
+        except ValueError:
+            # A removed encryption key must not break verification of the other subscriptions.
+            logger.warning("webhook subscription %s: its secret cannot be decrypted with FIELD_ENCRYPTION_KEYS", pd_id)
+    secrets.extend(s for s in settings.PAGERDUTY_WEBHOOK_SECRETS if s)
+    return list(dict.fromkeys(secrets))
+
+
+def webhook_latest_ping(*, subscription: WebhookSubscription):
+    """The latest `pagey.ping` received for this subscription (None until one arrives)."""
+    from incidents.models import WebhookEvent
+
+    from .events import PING_EVENT_TYPE
+
+    return (
+        WebhookEvent.objects.filter(event_type=PING_EVENT_TYPE, subscription_id=subscription.pd_id)
+        .order_by("-received_at", "-id")
+        .first()
+    )

@@ -1,0 +1,330 @@
+"""Admin pages for services and webhook subscriptions: thin views over selectors and actions."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.roles import admin_required
+from pdportal.pagerduty import NotFound, PagerDutyError
+
+from . import actions, selectors
+from .events import INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
+from .forms import ServiceFilterForm, ServiceForm, WebhookSubscriptionForm
+from .models import Service, WebhookSubscription
+from .webui import paginate, partial, query_without, refusal
+
+# -- services ----------------------------------------------------------------------------------------------------
+
+
+@admin_required
+def service_list(request: HttpRequest) -> HttpResponse:
+    filters = ServiceFilterForm(request.GET or None, teams=selectors.team_choices())
+    values = filters.cleaned_data if filters.is_valid() else {}
+    query, name, team_id = values.get("query", ""), values.get("name", ""), values.get("team", "")
+    problem = ""
+    if not partial(request):
+        # The full page asks PagerDuty (List Services); the live fragment re-reads only the mirror.
+        try:
+            actions.services_refresh(actor=request.user, query=query, name=name, team_id=team_id)
+        except PagerDutyError as exc:
+            problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
+    page = paginate(request, selectors.service_list(query=query, name=name, team_id=team_id))
+    context = {
+        "filters": filters,
+        "page": page,
+        "problem": problem,
+        "querystring": query_without(request, "page", "partial"),
+        "page_query": query_without(request, "partial"),
+    }
+    if partial(request) == "service-list":
+        return render(request, "services/service_list.html#service-list", context)
+    return render(request, "services/service_list.html", context)
+
+
+def _service_or_404(pd_id: str) -> Service:
+    service = selectors.service_get(pd_id=pd_id)
+    if service is None:
+        raise Http404("No such service in the portal's copy of PagerDuty.")
+    return service
+
+
+@admin_required
+def service_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
+    problem = ""
+    try:
+        actions.service_fetch(actor=request.user, pd_id=pd_id)
+    except NotFound:
+        raise Http404(f"PagerDuty has no service {pd_id}.") from None
+    except PagerDutyError as exc:
+        problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
+    service = _service_or_404(pd_id)
+    raw = service.raw or {}
+    policy = raw.get("escalation_policy") or {}
+    context = {
+        "service": service,
+        "raw": raw,
+        "policy": policy,
+        "integrations": raw.get("integrations") or [],
+        "incidents": selectors.service_recent_incidents(service=service),
+        "open_count": selectors.service_open_counts(pd_ids=[pd_id]).get(pd_id, 0),
+        "problem": problem,
+    }
+    return render(request, "services/service_detail.html", context)
+
+
+def _policies(request: HttpRequest) -> list[tuple[str, str]]:
+    if request.method == "GET" or not selectors.escalation_policy_choices():
+        try:
+            actions.escalation_policies_refresh(actor=request.user)
+        except PagerDutyError as exc:
+            messages.warning(request, f"Could not refresh escalation policies from PagerDuty: {refusal(exc)}")
+    return selectors.escalation_policy_choices()
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def service_create(request: HttpRequest) -> HttpResponse:
+    form = ServiceForm(request.POST or None, policies=_policies(request))
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            service = actions.service_create(actor=request.user, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Service “{service.name}” created in PagerDuty.")
+            return redirect("services:detail", pd_id=service.pd_id)
+    return render(request, "services/service_form.html", {"form": form, "error": error, "service": None})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def service_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
+    service = _service_or_404(pd_id)
+    initial = ServiceForm.initial_from(service.raw or {})
+    form = ServiceForm(request.POST or None, initial=initial, policies=_policies(request))
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            service = actions.service_update(actor=request.user, service=service, payload=form.to_payload())
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Service “{service.name}” updated in PagerDuty.")
+            return redirect("services:detail", pd_id=service.pd_id)
+    return render(request, "services/service_form.html", {"form": form, "error": error, "service": service})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def service_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
+    service = _service_or_404(pd_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            actions.service_delete(actor=request.user, service=service)
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Service “{service.name}” deleted in PagerDuty.")
+            return redirect("services:list")
+    return render(request, "services/service_confirm_delete.html", {"service": service, "error": error})
+
+
+# -- webhook subscriptions ---------------------------------------------------------------------------------------
+
+
+def _subscription_or_404(pd_id: str) -> WebhookSubscription:
+    subscription = selectors.webhook_subscription_get(pd_id=pd_id)
+    if subscription is None:
+        raise Http404("No such webhook subscription.")
+    return subscription
+
+
+@admin_required
+def webhook_list(request: HttpRequest) -> HttpResponse:
+    filter_type = request.GET.get("filter_type", "")
+    filter_id = request.GET.get("filter_id", "").strip()
+    if filter_type not in ("", "account", "team", "service"):
+        filter_type = ""
+    problem = ""
+    try:
+        actions.webhook_subscriptions_refresh(actor=request.user, filter_type=filter_type, filter_id=filter_id)
+    except PagerDutyError as exc:
+        problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
+    context = {
+        "subscriptions": selectors.webhook_subscription_list(filter_type=filter_type, filter_id=filter_id),
+        "filter_type": filter_type,
+        "filter_id": filter_id,
+        "problem": problem,
+        "portal_url": selectors.portal_webhook_url(),
+        "services": selectors.service_choices(),
+        "teams": selectors.team_choices(),
+    }
+    return render(request, "services/webhook_list.html", context)
+
+
+def _ping_context(subscription: WebhookSubscription) -> dict:
+    return {"subscription": subscription, "ping": selectors.webhook_latest_ping(subscription=subscription)}
+
+
+@admin_required
+def webhook_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
+    if partial(request) == "webhook-ping":
+        return render(request, "services/webhook_detail.html#webhook-ping", _ping_context(_subscription_or_404(pd_id)))
+    problem = ""
+    try:
+        actions.webhook_subscription_fetch(actor=request.user, pd_id=pd_id)
+    except NotFound:
+        WebhookSubscription.objects.filter(pd_id=pd_id).delete()
+        raise Http404(f"PagerDuty has no webhook subscription {pd_id}.") from None
+    except PagerDutyError as exc:
+        problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
+    subscription = _subscription_or_404(pd_id)
+    context = {
+        **_ping_context(subscription),
+        "problem": problem,
+        "is_portal": selectors.is_portal_url(subscription.url),
+        "temporarily_disabled": selectors.webhook_temporarily_disabled(subscription=subscription),
+        "waiting_for_ping": request.GET.get("pinged") == "1",
+    }
+    return render(request, "services/webhook_detail.html", context)
+
+
+def _webhook_form_context(form, **extra) -> dict:
+    return {"form": form, "incident_events": INCIDENT_EVENT_TYPES, "service_events": SERVICE_EVENT_TYPES, **extra}
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def webhook_create(request: HttpRequest) -> HttpResponse:
+    initial = {"url": selectors.portal_webhook_url(), "events": [*INCIDENT_EVENT_TYPES, *SERVICE_EVENT_TYPES]}
+    kind = request.GET.get("filter_type", "")
+    if kind in ("service", "team") and request.GET.get("filter_id"):
+        initial.update(filter_type=kind, **{f"filter_{kind}": request.GET["filter_id"]})
+    form = WebhookSubscriptionForm(
+        request.POST or None, initial=initial, services=selectors.service_choices(), teams=selectors.team_choices()
+    )
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            created = actions.webhook_subscription_create(
+                actor=request.user,
+                url=d["url"],
+                events=d["events"],
+                filter_type=d["filter_type"],
+                filter_id=d["filter_id"],
+                description=d.get("description") or "",
+                active=d.get("active", False),
+            )
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            if created.secret_to_show:
+                # Shown once, in this response only: the portal keeps no copy of a secret for someone else's URL.
+                response = render(request, "services/webhook_created.html", {"created": created})
+                response["Cache-Control"] = "no-store"
+                return response
+            messages.success(
+                request,
+                f"Webhook subscription {created.subscription.pd_id} created; its signing secret is stored encrypted "
+                "and verifies deliveries to this portal.",
+            )
+            return redirect("services:webhook_detail", pd_id=created.subscription.pd_id)
+    return render(request, "services/webhook_form.html", _webhook_form_context(form, error=error, subscription=None))
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def webhook_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
+    subscription = _subscription_or_404(pd_id)
+    form = WebhookSubscriptionForm(
+        request.POST or None,
+        creating=False,
+        initial=WebhookSubscriptionForm.initial_from(subscription),
+        services=selectors.service_choices(),
+        teams=selectors.team_choices(),
+    )
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        try:
+            actions.webhook_subscription_update(
+                actor=request.user,
+                subscription=subscription,
+                events=d["events"],
+                filter_type=d["filter_type"],
+                filter_id=d["filter_id"],
+                description=d.get("description") or "",
+                active=d.get("active", False),
+            )
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Webhook subscription {pd_id} updated in PagerDuty.")
+            return redirect("services:webhook_detail", pd_id=pd_id)
+    return render(
+        request, "services/webhook_form.html", _webhook_form_context(form, error=error, subscription=subscription)
+    )
+
+
+@admin_required
+@require_POST
+def webhook_enable(request: HttpRequest, pd_id: str) -> HttpResponse:
+    subscription = _subscription_or_404(pd_id)
+    try:
+        actions.webhook_subscription_enable(actor=request.user, subscription=subscription)
+    except PagerDutyError as exc:
+        messages.error(request, f"PagerDuty refused to enable {pd_id}: {refusal(exc)}")
+    else:
+        messages.success(request, f"Webhook subscription {pd_id} enabled.")
+    return redirect("services:webhook_detail", pd_id=pd_id)
+
+
+@admin_required
+@require_POST
+def webhook_ping(request: HttpRequest, pd_id: str) -> HttpResponse:
+    subscription = _subscription_or_404(pd_id)
+    try:
+        actions.webhook_subscription_ping(actor=request.user, subscription=subscription)
+    except PagerDutyError as exc:
+        messages.error(request, f"PagerDuty refused the test ping: {refusal(exc)}")
+        return redirect("services:webhook_detail", pd_id=pd_id)
+    messages.success(request, "Test ping sent: PagerDuty will deliver a pagey.ping event to the subscription's URL.")
+    return redirect(f"/webhooks/{pd_id}/?pinged=1")
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def webhook_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
+    subscription = _subscription_or_404(pd_id)
+    error = ""
+    if request.method == "POST":
+        try:
+            actions.webhook_subscription_delete(actor=request.user, subscription=subscription)
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, f"Webhook subscription {pd_id} deleted in PagerDuty.")
+            return redirect("services:webhook_list")
+    return render(request, "services/webhook_confirm_delete.html", {"subscription": subscription, "error": error})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def webhook_remove_portal(request: HttpRequest) -> HttpResponse:
+    mine = WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id")
+    if request.method == "POST":
+        report = actions.webhook_subscriptions_remove_portal(actor=request.user)
+        if report.removed:
+            messages.success(request, f"Removed {len(report.removed)} subscription(s): {', '.join(report.removed)}.")
+        for pd_id, message in report.failed.items():
+            messages.error(request, f"PagerDuty refused to delete {pd_id}: {message}")
+        if not report.removed and not report.failed:
+            messages.info(request, "This portal has created no webhook subscriptions; nothing to remove.")
+        return redirect("services:webhook_list")
+    return render(request, "services/webhook_remove_portal.html", {"subscriptions": mine})
