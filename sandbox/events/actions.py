@@ -3,10 +3,12 @@
 import uuid
 from dataclasses import dataclass, field
 
+from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
 from sandbox.api import domain
 from sandbox.api.models import Integration
+from sandbox.hooks.emit import event_origin
 
 SEVERITIES = ("critical", "error", "warning", "info")
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -80,6 +82,7 @@ def alert_event_process(*, integration: Integration, data: dict) -> str:
     if action in ("acknowledge", "resolve") and _blank(dedup_key):
         errors.append("'dedup_key' is missing or blank")
     payload = data.get("payload")
+    links, images, timestamp = [], [], None
     if action == "trigger":
         if not isinstance(payload, dict):
             errors.append("'payload' is missing or blank")
@@ -95,6 +98,25 @@ def alert_event_process(*, integration: Integration, data: dict) -> str:
         images = _links(data.get("images"), "images", "src", errors)
     if errors:
         raise EventRejected(errors)
+    client = None
+    if action == "trigger" and not _blank(data.get("client")):
+        client = {"name": str(data["client"])}
+        if not _blank(data.get("client_url")):
+            client["url"] = str(data["client_url"])
+    # The outer transaction makes the domain's webhooks fire inside event_origin, attributed to the integration.
+    with event_origin(agent=integration, client=client), transaction.atomic():
+        return _apply(
+            integration=integration,
+            action=action,
+            dedup_key=dedup_key,
+            payload=payload,
+            links=links,
+            images=images,
+            timestamp=timestamp,
+        )
+
+
+def _apply(*, integration, action, dedup_key, payload, links, images, timestamp) -> str:
     if action == "trigger":
         dedup_key = dedup_key if not _blank(dedup_key) else uuid.uuid4().hex
         domain.incident_trigger_from_event(

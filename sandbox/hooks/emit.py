@@ -1,10 +1,28 @@
 """Emit webhook v3 events after sandbox state changes (core calls this after each commit)."""
 
+import contextlib
 import logging
+import threading
 
 from sandbox.hooks import delivery, payloads
 
 log = logging.getLogger(__name__)
+_origin = threading.local()
+
+
+@contextlib.contextmanager
+def event_origin(*, agent=None, client=None):
+    """Attribute the webhooks emitted in this block (and its on_commit callbacks) to an integration/client.
+
+    The Events API wraps its domain calls in a transaction inside this block, so the callbacks that fire at
+    commit see the inbound integration as the agent and the monitoring tool as the client, like PagerDuty.
+    """
+    previous = getattr(_origin, "value", None)
+    _origin.value = {"agent": agent, "client": client}
+    try:
+        yield
+    finally:
+        _origin.value = previous
 
 
 def _service_and_teams(resource) -> tuple[str | None, set[str]]:
@@ -66,6 +84,11 @@ def emit(event_type, *, resource, agent=None, data=None, client=None):
         subs = matching_subscriptions(event_type, resource=resource)
         if not subs:
             return []
+        origin = getattr(_origin, "value", None) or {}
+        if agent is None:
+            agent = origin.get("agent")
+        if client is None:
+            client = origin.get("client")
         if agent is None and event_type == "incident.triggered" and payloads._model_name(resource) == "incident":
             # Triggered by the Events API: PagerDuty names the inbound integration as the agent.
             alert = resource.alerts.select_related("integration").exclude(integration=None).first()

@@ -56,6 +56,8 @@ def trigger(sandbox, dedup, service="API Gateway"):
         "routing_key": sandbox.routing_keys[service],
         "event_action": "trigger",
         "dedup_key": dedup,
+        "client": "Sample Monitoring Service",
+        "client_url": "https://monitoring.example.com",
         "payload": {"summary": f"{dedup} is down", "source": "host-1", "severity": "critical"},
     }
     assert sandbox.client.post("/v2/enqueue", json=body).status_code == 202
@@ -106,6 +108,19 @@ def test_each_state_change_arrives_signed_with_the_subscription_secret(hooks, re
     assert len({r.event["id"] for r in receiver.received}) == 4
 
 
+def test_events_api_acknowledge_and_resolve_are_attributed_to_the_integration(hooks, receiver):
+    subscribe(hooks, receiver.url)
+    trigger(hooks, "wh-origin")
+    for action in ("acknowledge", "resolve"):
+        body = {"routing_key": hooks.routing_keys["API Gateway"], "event_action": action, "dedup_key": "wh-origin"}
+        assert hooks.client.post("/v2/enqueue", json=body).status_code == 202
+    flush(hooks)
+    events = [r.event for r in receiver.received]
+    assert [e["event_type"] for e in events] == ["incident.triggered", "incident.acknowledged", "incident.resolved"]
+    assert {e["agent"]["type"] for e in events} == {"inbound_integration_reference"}
+    assert [e["client"] for e in events][1:] == [None, None]
+
+
 def test_a_tampered_body_does_not_verify(hooks, receiver):
     sub = subscribe(hooks, receiver.url)
     trigger(hooks, "wh-tamper")
@@ -126,6 +141,7 @@ def test_incident_payloads_have_the_shape_of_pagerdutys_samples(hooks, receiver)
     assert event["resource_type"] == "incident"
     assert event["occurred_at"].endswith("Z")
     assert event["agent"]["type"] == "inbound_integration_reference"
+    assert event["client"] == {"name": "Sample Monitoring Service", "url": "https://monitoring.example.com"}
     assert event["data"]["type"] == "incident"
     assert event["data"]["service"]["type"] == "service_reference"
 
