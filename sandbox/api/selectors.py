@@ -28,7 +28,7 @@ def incidents_with_includes(include):
     if "acknowledgers" in include:
         qs = qs.prefetch_related(*(f"acknowledgements__user__{p}" for p in _USER_PREFETCH))
     if "services" in include:
-        qs = qs.prefetch_related("service__integrations__service")
+        qs = qs.select_related("service__escalation_policy").prefetch_related("service__integrations__service")
     if "escalation_policies" in include:
         qs = qs.prefetch_related(
             "escalation_policy__rules__targets", "escalation_policy__services", "escalation_policy__teams"
@@ -97,7 +97,9 @@ def log_entries_qs(include=()):
     if "users" in include:
         qs = qs.prefetch_related(*(f"agent_user__{p}" for p in _USER_PREFETCH))
     if "services" in include:
-        qs = qs.prefetch_related("agent_service__teams", "agent_service__integrations__service")
+        qs = qs.select_related("agent_service__escalation_policy").prefetch_related(
+            "agent_service__teams", "agent_service__integrations__service"
+        )
     return qs
 
 

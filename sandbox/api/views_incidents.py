@@ -245,7 +245,9 @@ def list_alerts(request, incident_id):
     include = includes(request)
     qs = sel.alerts_qs().filter(incident=incident)
     if "services" in include:
-        qs = qs.prefetch_related("service__teams", "service__integrations__service")
+        qs = qs.select_related("service__escalation_policy").prefetch_related(
+            "service__teams", "service__integrations__service"
+        )
     statuses = qlist(request, "statuses")
     if statuses:
         qs = qs.filter(status__in=statuses)
