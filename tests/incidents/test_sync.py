@@ -1,0 +1,69 @@
+"""incidents.sync and `manage.py pd_sync` against the sandbox: every mirrored kind is filled; re-runs are harmless."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from accounts.models import PagerDutyUser, Team
+from incidents import sync
+from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdateTemplate
+from pdportal.models import SyncState
+from pdportal.pagerduty import PagerDutyClient, Unauthorized
+from services.models import EscalationPolicy, Service
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
+
+
+def test_it_fills_every_mirrored_kind_from_the_sandbox(sandbox, sandbox_client):
+    steps = []
+    report = sync.sync_all(client=sandbox_client, progress=lambda step, done, total: steps.append(step))
+    assert Priority.objects.count() >= 4
+    assert Team.objects.count() >= 3
+    assert PagerDutyUser.objects.filter(email="responder@example.com").exists()
+    assert EscalationPolicy.objects.count() >= 3
+    assert Service.objects.filter(name="API Gateway", escalation_policy__isnull=False).exists()
+    assert StatusUpdateTemplate.objects.filter(name="Investigating").exists()
+    incidents = Incident.objects.count()
+    assert incidents > 0
+    assert report.counts["incidents"] == incidents
+    assert Incident.objects.filter(assignees__isnull=False).exists()
+    assert Incident.objects.filter(teams__isnull=False).exists()
+    assert Alert.objects.filter(incident__isnull=False).exists()
+    assert LogEntry.objects.exists()
+    assert set(steps) >= {"teams", "users", "services", "incidents", "log_entries"}
+    state = SyncState.objects.get(name="initial_sync")
+    assert state.status == "done" and state.watermark is not None and state.done == report.total
+    # Every service the incidents reference was also synced in full (no stub left behind).
+    assert not Service.objects.filter(raw={}).exists()
+    assert Note.objects.exists() and ChangeEvent.objects.filter(services__isnull=False).exists()
+
+    again = sync.sync_all(client=sandbox_client)
+    assert Incident.objects.count() == incidents
+    assert again.counts["incidents"] == incidents
+
+
+def test_it_uses_concurrent_pagination(sandbox, sandbox_client):
+    sandbox.clear_log()
+    sync.sync_all(client=sandbox_client, detail_limit=0)
+    paths = [entry.get("path", "") for entry in sandbox.requests_log()]
+    incident_pages = [p for p in paths if p.split("?")[0] == "/incidents"]
+    assert len(incident_pages) >= 2
+
+
+def test_a_failed_sync_is_recorded(sandbox):
+    bad = PagerDutyClient(token="wrong", api_url=sandbox.url, max_retries=0)
+    with pytest.raises(Unauthorized):
+        sync.sync_all(client=bad)
+    state = SyncState.objects.get(name="initial_sync")
+    assert state.status == "failed" and state.error
+
+
+def test_the_command_shows_a_progress_bar(portal_on_sandbox):
+    out = StringIO()
+    call_command("pd_sync", "--details", "5", stdout=out)
+    text = out.getvalue()
+    assert "incidents" in text and "[####" in text and "Synced in" in text
+    assert Incident.objects.exists()
