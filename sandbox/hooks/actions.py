@@ -84,6 +84,28 @@ def subscription_create(
     )
 
 
+@transaction.atomic
+def subscription_ensure(*, url: str, events: list[str], secret: str | None = None, description: str = "") -> tuple:
+    """Idempotent account-wide subscription for `url` (server restarts must not pile up duplicates).
+
+    Returns (subscription, created). An existing one gets the events, is re-enabled, and keeps its secret
+    unless a new one is given.
+    """
+    existing = WebhookSubscription.objects.filter(url=url, filter_type="account_reference").first()
+    if existing is None:
+        return subscription_create(url=url, events=events, secret=secret, description=description), True
+    existing.events = _validate_events(events)
+    existing.active = True
+    existing.temporarily_disabled = False
+    existing.consecutive_failures = 0
+    if secret:
+        existing.secret = secret
+    if description:
+        existing.description = description
+    existing.save()
+    return existing, False
+
+
 def subscription_create_from_body(*, body: dict) -> WebhookSubscription:
     sub = body.get("webhook_subscription")
     if not isinstance(sub, dict):
