@@ -159,7 +159,7 @@ def reapply_pending(*, pd_id: str, received_before) -> int:
             event = pd_webhooks.parse_event(json.dumps(record.payload))
             with transaction.atomic():
                 apply_event(event)
-        except Exception:  # noqa: BLE001 - the refetch already healed the incident itself
+        except Exception:  # the refetch already healed the incident itself
             logger.warning("stored webhook %s could not be re-applied", record.event_id, exc_info=True)
             continue
         count += 1
