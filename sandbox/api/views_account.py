@@ -347,6 +347,10 @@ _CHANGE_QS = m.ChangeEvent.objects.select_related("integration").prefetch_relate
 def _change_events(request, qs):
     require(request, "change_events.read")
     apply_time_zone(request)
+    for name in ("since", "until"):
+        value = request.GET.get(name)
+        if value and not (value.endswith("Z") or value.endswith("+00:00")):
+            raise ApiError(400, "Invalid 'since' or 'until' Parameter Values", 2004, [f"{name} must be a UTC time"])
     since = parse_time(request.GET.get("since"), "since")
     until = parse_time(request.GET.get("until"), "until")
     if since is not None:

@@ -1,11 +1,14 @@
 """REST v2 views for incidents, alerts, notes, log entries, status updates and responder requests."""
 
+import datetime as dt
+
 from django.db import transaction
 
 from . import domain
 from . import models as m
 from . import selectors as sel
 from . import serializers as ser
+from .context import now
 from .errors import ApiError, invalid, not_found
 from .http import (
     acting_user,
@@ -31,7 +34,10 @@ SORTABLE = {"incident_number": "number", "created_at": "created_at", "resolved_a
 
 def _sort(request):
     order = []
-    for item in qlist(request, "sort_by"):
+    items = qlist(request, "sort_by")
+    if len(items) > 2:
+        raise invalid("sort_by accepts at most two fields")
+    for item in items:
         field, _, direction = item.partition(":")
         if field not in SORTABLE:
             raise invalid(f"sort_by field {field} is not supported")
@@ -47,6 +53,31 @@ def _fresh(incident, include=()):
     return ser.incident_json(_incident(incident.pk, include), include)
 
 
+DEFAULT_WINDOW = dt.timedelta(days=31)
+MAX_WINDOW = dt.timedelta(days=183)
+
+
+def _incident_window(request):
+    """PagerDuty searches the last month by default, at most six months; `date_range=all` lifts both."""
+    if request.GET.get("date_range") == "all":
+        return None, None
+    since = parse_time(request.GET.get("since"), "since")
+    until = parse_time(request.GET.get("until"), "until")
+    if since is None and until is None:
+        # A little slack past "now" so an incident created this second is still listed.
+        until = now() + dt.timedelta(minutes=1)
+        return until - DEFAULT_WINDOW, until
+    if since is None:
+        since = until - DEFAULT_WINDOW
+    if until is None:
+        until = max(since + DEFAULT_WINDOW, now() + dt.timedelta(minutes=1))
+    if since > until:
+        raise ApiError(400, "Invalid 'since' or 'until' Parameter Values", 2004, ["since must be before until"])
+    if until - since > MAX_WINDOW:
+        raise ApiError(400, "Invalid Query Date Range", 2005, ["The date range may not exceed 6 months"])
+    return since, until
+
+
 def list_incidents(request):
     require(request, "incidents.read")
     domain.expire_snoozes()
@@ -60,11 +91,7 @@ def list_incidents(request):
         raise invalid("urgencies must be high or low")
     if request.GET.get("date_range") not in (None, "", "all"):
         raise invalid("date_range must be all")
-    all_dates = request.GET.get("date_range") == "all"
-    since = None if all_dates else parse_time(request.GET.get("since"), "since")
-    until = None if all_dates else parse_time(request.GET.get("until"), "until")
-    if since and until and since > until:
-        raise ApiError(400, "Invalid 'since' or 'until' Parameter Values", 2004, ["since must be before until"])
+    since, until = _incident_window(request)
     qs = sel.incidents_filtered(
         statuses=statuses,
         urgencies=urgencies,

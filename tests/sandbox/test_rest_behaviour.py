@@ -49,6 +49,15 @@ def test_it_reports_total_only_when_asked_and_caps_limit_at_one_hundred(sandbox)
     assert counted["total"] == 200
 
 
+def test_it_searches_the_last_month_by_default_and_at_most_six_months(sandbox):
+    everything = sandbox.get("/incidents", params={"date_range": "all", "total": "true", "limit": 1}).json()
+    assert everything["total"] == 200
+    old = sandbox.get("/incidents", params={"since": "2001-01-01T00:00:00Z", "until": "2001-02-01T00:00:00Z"})
+    assert old.json()["incidents"] == []
+    too_wide = sandbox.get("/incidents", params={"since": "2001-01-01T00:00:00Z", "until": "2002-01-01T00:00:00Z"})
+    assert too_wide.status_code == 400
+
+
 def test_it_pages_without_overlap(sandbox):
     first = sandbox.get("/incidents", params={"limit": 25, "offset": 0}).json()["incidents"]
     second = sandbox.get("/incidents", params={"limit": 25, "offset": 25}).json()["incidents"]
