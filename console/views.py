@@ -40,6 +40,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
             actions.users_refresh(actor=request.user, query=query, team_id=team_id)
         except PagerDutyError as exc:
             problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
+    # The refresh may have brought new teams: offer them in the filter too.
+    filters.fields["team"].choices = [("", "All teams"), *team_choices()]
     context = {
         "filters": filters,
         "page": paginate(request, selectors.user_list(query=query, team_id=team_id)),

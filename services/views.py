@@ -31,6 +31,8 @@ def service_list(request: HttpRequest) -> HttpResponse:
             actions.services_refresh(actor=request.user, query=query, name=name, team_id=team_id)
         except PagerDutyError as exc:
             problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
+    # The refresh may have brought new teams: offer them in the filter too.
+    filters.fields["team"].choices = [("", "All teams"), *selectors.team_choices()]
     page = paginate(request, selectors.service_list(query=query, name=name, team_id=team_id))
     context = {
         "filters": filters,
