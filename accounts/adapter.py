@@ -44,7 +44,7 @@ def friendly_error(*, error=None, exception=None, extra_context=None) -> tuple[s
             400,
         )
     if "Could not reach" in detail:
-        return ("PagerDuty is not reachable", "PD Portal could not reach PagerDuty. Please try again shortly.", 502)
+        return ("PagerDuty is not reachable", "PD Portal could not reach PagerDuty. Please try again shortly.", 200)
     return ("Sign-in with PagerDuty failed", detail or "PagerDuty did not complete the sign-in.", 400)
 
 

@@ -1,0 +1,3 @@
+"""Alias of rotate_encryption_keys."""
+
+from .rotate_encryption_keys import Command  # noqa: F401
