@@ -14,7 +14,7 @@ from pdportal.pagerduty.oauth import TokenSet
 
 def _raw_row(table: str, pk: int) -> str:
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT * FROM {table} WHERE id = %s", [pk])  # noqa: S608 - fixed table names
+        cursor.execute(f"SELECT * FROM {table} WHERE id = %s", [pk])
         return " ".join(str(value) for value in cursor.fetchone())
 
 
