@@ -118,7 +118,10 @@ def _publish_incidents(ids: list[str], event: str) -> None:
             "pagerdutyuser__pd_id", flat=True
         )
     )
-    live.publish(topic="incident", ids=ids, event=event, assignees=assignees)
+    services = list(
+        Incident.objects.filter(pd_id__in=ids, service__isnull=False).values_list("service__pd_id", flat=True)
+    )
+    live.publish(topic="incident", ids=ids, event=event, assignees=assignees, related={"service": services})
 
 
 @shared_task(

@@ -97,6 +97,7 @@ class Applied:
     topic: str | None = None
     ids: list[str] = field(default_factory=list)
     assignees: list[str] = field(default_factory=list)
+    services: list[str] = field(default_factory=list)
     enrich_incident: str | None = None
 
 
@@ -141,7 +142,16 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
             mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at)
         elif incident is not None and kind == "incident_status_update":
             mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at)
-    return Applied(topic="incident", ids=[incident_id], assignees=_assignee_ids(incident), enrich_incident=incident_id)
+    service_ids = (
+        list(Service.objects.filter(pk=incident.service_id).values_list("pd_id", flat=True)) if incident else []
+    )
+    return Applied(
+        topic="incident",
+        ids=[incident_id],
+        assignees=_assignee_ids(incident),
+        services=service_ids,
+        enrich_incident=incident_id,
+    )
 
 
 def reapply_pending(*, pd_id: str, received_before) -> int:
@@ -184,7 +194,13 @@ def _enqueue_enrichment(pd_id: str) -> bool:
 
 def _after_commit(applied: Applied, event_type: str) -> None:
     if applied.topic:
-        live.publish(topic=applied.topic, ids=applied.ids, event=event_type, assignees=applied.assignees)
+        live.publish(
+            topic=applied.topic,
+            ids=applied.ids,
+            event=event_type,
+            assignees=applied.assignees,
+            related={"service": applied.services} if applied.services else None,
+        )
     if applied.enrich_incident:
         _enqueue_enrichment(applied.enrich_incident)
 

@@ -14,7 +14,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Mapping
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -41,12 +41,14 @@ def publish(
     ids: Iterable[str] = (),
     event: str = "changed",
     assignees: Iterable[str] = (),
+    related: Mapping[str, Iterable[str]] | None = None,
 ) -> str | None:
     """Tell every open page that `topic` objects (e.g. "incident", "service") with these PagerDuty ids changed.
 
-    `assignees` (PagerDuty user ids) lets a page notify the person an incident is assigned to. Call it after
-    the transaction commits. It never raises: a page that misses an invalidation is healed by the reconnect
-    resync, while a failed write path would lose the user's action. Returns the stream id, or None.
+    `assignees` (PagerDuty user ids) lets a page notify the person an incident is assigned to; `related` names
+    other topics' objects whose pages show this change (e.g. {"service": [...]} for a service's open count).
+    Call it after the transaction commits. It never raises: a page that misses an invalidation is healed by the
+    reconnect resync, while a failed write path would lose the user's action. Returns the stream id, or None.
     """
     if not settings.REDIS_URL:
         return None
@@ -55,6 +57,8 @@ def publish(
     message = {"topic": topic, "ids": sorted(set(ids)), "event": event, "at": time.time()}
     if assignees:
         message["assignees"] = sorted(set(assignees))
+    if related:
+        message["related"] = {name: sorted(set(values)) for name, values in related.items() if values}
     try:
         client = get_redis()
         # The stream id is the SSE event id, so a reconnecting browser resumes exactly where it stopped.

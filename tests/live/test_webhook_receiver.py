@@ -186,7 +186,13 @@ def test_it_publishes_an_invalidation_with_the_assignees_after_commit(post_webho
         publish.assert_not_called()  # nothing leaves before the transaction commits
         for callback in callbacks:
             callback()
-    publish.assert_called_once_with(topic="incident", ids=["PINC9"], event="incident.triggered", assignees=["PUSR1"])
+    publish.assert_called_once_with(
+        topic="incident",
+        ids=["PINC9"],
+        event="incident.triggered",
+        assignees=["PUSR1"],
+        related={"service": ["PSVC1"]},
+    )
     enqueue.assert_called_once_with("PINC9")
 
 

@@ -1,0 +1,308 @@
+/* PD Portal live updates: one EventSource on /live/; invalidations make htmx re-fetch the partials that show them.
+ *
+ * Page contract (PORTAL.md): an element showing mirrored data carries
+ *   data-live-topic="incident"            (space-separated topics: incident, service, user, webhook ...)
+ *   data-live-ids="P123 P456"             (the PagerDuty ids it shows; absent or empty = any id of the topic)
+ *   hx-get="<its partial URL>"            (or data-live-url); the page's query string is merged in
+ *   hx-trigger="pd:refresh" (optional)    when present, htmx's own request is triggered instead
+ * and a partial's root element keeps its id, so it can be found again after the swap.
+ * Events whose name ends in created/triggered/deleted/resync refresh every element of the topic (new rows).
+ */
+(function () {
+  "use strict";
+
+  var body = document.body;
+  var url = body && body.getAttribute("data-live-url");
+  if (!url || !window.EventSource) return;
+
+  var statusEl = document.getElementById("live-status");
+  var me = body.getAttribute("data-pd-user-id") || "";
+  var notifyOn = body.getAttribute("data-notify-desktop") === "1";
+  var STALE_AFTER_MS = 10000;
+  var DEBOUNCE_MS = 20;
+  var NOTIFY_EVENTS = /(triggered|escalated|reassigned|delegated|assigned|reopened)$/;
+  var ANY_ID_EVENTS = /(created|triggered|deleted|resync|reopened)$/;
+
+  var source = null;
+  var lastEventId = null;
+  var connectedOnce = false;
+  var downSince = null;
+  var retryDelay = 1000;
+  var staleTimer = null;
+  var pending = {}; // element id -> true, flushed after DEBOUNCE_MS
+  var flushTimer = null;
+  var busy = {}; // element id -> "busy" | "dirty"
+  var notified = {};
+
+  function pad(n) {
+    return (n < 10 ? "0" : "") + n;
+  }
+
+  function setStatus(state, text) {
+    if (!statusEl) return;
+    statusEl.setAttribute("data-state", state);
+    statusEl.textContent = text;
+    statusEl.title = state === "live" ? "Updates arrive as they happen" : "Updates are paused; the page will catch up";
+  }
+
+  function markDown() {
+    if (downSince === null) downSince = new Date();
+    setStatus("reconnecting", "reconnecting…");
+    if (staleTimer === null) {
+      staleTimer = window.setTimeout(function () {
+        staleTimer = null;
+        if (downSince !== null) {
+          setStatus(
+            "stale",
+            "stale since " + pad(downSince.getHours()) + ":" + pad(downSince.getMinutes()) + ":" + pad(downSince.getSeconds())
+          );
+        }
+      }, STALE_AFTER_MS);
+    }
+  }
+
+  function markLive() {
+    downSince = null;
+    if (staleTimer !== null) {
+      window.clearTimeout(staleTimer);
+      staleTimer = null;
+    }
+    setStatus("live", "live");
+  }
+
+  function liveElements() {
+    return Array.prototype.slice.call(document.querySelectorAll("[data-live-topic]"));
+  }
+
+  function words(value) {
+    return (value || "").split(/[\s,]+/).filter(Boolean);
+  }
+
+  function partialUrl(el) {
+    var raw = el.getAttribute("data-live-url") || el.getAttribute("hx-get");
+    if (!raw) return null;
+    var target = new URL(raw, window.location.href);
+    var page = new URLSearchParams(window.location.search);
+    page.forEach(function (value, key) {
+      if (!target.searchParams.has(key)) target.searchParams.append(key, value);
+    });
+    return target.pathname + target.search;
+  }
+
+  function editing(el) {
+    var active = document.activeElement;
+    return (
+      active &&
+      el.contains(active) &&
+      /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) &&
+      active.type !== "checkbox" &&
+      active.type !== "submit"
+    );
+  }
+
+  function refresh(el) {
+    var id = el.id;
+    if (!id) return;
+    if (busy[id]) {
+      busy[id] = "dirty";
+      return;
+    }
+    if (editing(el)) {
+      // Never swap a form out from under someone typing: refresh once they leave it.
+      el.addEventListener(
+        "focusout",
+        function () {
+          window.setTimeout(function () {
+            var now = document.getElementById(id);
+            if (now) schedule(now);
+          }, 0);
+        },
+        { once: true }
+      );
+      return;
+    }
+    if (/\bpd:refresh\b/.test(el.getAttribute("hx-trigger") || "")) {
+      window.htmx.trigger(el, "pd:refresh");
+      return;
+    }
+    var target = partialUrl(el);
+    if (!target || !window.htmx) return;
+    busy[id] = "busy";
+    var done = function () {
+      var again = busy[id] === "dirty";
+      delete busy[id];
+      var now = document.getElementById(id);
+      if (again && now) refresh(now);
+    };
+    window.htmx
+      .ajax("GET", target, { source: el, target: "#" + id, swap: el.getAttribute("hx-swap") || "outerHTML" })
+      .then(done, done);
+  }
+
+  function schedule(el) {
+    if (!el.id) return;
+    pending[el.id] = true;
+    if (flushTimer === null) {
+      flushTimer = window.setTimeout(function () {
+        flushTimer = null;
+        var ids = Object.keys(pending);
+        pending = {};
+        ids.forEach(function (id) {
+          var el2 = document.getElementById(id);
+          if (el2) refresh(el2);
+        });
+      }, DEBOUNCE_MS);
+    }
+  }
+
+  function refreshAll() {
+    liveElements().forEach(schedule);
+  }
+
+  function matches(el, message) {
+    var topics = words(el.getAttribute("data-live-topic"));
+    var related = message.related || {};
+    var candidates = [[message.topic, message.ids || []]];
+    Object.keys(related).forEach(function (topic) {
+      candidates.push([topic, related[topic] || []]);
+    });
+    var shown = words(el.getAttribute("data-live-ids"));
+    for (var i = 0; i < candidates.length; i++) {
+      var topic = candidates[i][0];
+      var ids = candidates[i][1];
+      if (topics.indexOf(topic) === -1) continue;
+      if (!shown.length || !ids.length || ANY_ID_EVENTS.test(message.event || "")) return true;
+      for (var j = 0; j < ids.length; j++) {
+        if (shown.indexOf(ids[j]) !== -1) return true;
+      }
+    }
+    return false;
+  }
+
+  function beep() {
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (!Ctx) return;
+      var ctx = new Ctx();
+      var osc = ctx.createOscillator();
+      var gain = ctx.createGain();
+      osc.frequency.value = 880;
+      gain.gain.value = 0.08;
+      osc.connect(gain);
+      gain.connect(ctx.destination);
+      osc.start();
+      osc.stop(ctx.currentTime + 0.25);
+      osc.onended = function () {
+        ctx.close();
+      };
+    } catch (e) {
+      /* sound is a courtesy */
+    }
+  }
+
+  function maybeNotify(message) {
+    if (!notifyOn || !me || message.topic !== "incident") return;
+    if ((message.assignees || []).indexOf(me) === -1 || !NOTIFY_EVENTS.test(message.event || "")) return;
+    var key = (message.ids || []).join(",") + "|" + message.event;
+    var now = Date.now();
+    if (notified[key] && now - notified[key] < 60000) return;
+    notified[key] = now;
+    body.dispatchEvent(new CustomEvent("pd:notify", { detail: message }));
+    beep();
+    if (!("Notification" in window) || Notification.permission !== "granted") return;
+    var what = (message.event || "").replace(/^incident\./, "").replace(/_/g, " ");
+    var incidentId = (message.ids || [])[0] || "";
+    var note = new Notification("Incident " + what, {
+      body: "An incident assigned to you was " + what + ". Open PD Portal to respond.",
+      tag: "pdportal-" + incidentId, // one notification per incident, even with several tabs open
+    });
+    note.onclick = function () {
+      window.focus();
+      if (incidentId) window.location.href = "/incidents/" + encodeURIComponent(incidentId) + "/";
+    };
+  }
+
+  function onInvalidate(event) {
+    if (event.lastEventId) lastEventId = event.lastEventId;
+    var message;
+    try {
+      message = JSON.parse(event.data);
+    } catch (e) {
+      return;
+    }
+    if (message.event === "resync") {
+      liveElements()
+        .filter(function (el) {
+          return words(el.getAttribute("data-live-topic")).indexOf(message.topic) !== -1;
+        })
+        .forEach(schedule);
+    } else {
+      liveElements()
+        .filter(function (el) {
+          return matches(el, message);
+        })
+        .forEach(schedule);
+    }
+    maybeNotify(message);
+  }
+
+  function connect() {
+    var target = url;
+    if (lastEventId) target += (url.indexOf("?") === -1 ? "?" : "&") + "last_event_id=" + encodeURIComponent(lastEventId);
+    source = new EventSource(target);
+    source.addEventListener("ready", function (event) {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      var wasDown = connectedOnce && downSince !== null;
+      connectedOnce = true;
+      retryDelay = 1000;
+      markLive();
+      // A reconnect re-fetches what is visible (DESIGN rule 4), whatever the replay carried.
+      if (wasDown) refreshAll();
+    });
+    source.addEventListener("invalidate", onInvalidate);
+    source.addEventListener("resync", function (event) {
+      if (event.lastEventId) lastEventId = event.lastEventId;
+      markLive();
+      refreshAll();
+    });
+    source.onopen = function () {
+      markLive();
+    };
+    source.onerror = function () {
+      markDown();
+      if (source.readyState === EventSource.CLOSED) {
+        // The browser gave up (server restarting, 5xx, signed out): retry ourselves with backoff.
+        source = null;
+        window.setTimeout(connect, retryDelay);
+        retryDelay = Math.min(retryDelay * 2, 30000);
+      }
+    };
+  }
+
+  if (notifyOn && "Notification" in window && Notification.permission === "default") {
+    // Browsers only grant permission from a gesture: ask on the first click.
+    document.addEventListener(
+      "click",
+      function () {
+        Notification.requestPermission();
+      },
+      { once: true }
+    );
+  }
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && source === null) connect();
+  });
+
+  window.pdLive = {
+    refreshAll: refreshAll,
+    state: function () {
+      return statusEl ? statusEl.getAttribute("data-state") : null;
+    },
+    lastEventId: function () {
+      return lastEventId;
+    },
+  };
+
+  connect();
+})();
