@@ -396,9 +396,12 @@ def list_status_updates(request, incident_id):
 
 def create_responder_request(request, incident_id):
     require(request, "incidents.write", write=True)
-    actor = acting_user(request)
+    # The spec names the requester in the body (`requester_id`) rather than in a From header.
+    actor = acting_user(request, required=False)
     data = body(request)
     requester = lookup(m.User, data["requester_id"], "Requester") if data.get("requester_id") else actor
+    if requester is None:
+        raise invalid("requester_id is required")
     targets = []
     for item in data.get("responder_request_targets") or []:
         target = (item or {}).get("responder_request_target") or {}

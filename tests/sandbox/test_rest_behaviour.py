@@ -315,3 +315,30 @@ def test_template_render_substitutes_incident_fields_and_warns_about_unknown_one
     rendered = sandbox.post(f"/templates/{template_id}/render", json={"incident_id": incident["id"]}).json()
     assert rendered["templated_fields"]["message"].startswith(f"#{incident['incident_number']} {incident['title']}")
     assert rendered["warnings"] == [{"message": ["{{incident.nope}} does not exist."]}]
+
+
+def test_the_seed_is_deterministic_and_matches_the_readme(sandbox):
+    assert sandbox.user_id("responder@example.com") == "PPDQXRY"
+    assert sandbox.user_id("observer@example.com") == "PLDSUN7"
+    assert sandbox.services["Checkout"] == "PJXCPDX"
+    roles = {u["email"]: u["role"] for u in sandbox.get("/users").json()["users"]}
+    assert roles["owner@example.com"] == "owner"
+    assert roles["limited@example.com"] == "limited_user"
+    assert roles["observer@example.com"] == "observer"
+
+
+def test_a_responder_request_names_its_requester_in_the_body(fresh_sandbox):
+    sandbox = fresh_sandbox
+    incident_id = incidents(sandbox, **{"statuses[]": "triggered"})[0]["id"]
+    target = sandbox.user_id("oncall@example.com")
+    response = sandbox.post(
+        f"/incidents/{incident_id}/responder_requests",
+        json={
+            "requester_id": sandbox.user_id("admin@example.com"),
+            "message": "Join the bridge",
+            "responder_request_targets": [{"responder_request_target": {"id": target, "type": "user_reference"}}],
+        },
+    )
+    assert response.status_code == 200, response.text
+    incident = sandbox.get(f"/incidents/{incident_id}").json()["incident"]
+    assert [r["user"]["id"] for r in incident["incidents_responders"]] == [target]
