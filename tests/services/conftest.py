@@ -12,7 +12,7 @@ def _plain_http(settings):
 
 
 @pytest.fixture
-def pd(fresh_sandbox, settings, api_key_mode):
+def pd(db, fresh_sandbox, settings, api_key_mode):
     """The sandbox, freshly seeded, as this portal's PagerDuty (every host), with an empty request log."""
     settings.PAGERDUTY_API_URL = fresh_sandbox.url
     settings.PAGERDUTY_EVENTS_URL = fresh_sandbox.url + "/events"
