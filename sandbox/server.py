@@ -72,13 +72,19 @@ def prepare(args) -> dict:
 
 
 def _portal_webhook(url: str) -> None:
+    """Subscribe the portal's receiver to every event, once: a restart reuses the same subscription."""
     from sandbox.hooks import actions
+    from sandbox.hooks.models import WebhookSubscription
 
-    secret = (
-        os.environ.get("SANDBOX_WEBHOOK_SECRET") or (os.environ.get("PAGERDUTY_WEBHOOK_SECRETS") or "").split(",")[0]
-    )
-    sub = actions.subscription_create(url=url, events=WEBHOOK_EVENTS, description="PD Portal", secret=secret or None)
-    print(f"webhook subscription {sub.id} -> {url} (secret: {sub.secret})", flush=True)
+    secrets = os.environ.get("SANDBOX_WEBHOOK_SECRET") or os.environ.get("PAGERDUTY_WEBHOOK_SECRETS") or ""
+    secret = secrets.split(",")[0].strip() or None
+    sub = WebhookSubscription.objects.filter(url=url).first()
+    if sub is None:
+        sub = actions.subscription_create(url=url, events=WEBHOOK_EVENTS, description="PD Portal", secret=secret)
+    elif secret and sub.secret != secret:
+        sub.secret = secret
+        sub.save(update_fields=["secret"])
+    print(f"webhook subscription {sub.id} -> {url} (signing secret: {sub.secret})", flush=True)
 
 
 def show_keys(base_url: str) -> None:
