@@ -161,6 +161,17 @@ def _responder_data(request, target) -> dict:
     }
 
 
+def _conference_bridge_data(incident) -> dict:
+    bridge = incident.conference_bridge or {}
+    number = bridge.get("conference_number")
+    return {
+        "incident": _incident_ref(incident),
+        "conference_numbers": [{"label": "", "number": number}] if number else [],
+        "conference_url": bridge.get("conference_url"),
+        "type": "incident_conference_bridge",
+    }
+
+
 def data_items(event_type: str, *, resource, data=None) -> list[dict]:
     """Every `data` object the change produces (a responder request to several users yields several)."""
     if isinstance(data, dict) and data:
@@ -174,6 +185,8 @@ def data_items(event_type: str, *, resource, data=None) -> list[dict]:
         if not any(_model_name(v) for v in data.values()):
             return [data]
     kind = _model_name(resource)
+    if kind == "incident" and event_type == "incident.conference_bridge.updated":
+        return [_conference_bridge_data(resource)]
     if kind == "incident":
         return [incident_data(resource)]
     if kind == "service":

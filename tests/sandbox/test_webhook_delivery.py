@@ -271,3 +271,32 @@ def test_service_status_update_and_responder_events_match_the_documented_data_ty
     assert set(json.loads((data_types / "incident_responder.json").read_text())) <= set(responder)
     assert responder["user"]["id"] == sandbox.user_id("oncall@example.com")
     assert by_type["incident.responder.added"]["agent"]["id"] == sandbox.user_id("admin@example.com")
+
+
+def test_priority_and_conference_bridge_updates_are_delivered_in_their_documented_shapes(hooks, receiver):
+    sandbox = hooks
+    subscribe(sandbox, receiver.url, events=["incident.priority_updated", "incident.conference_bridge.updated"])
+    incident_id = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1}).json()["incidents"][0]["id"]
+    priority = sandbox.get("/priorities").json()["priorities"][0]
+    bridge = {"conference_number": "+1-555-555-5555", "conference_url": "https://meet.example.com/war-room"}
+    response = sandbox.put(
+        f"/incidents/{incident_id}",
+        headers={"From": "admin@example.com"},
+        json={
+            "incident": {
+                "type": "incident_reference",
+                "priority": {"id": priority["id"], "type": "priority_reference"},
+                "conference_bridge": bridge,
+            }
+        },
+    )
+    assert response.status_code == 200, response.text
+    flush(sandbox)
+    by_type = {r.event["event_type"]: r.event for r in receiver.received}
+    assert by_type["incident.priority_updated"]["data"]["priority"]["id"] == priority["id"]
+    data = by_type["incident.conference_bridge.updated"]["data"]
+    sample = json.loads((SAMPLES / "data-types" / "incident_conference_bridge.json").read_text())
+    assert set(sample) <= set(data)
+    assert data["conference_numbers"] == [{"label": "", "number": "+1-555-555-5555"}]
+    assert data["conference_url"] == bridge["conference_url"]
+    assert data["incident"]["id"] == incident_id
