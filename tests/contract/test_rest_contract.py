@@ -289,3 +289,20 @@ def test_it_manages_services_users_and_templates_in_the_spec_shape(sandbox, chec
 def test_it_answers_errors_in_the_spec_shape(sandbox, check, method, path, kwargs, status):
     body = check(sandbox.request(method, path, **kwargs), status)
     assert {"message", "code"} <= body["error"].keys()
+
+
+def _user_key(sandbox, email):
+    keys = sandbox.client.get("/_sandbox/keys").json()
+    return next(u["api_key"] for u in keys["users"] if u["email"] == email)
+
+
+def test_users_me_and_a_refused_write_are_in_the_spec_shape(sandbox, check):
+    me = check(sandbox.get("/users/me", token=_user_key(sandbox, "responder@example.com")), 200)
+    assert me["user"]["email"] == "responder@example.com"
+    incident = _open_incident(sandbox)
+    refused = sandbox.put(
+        f"/incidents/{incident['id']}",
+        token=_user_key(sandbox, "observer@example.com"),
+        json={"incident": {"type": "incident", "status": "acknowledged"}},
+    )
+    assert check(refused, 403)["error"]["code"] == 2010
