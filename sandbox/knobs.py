@@ -186,8 +186,8 @@ class RequestLog:
 request_log = RequestLog()
 
 
-def _error(status: int, message: str, code: int) -> HttpResponse:
-    return JsonResponse({"error": {"message": message, "code": code}}, status=status)
+def _error(status: int, message: str, code: int, errors: list[str] | None = None) -> HttpResponse:
+    return JsonResponse({"error": {"message": message, "code": code, "errors": errors or []}}, status=status)
 
 
 def _rate_headers(response, *, limit: int, remaining: int, reset: int):
@@ -240,7 +240,8 @@ class KnobsMiddleware:
             allowed, remaining, reset = rest_limiter.hit(token or "anonymous", limit)
             rate = {"limit": limit, "remaining": remaining, "reset": reset}
             if not allowed:
-                return _rate_headers(_error(429, "Rate Limit Exceeded", 2020), **rate)
+                limited = _error(429, "Rate Limit Exceeded", 2020, [f"Over {limit} requests a minute."])
+                return _rate_headers(limited, **rate)
         if _fault_applies(path):
             roll = random.random()
             if roll < knobs.get("fault_rate_500"):
