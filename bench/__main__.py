@@ -54,6 +54,17 @@ def _selected(args: argparse.Namespace) -> list[str]:
     return sorted(out, key=list(BENCHMARKS).index)
 
 
+def _jsonable(value):
+    """JSON has no infinity: a ratio against zero cost is written as the string "inf"."""
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _write(path: Path, results: list[Result], meta: dict) -> None:
     """Merge into the existing file so `python -m bench sync` keeps the other benchmarks' latest figures."""
     document: dict = {}
@@ -64,7 +75,7 @@ def _write(path: Path, results: list[Result], meta: dict) -> None:
             document = {}
     benchmarks = document.get("benchmarks", {}) if isinstance(document.get("benchmarks"), dict) else {}
     for result in results:
-        benchmarks[result.name] = {**result.as_dict(), "run": meta}
+        benchmarks[result.name] = _jsonable({**result.as_dict(), "run": meta})
     ordered = {name: benchmarks[name] for name in BENCHMARKS if name in benchmarks}
     document = {"latest_run": meta, "benchmarks": ordered}
     tmp = path.with_suffix(".json.tmp")
