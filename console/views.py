@@ -58,6 +58,23 @@ def _user_or_404(pd_id: str) -> PagerDutyUser:
     return user
 
 
+def _rules(rules) -> list[dict]:
+    """Notification rules for display: urgency, delay and the contact method's name (reference or object)."""
+    out = []
+    for rule in rules or []:
+        if not isinstance(rule, dict):
+            continue
+        method = rule.get("contact_method") or {}
+        out.append(
+            {
+                "urgency": rule.get("urgency") or "—",
+                "delay": rule.get("start_delay_in_minutes") or 0,
+                "contact": method.get("label") or method.get("summary") or method.get("id") or rule.get("summary", ""),
+            }
+        )
+    return out
+
+
 @admin_required
 def user_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
     problem = ""
@@ -73,7 +90,7 @@ def user_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
         "pd_user": pd_user,
         "raw": raw,
         "contact_methods": [c for c in raw.get("contact_methods") or [] if isinstance(c, dict)],
-        "notification_rules": [r for r in raw.get("notification_rules") or [] if isinstance(r, dict)],
+        "notification_rules": _rules(raw.get("notification_rules")),
         "teams": [t for t in raw.get("teams") or [] if isinstance(t, dict)],
         "problem": problem,
     }
