@@ -52,12 +52,17 @@ def token_ttl() -> int:
 
 
 def redirect_uri_allowed(uri: str) -> bool:
-    """Any loopback redirect is accepted, so the portal can run on any local port."""
+    """Any loopback redirect is accepted, so the portal can run on any local port.
+
+    SANDBOX_OAUTH_REDIRECT_HOSTS adds hosts (comma-separated, `*` for any) for a portal reached by another name.
+    """
     try:
         parts = urlsplit(uri)
     except ValueError:
         return False
-    return parts.scheme in ("http", "https") and (parts.hostname or "") in LOOPBACK_HOSTS
+    extra = {h.strip().lower() for h in os.environ.get("SANDBOX_OAUTH_REDIRECT_HOSTS", "").split(",") if h.strip()}
+    host = (parts.hostname or "").lower()
+    return parts.scheme in ("http", "https") and bool(host) and (host in LOOPBACK_HOSTS | extra or "*" in extra)
 
 
 def check_client(client_id: str) -> Client:
