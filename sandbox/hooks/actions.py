@@ -16,7 +16,7 @@ FILTER_TYPES = ("account_reference", "service_reference", "team_reference")
 def _validate_events(events) -> list[str]:
     if not isinstance(events, list) or not events or not all(isinstance(e, str) for e in events):
         raise invalid("Events must be a non-empty list of event types")
-    unknown = [e for e in events if e not in payloads.EVENT_TYPES]
+    unknown = [e for e in events if e not in payloads.EVENT_TYPES and e != payloads.PING]
     if unknown:
         raise invalid(*[f"Event type {e} is not a valid event type" for e in unknown])
     return list(dict.fromkeys(events))
