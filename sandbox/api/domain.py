@@ -553,8 +553,6 @@ def incident_trigger_from_event(
         .filter(service=service, alert_key=dedup_key, status="triggered")
         .first()
     )
-    if existing is not None:
-        return existing.incident, existing, False
     body = {
         "type": "alert_body",
         "contexts": list(links or []) + list(images or []),
@@ -568,6 +566,11 @@ def incident_trigger_from_event(
             "source_component": component,
         },
     }
+    if existing is not None:
+        # A repeated trigger is deduplicated into the open alert, whose content follows the latest event.
+        existing.summary, existing.severity, existing.body = summary, severity, body
+        existing.save(update_fields=["summary", "severity", "body"])
+        return existing.incident, existing, False
     at = now()
     incident = m.Incident.objects.filter(service=service, incident_key=dedup_key, status__in=OPEN).first()
     if incident is None:
