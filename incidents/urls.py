@@ -8,6 +8,18 @@ from pdportal import live
 app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
+    path("incidents/bulk/", views.incident_bulk, name="bulk"),
+    path("incidents/new/", views.incident_new, name="new"),
+    path("incidents/<str:pd_id>/", views.incident_detail, name="detail"),
+    path("incidents/<str:pd_id>/alerts.csv", views.incident_alerts_csv, name="alerts_csv"),
+    path("incidents/<str:pd_id>/<slug:action>/", views.incident_action, name="action"),
+    path("events/send/", views.event_send, name="event_send"),
+    path("change-events/", views.change_event_list, name="change_events"),
+    path("change-events/send/", views.change_event_send, name="change_event_send"),
+    path("change-events/<str:pd_id>/", views.change_event_detail, name="change_event_detail"),
+    path("change-events/<str:pd_id>/edit/", views.change_event_edit, name="change_event_edit"),
+    path("notifications/", views.notification_list, name="notifications"),
+    path("priorities/", views.priority_list, name="priorities"),
     path("hooks/pagerduty/", live_views.pagerduty_webhook, name="pagerduty_webhook"),
     path("live/", live.stream, name="live"),
 ]

@@ -1,10 +1,657 @@
 """Incident pages: thin views over selectors (reads) and actions (writes)."""
 
-from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from accounts.errors import NoAccountConnection, NotLinked
+from accounts.roles import reader_required, responder_required
+from incidents import actions, forms, selectors
+from incidents.models import ChangeEvent, Incident, Priority
+from pdportal.pagerduty import PagerDutyError
+
+# What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
+ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)
+
+LIST_PARTIALS = {"incident-table"}
+DETAIL_PARTIALS = {
+    "incident-header",
+    "incident-actions",
+    "incident-alerts",
+    "incident-notes",
+    "incident-timeline",
+    "incident-changes",
+}
 
 
-@login_required
+def _partial(request: HttpRequest, allowed: set[str]) -> str | None:
+    name = request.GET.get("partial")
+    return name if name in allowed else None
+
+
+# -- the list -------------------------------------------------------------------------------------------------------
+
+
+def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = None) -> dict[str, Any]:
+    options = selectors.filter_options()
+    form = forms.IncidentFilterForm(query, options=options)
+    if form.is_valid():
+        filters = form.cleaned_data
+        page = selectors.incident_page(filters=filters, user=request.user)
+    else:
+        filters, page = {}, None
+    base = query.copy()
+    for key in ("page", "sort", "partial"):
+        base.pop(key, None)
+    current = (filters or {}).get("sort") or "-created"
+    sort_links = {}
+    for column in forms.SORTS:
+        wanted = f"-{column}" if current == column else column
+        sort_links[column] = "?" + "&".join(p for p in (base.urlencode(), urlencode({"sort": wanted})) if p)
+    return {
+        "sort_links": sort_links,
+        "sort_column": current.lstrip("-"),
+        "sort_desc": current.startswith("-"),
+        "form": form,
+        "page": page,
+        "options": options,
+        "querystring": base.urlencode(),
+        "full_query": query.urlencode(),
+        "sort": (filters or {}).get("sort") or "-created",
+        "bulk_form": forms.BulkForm(),
+        "bulk_result": bulk_result,
+        "users": selectors.user_options(),
+        "levels": range(1, 6),
+    }
+
+
+@reader_required
+@require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    return render(request, "incidents/incident_list.html", {})
+    context = _list_context(request, request.GET)
+    partial = _partial(request, LIST_PARTIALS)
+    template = f"incidents/incident_list.html#{partial}" if partial else "incidents/incident_list.html"
+    return render(request, template, context)
+
+
+@responder_required
+@require_POST
+def incident_bulk(request: HttpRequest) -> HttpResponse:
+    form = forms.BulkForm(request.POST)
+    query = QueryDict(request.POST.get("query", ""), mutable=False)
+    result = None
+    error = None
+    if form.is_valid():
+        data = form.cleaned_data
+        if data.get("select_all"):
+            filter_form = forms.IncidentFilterForm(query, options=selectors.filter_options())
+            filters = filter_form.cleaned_data if filter_form.is_valid() else {}
+            ids = selectors.incident_ids_matching(filters=filters, user=request.user)
+        else:
+            ids = list(data["ids"])
+        try:
+            result = actions.incidents_bulk(actor=request.user, incident_ids=ids, action=data["action"], params=data)
+        except ACTION_ERRORS as exc:
+            error = str(exc)
+    else:
+        error = " ".join(e for errs in form.errors.values() for e in errs)
+    if request.htmx:
+        context = _list_context(request, query, bulk_result=result)
+        context["bulk_error"] = error
+        return render(request, "incidents/incident_list.html#incident-table", context)
+    if result is not None:
+        (messages.success if result.ok else messages.warning)(request, f"{_bulk_label(result)}: {result.summary()}")
+    if error:
+        messages.error(request, error)
+    return redirect(f"{reverse('incidents:list')}?{query.urlencode()}" if query else reverse("incidents:list"))
+
+
+def _bulk_label(result: actions.BulkResult) -> str:
+    return dict(forms.BULK_ACTIONS).get(result.action, result.action)
+
+
+# -- one incident ----------------------------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
+    options = selectors.filter_options()
+    users = selectors.user_options()
+    context: dict[str, Any] = {
+        "incident": incident,
+        "alerts": selectors.incident_alerts(incident=incident),
+        "notes": selectors.incident_notes(incident=incident),
+        "timeline": selectors.incident_timeline(incident=incident),
+        "changes": selectors.related_change_events(incident=incident),
+        "levels": selectors.escalation_levels(incident=incident),
+        "options": options,
+        "users": users,
+        "note_form": forms.NoteForm(),
+        "resolve_form": forms.ResolveForm(),
+        "snooze_form": forms.SnoozeForm(),
+        "snooze_presets": forms.SNOOZE_PRESETS,
+        "reassign_form": forms.ReassignForm(users=users, policies=options["escalation_policies"]),
+        "escalate_form": forms.EscalateForm(),
+        "fields_form": forms.UpdateFieldsForm(
+            initial={"title": incident.title}, priorities=options["priorities"], services=options["services"]
+        ),
+        "merge_form": forms.MergeForm(),
+        "responder_form": forms.ResponderForm(users=users, policies=options["escalation_policies"]),
+        "status_form": forms.StatusUpdateForm(templates=selectors.template_options()),
+        "alerts_form": forms.AlertsForm(),
+        "action_error": None,
+        "action_message": None,
+        "preview": None,
+    }
+    context.update(extra)
+    return context
+
+
+@reader_required
+@require_GET
+def incident_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
+    incident = selectors.get_incident(pd_id=pd_id)
+    context = _detail_context(request, incident)
+    partial = _partial(request, DETAIL_PARTIALS)
+    template = f"incidents/incident_detail.html#{partial}" if partial else "incidents/incident_detail.html"
+    return render(request, template, context)
+
+
+def _respond(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    error: str | None = None,
+    message: str | None = None,
+    bound: dict[str, Any] | None = None,
+    preview: dict[str, str] | None = None,
+) -> HttpResponse:
+    """htmx: every partial of the page, swapped out-of-band. Plain POST: redirect back (or re-render on bad input)."""
+    incident = selectors.get_incident(pd_id=incident.pd_id)
+    if request.htmx:
+        context = _detail_context(
+            request, incident, action_error=error, action_message=message, preview=preview, oob=True, **(bound or {})
+        )
+        return render(request, "incidents/incident_detail.html#incident-swap", context)
+    if bound or preview:
+        context = _detail_context(
+            request, incident, action_error=error, action_message=message, preview=preview, **(bound or {})
+        )
+        return render(request, "incidents/incident_detail.html", context)
+    if error:
+        messages.error(request, error)
+    elif message:
+        messages.success(request, message)
+    return redirect("incidents:detail", pd_id=incident.pd_id)
+
+
+def _form_errors(form: Any) -> str:
+    return " ".join(str(e) for errs in form.errors.values() for e in errs)
+
+
+ActionHandler = Callable[[HttpRequest, Incident], HttpResponse]
+
+
+def _run(
+    request: HttpRequest,
+    incident: Incident,
+    *,
+    form: Any = None,
+    form_name: str | None = None,
+    do: Callable[[dict[str, Any]], Any],
+    done: str,
+) -> HttpResponse:
+    """Validate (if a form is given), perform, and answer; invalid input never reaches PagerDuty."""
+    data: dict[str, Any] = {}
+    if form is not None:
+        if not form.is_valid():
+            return _respond(request, incident, error=_form_errors(form), bound={form_name: form} if form_name else None)
+        data = form.cleaned_data
+    try:
+        do(data)
+    except ACTION_ERRORS as exc:
+        return _respond(request, incident, error=str(exc), bound={form_name: form} if form_name else None)
+    return _respond(request, incident, message=done)
+
+
+def _acknowledge(request, incident):
+    return _run(
+        request,
+        incident,
+        do=lambda d: actions.incident_acknowledge(actor=request.user, incident=incident),
+        done="Acknowledged.",
+    )
+
+
+def _resolve(request, incident):
+    return _run(
+        request,
+        incident,
+        form=forms.ResolveForm(request.POST),
+        form_name="resolve_form",
+        do=lambda d: actions.incident_resolve(actor=request.user, incident=incident, resolution=d["resolution"]),
+        done="Resolved.",
+    )
+
+
+def _retrigger(request, incident):
+    return _run(
+        request,
+        incident,
+        do=lambda d: actions.incident_retrigger(actor=request.user, incident=incident),
+        done="Re-triggered.",
+    )
+
+
+def _reassign(request, incident):
+    options = selectors.filter_options()
+    form = forms.ReassignForm(request.POST, users=selectors.user_options(), policies=options["escalation_policies"])
+    return _run(
+        request,
+        incident,
+        form=form,
+        form_name="reassign_form",
+        do=lambda d: actions.incident_reassign(
+            actor=request.user,
+            incident=incident,
+            user_ids=d["users"],
+            escalation_policy_id=d["escalation_policy"] or None,
+        ),
+        done="Reassigned.",
+    )
+
+
+def _escalate(request, incident):
+    return _run(
+        request,
+        incident,
+        form=forms.EscalateForm(request.POST),
+        form_name="escalate_form",
+        do=lambda d: actions.incident_escalate(actor=request.user, incident=incident, level=d["level"]),
+        done="Escalated.",
+    )
+
+
+def _snooze(request, incident):
+    return _run(
+        request,
+        incident,
+        form=forms.SnoozeForm(request.POST),
+        form_name="snooze_form",
+        do=lambda d: actions.incident_snooze(actor=request.user, incident=incident, seconds=d["seconds"]),
+        done="Snoozed.",
+    )
+
+
+def _merge(request, incident):
+    def do(d):
+        ids = []
+        for ref in d["sources"]:
+            found = selectors.find_incident(ref=ref)
+            ids.append(found.pd_id if found is not None else ref)
+        actions.incident_merge(actor=request.user, incident=incident, source_ids=ids)
+
+    return _run(request, incident, form=forms.MergeForm(request.POST), form_name="merge_form", do=do, done="Merged.")
+
+
+def _update_fields(request, incident):
+    options = selectors.filter_options()
+    form = forms.UpdateFieldsForm(request.POST, priorities=options["priorities"], services=options["services"])
+    return _run(
+        request,
+        incident,
+        form=form,
+        form_name="fields_form",
+        do=lambda d: actions.incident_set_fields(
+            actor=request.user,
+            incident=incident,
+            title=d["title"] if d["title"] != incident.title else None,
+            priority_id=d["priority"] or None,
+            urgency=d["urgency"] or None,
+            service_id=d["service"] or None,
+        ),
+        done="Updated.",
+    )
+
+
+def _note(request, incident):
+    return _run(
+        request,
+        incident,
+        form=forms.NoteForm(request.POST),
+        form_name="note_form",
+        do=lambda d: actions.note_create(actor=request.user, incident=incident, content=d["content"]),
+        done="Note added.",
+    )
+
+
+def _responders(request, incident):
+    options = selectors.filter_options()
+    form = forms.ResponderForm(request.POST, users=selectors.user_options(), policies=options["escalation_policies"])
+    return _run(
+        request,
+        incident,
+        form=form,
+        form_name="responder_form",
+        do=lambda d: actions.responders_request(
+            actor=request.user,
+            incident=incident,
+            user_ids=d["users"],
+            policy_ids=d["escalation_policies"],
+            message=d["message"],
+        ),
+        done="Responders requested.",
+    )
+
+
+def _status_update(request, incident):
+    form = forms.StatusUpdateForm(request.POST, templates=selectors.template_options())
+    if not form.is_valid():
+        return _respond(request, incident, error=_form_errors(form), bound={"status_form": form})
+    data = form.cleaned_data
+    try:
+        if request.POST.get("preview") or not data["message"].strip():
+            # Preview: PagerDuty renders the template for this incident; nothing is published yet.
+            rendered = actions.template_render(
+                actor=request.user, template_id=data["template"], incident=incident, message=data["message"] or None
+            )
+            initial = {
+                "template": data["template"],
+                "message": rendered.get("message", ""),
+                "subject": rendered.get("email_subject", "") if data["subject"] else "",
+                "html_message": rendered.get("email_body", "") if data["subject"] else "",
+            }
+            bound = forms.StatusUpdateForm(initial=initial, templates=selectors.template_options())
+            return _respond(request, incident, bound={"status_form": bound}, preview=rendered)
+        actions.status_update_publish(
+            actor=request.user,
+            incident=incident,
+            message=data["message"],
+            subject=data["subject"] or None,
+            html_message=data["html_message"] or None,
+        )
+    except ACTION_ERRORS as exc:
+        return _respond(request, incident, error=str(exc), bound={"status_form": form})
+    return _respond(request, incident, message="Status update published.")
+
+
+def _alerts(request, incident):
+    form = forms.AlertsForm(request.POST)
+    if not form.is_valid():
+        return _respond(request, incident, error=_form_errors(form) or "Select at least one alert.")
+    data = form.cleaned_data
+    op = request.POST.get("op", "resolve")
+    try:
+        if op == "move":
+            target = selectors.find_incident(ref=data["target"] or "")
+            if target is None:
+                raise actions.ActionRefused(
+                    "Enter the id or number of an incident in the mirror to move the alerts to."
+                )
+            actions.alerts_manage(actor=request.user, incident=incident, alert_ids=data["alerts"], target=target)
+            done = f"Moved {len(data['alerts'])} alert(s) to #{target.number}."
+        elif len(data["alerts"]) == 1:
+            actions.alert_resolve(actor=request.user, incident=incident, alert_id=data["alerts"][0])
+            done = "Alert resolved."
+        else:
+            actions.alerts_manage(actor=request.user, incident=incident, alert_ids=data["alerts"], resolve=True)
+            done = f"Resolved {len(data['alerts'])} alerts."
+    except ACTION_ERRORS as exc:
+        return _respond(request, incident, error=str(exc))
+    return _respond(request, incident, message=done)
+
+
+ACTIONS: dict[str, ActionHandler] = {
+    "acknowledge": _acknowledge,
+    "resolve": _resolve,
+    "retrigger": _retrigger,
+    "reassign": _reassign,
+    "escalate": _escalate,
+    "snooze": _snooze,
+    "merge": _merge,
+    "update": _update_fields,
+    "note": _note,
+    "responders": _responders,
+    "status-update": _status_update,
+    "alerts": _alerts,
+}
+
+
+@responder_required
+@require_POST
+def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpResponse:
+    incident = selectors.get_incident(pd_id=pd_id)
+    handler = ACTIONS.get(action)
+    if handler is None:
+        from django.http import Http404
+
+        raise Http404("Unknown incident action")
+    return handler(request, incident)
+
+
+@reader_required
+@require_GET
+def incident_alerts_csv(request: HttpRequest, pd_id: str) -> HttpResponse:
+    incident = selectors.get_incident(pd_id=pd_id)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="incident-{incident.number}-alerts.csv"'
+    writer = csv.writer(response)
+    writer.writerow(["id", "created_at", "status", "severity", "summary", "alert_key", "service", "details"])
+    for alert in selectors.incident_alerts(incident=incident):
+        details = alert.body.get("details") if isinstance(alert.body, dict) else None
+        writer.writerow(
+            [
+                alert.pd_id,
+                alert.created_at.isoformat(),
+                alert.status,
+                alert.severity,
+                _csv_safe(alert.summary),
+                _csv_safe(alert.alert_key),
+                _csv_safe(alert.service.name if alert.service else ""),
+                _csv_safe(json.dumps(details, sort_keys=True) if details is not None else ""),
+            ]
+        )
+    return response
+
+
+def _csv_safe(value: str) -> str:
+    # Spreadsheets execute cells starting with = + - @; alert text comes from monitoring tools, not from us.
+    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+
+
+# -- creating things and account-wide pages -------------------------------------------------------------------------
+
+
+@responder_required
+@require_http_methods(["GET", "POST"])
+def incident_new(request: HttpRequest) -> HttpResponse:
+    options = selectors.filter_options()
+    kwargs = {
+        "services": options["services"],
+        "priorities": options["priorities"],
+        "users": selectors.user_options(),
+        "policies": options["escalation_policies"],
+    }
+    error = None
+    if request.method == "POST":
+        form = forms.NewIncidentForm(request.POST, **kwargs)
+        if form.is_valid():
+            d = form.cleaned_data
+            try:
+                incident = actions.incident_create(
+                    actor=request.user,
+                    title=d["title"],
+                    service_id=d["service"],
+                    urgency=d["urgency"],
+                    priority_id=d["priority"],
+                    details=d["details"],
+                    assignee_ids=d["assignees"],
+                    escalation_policy_id=d["escalation_policy"],
+                    incident_key=d["incident_key"],
+                )
+            except ACTION_ERRORS as exc:
+                error = str(exc)
+            else:
+                messages.success(request, f"Incident #{incident.number} created.")
+                url = reverse("incidents:detail", args=[incident.pd_id])
+                if request.htmx:
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = url
+                    return response
+                return redirect(url)
+    else:
+        form = forms.NewIncidentForm(**kwargs)
+    return render(request, "incidents/incident_new.html", {"form": form, "error": error})
+
+
+@responder_required
+@require_http_methods(["GET", "POST"])
+def event_send(request: HttpRequest) -> HttpResponse:
+    result = error = None
+    if request.method == "POST":
+        form = forms.SendEventForm(request.POST)
+        if form.is_valid():
+            try:
+                result = actions.event_send(actor=request.user, data=form.cleaned_data)
+            except ACTION_ERRORS as exc:
+                error = _pd_message(exc)
+    else:
+        form = forms.SendEventForm(initial={"event_action": "trigger", "severity": "error"})
+    template = "incidents/event_send.html#event-form" if request.htmx else "incidents/event_send.html"
+    return render(request, template, {"form": form, "result": result, "error": error})
+
+
+def _pd_message(exc: Exception) -> str:
+    text = str(exc)
+    extra = getattr(exc, "errors", None) or []
+    details = "; ".join(str(e) for e in extra if str(e) not in text)
+    return f"{text}: {details}" if details else text
+
+
+@reader_required
+@require_GET
+def change_event_list(request: HttpRequest) -> HttpResponse:
+    """List Change Events, read from PagerDuty with the person's identity (and kept in the mirror)."""
+    options = selectors.filter_options()
+    form = forms.ChangeEventFilterForm(request.GET or None, teams=options["teams"])
+    events: list[ChangeEvent] = []
+    error = None
+    if not request.GET or form.is_valid():
+        filters = form.cleaned_data if request.GET else {}
+        try:
+            events = actions.change_events_fetch(actor=request.user, filters=filters)
+        except ACTION_ERRORS as exc:
+            error = str(exc)
+    return render(request, "incidents/change_event_list.html", {"form": form, "events": events, "error": error})
+
+
+@reader_required
+@require_GET
+def change_event_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
+    error = None
+    try:
+        event = actions.change_event_fetch(actor=request.user, pd_id=pd_id)
+    except PagerDutyError as exc:
+        if exc.status == 404:
+            from django.http import Http404
+
+            raise Http404("No such change event") from None
+        event, error = ChangeEvent.objects.filter(pd_id=pd_id).first(), str(exc)
+        if event is None:
+            raise
+    return render(request, "incidents/change_event_detail.html", {"event": event, "error": error})
+
+
+@responder_required
+@require_http_methods(["GET", "POST"])
+def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
+    event = ChangeEvent.objects.filter(pd_id=pd_id).first()
+    if event is None:
+        from django.http import Http404
+
+        raise Http404("No such change event in the mirror")
+    error = None
+    if request.method == "POST":
+        form = forms.ChangeEventForm(request.POST)
+        if form.is_valid():
+            try:
+                actions.change_event_update(actor=request.user, event=event, data=form.cleaned_data)
+            except ACTION_ERRORS as exc:
+                error = str(exc)
+            else:
+                messages.success(request, "Change event updated.")
+                return redirect("incidents:change_event_detail", pd_id=pd_id)
+    else:
+        form = forms.ChangeEventForm(
+            initial={
+                "summary": event.summary,
+                "source": event.source,
+                "custom_details": json.dumps(event.custom_details or {}, indent=2),
+                "links": json.dumps(event.links or [], indent=2),
+            }
+        )
+    return render(request, "incidents/change_event_form.html", {"form": form, "event": event, "error": error})
+
+
+@responder_required
+@require_http_methods(["GET", "POST"])
+def change_event_send(request: HttpRequest) -> HttpResponse:
+    result = error = None
+    if request.method == "POST":
+        form = forms.ChangeEventForm(request.POST)
+        if form.is_valid() and not form.cleaned_data.get("routing_key"):
+            form.add_error("routing_key", "Required to send a change event.")
+        if form.is_valid():
+            try:
+                result = actions.change_event_send(actor=request.user, data=form.cleaned_data)
+            except ACTION_ERRORS as exc:
+                error = _pd_message(exc)
+    else:
+        form = forms.ChangeEventForm()
+    return render(
+        request, "incidents/change_event_form.html", {"form": form, "event": None, "result": result, "error": error}
+    )
+
+
+@reader_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """List Notifications, read live from PagerDuty (they are not mirrored)."""
+    query = request.GET if request.GET.get("since") or request.GET.get("until") else None
+    form = forms.NotificationFilterForm(query or None, initial=forms.NotificationFilterForm.default_range())
+    notifications: list[dict[str, Any]] = []
+    error = None
+    if query is None:
+        form = forms.NotificationFilterForm(
+            QueryDict(urlencode(forms.NotificationFilterForm.default_range())), initial=None
+        )
+    if form.is_valid():
+        try:
+            notifications = actions.notifications_fetch(actor=request.user, filters=form.cleaned_data)
+        except ACTION_ERRORS as exc:
+            error = str(exc)
+    return render(
+        request, "incidents/notification_list.html", {"form": form, "notifications": notifications, "error": error}
+    )
+
+
+@reader_required
+@require_GET
+def priority_list(request: HttpRequest) -> HttpResponse:
+    """List Priorities from PagerDuty (refreshing the mirror every picker reads); the mirror if PagerDuty fails."""
+    error = None
+    try:
+        actions.priorities_fetch(actor=request.user)
+    except ACTION_ERRORS as exc:
+        error = str(exc)
+    priorities = list(Priority.objects.order_by("-order", "name"))
+    return render(request, "incidents/priority_list.html", {"priorities": priorities, "error": error})

@@ -20,3 +20,9 @@ def portal_on_sandbox(fresh_sandbox, settings, api_key_mode):
 @pytest.fixture
 def sandbox_client(sandbox):
     return PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
+
+
+@pytest.fixture(autouse=True)
+def _plain_http(settings):
+    # The test client speaks plain HTTP; HTTPS redirects are the security middleware's business.
+    settings.SECURE_SSL_REDIRECT = False

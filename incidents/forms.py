@@ -1,0 +1,377 @@
+"""Forms of the incident console: the list's query string, and every action's input (validated before PagerDuty)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django import forms
+from django.utils import timezone
+
+from incidents.models import Incident
+
+SORTS = {
+    "number": "number",
+    "title": "title",
+    "status": "status",
+    "urgency": "urgency",
+    "priority": "priority__order",
+    "service": "service__name",
+    "created": "created_at",
+    "age": "created_at",
+    "alerts": "alert_count",
+}
+PER_PAGE_CHOICES = [(25, "25"), (50, "50"), (100, "100"), (250, "250")]
+
+
+class _Multi(forms.MultipleChoiceField):
+    """A multiple choice whose choices are PagerDuty ids loaded at form time (unknown ids are simply ignored)."""
+
+    def valid_value(self, value):
+        return True
+
+
+class IncidentFilterForm(forms.Form):
+    """The incident list's state: every filter, the sort and the page live in the query string."""
+
+    q = forms.CharField(required=False, max_length=200, label="Search")
+    status = forms.MultipleChoiceField(required=False, choices=Incident.Status.choices)
+    urgency = forms.MultipleChoiceField(required=False, choices=Incident.Urgency.choices)
+    priority = _Multi(required=False)
+    service = _Multi(required=False)
+    team = _Multi(required=False)
+    escalation_policy = _Multi(required=False, label="Escalation policy")
+    not_service = _Multi(required=False, label="Not service")
+    not_team = _Multi(required=False, label="Not team")
+    not_priority = _Multi(required=False, label="Not priority")
+    assigned = forms.ChoiceField(
+        required=False,
+        choices=[("", "Anyone"), ("me", "Assigned to me"), ("my_teams", "My teams")],
+        label="Assigned",
+    )
+    since = forms.DateTimeField(required=False, label="Created from")
+    until = forms.DateTimeField(required=False, label="Created until")
+    sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS] + [(f"-{k}", f"-{k}") for k in SORTS])
+    page = forms.IntegerField(required=False, min_value=1)
+    per_page = forms.TypedChoiceField(required=False, coerce=int, choices=PER_PAGE_CHOICES, empty_value=50)
+
+    def __init__(self, *args, options: dict | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        options = options or {}
+        for name, key in (
+            ("priority", "priorities"),
+            ("not_priority", "priorities"),
+            ("service", "services"),
+            ("not_service", "services"),
+            ("team", "teams"),
+            ("not_team", "teams"),
+            ("escalation_policy", "escalation_policies"),
+        ):
+            self.fields[name].choices = options.get(key, [])
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            self.add_error("until", "“Created until” must be after “Created from”.")
+        return data
+
+
+class NoteForm(forms.Form):
+    content = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=25_000, strip=True)
+
+
+class ResolveForm(forms.Form):
+    resolution = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=5_000, label="Resolution note"
+    )
+
+
+SNOOZE_PRESETS = [("3600", "1 hour"), ("14400", "4 hours"), ("28800", "8 hours"), ("86400", "24 hours")]
+
+
+class SnoozeForm(forms.Form):
+    duration = forms.ChoiceField(required=False, choices=[("", "Custom"), *SNOOZE_PRESETS])
+    custom_minutes = forms.IntegerField(required=False, min_value=1, max_value=7 * 24 * 60, label="Minutes")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("duration"):
+            data["seconds"] = int(data["duration"])
+        elif data.get("custom_minutes"):
+            data["seconds"] = int(data["custom_minutes"]) * 60
+        elif not self.errors:
+            raise forms.ValidationError("Choose a snooze duration (1, 4, 8 or 24 hours) or enter minutes.")
+        return data
+
+
+class ReassignForm(forms.Form):
+    users = _Multi(required=False, label="Users")
+    escalation_policy = forms.ChoiceField(required=False, label="Escalation policy")
+
+    def __init__(self, *args, users=(), policies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["users"].choices = list(users)
+        self.fields["escalation_policy"].choices = [("", "—"), *list(policies)]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("users")) == bool(data.get("escalation_policy")):
+            raise forms.ValidationError("Choose either users or one escalation policy.")
+        return data
+
+
+class EscalateForm(forms.Form):
+    level = forms.IntegerField(min_value=1, max_value=20, label="Escalation level")
+
+
+class UpdateFieldsForm(forms.Form):
+    """Title, priority, urgency, service: only the fields filled in are sent."""
+
+    title = forms.CharField(required=False, max_length=1024)
+    priority = forms.ChoiceField(required=False)
+    urgency = forms.ChoiceField(required=False, choices=[("", "—"), *list(Incident.Urgency.choices)])
+    service = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, priorities=(), services=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["priority"].choices = [("", "—"), *list(priorities)]
+        self.fields["service"].choices = [("", "—"), *list(services)]
+
+    def clean(self):
+        data = super().clean()
+        if not any(data.get(k) for k in ("title", "priority", "urgency", "service")):
+            raise forms.ValidationError("Change at least one field.")
+        return data
+
+
+class MergeForm(forms.Form):
+    sources = forms.CharField(
+        max_length=5_000, label="Incidents to merge into this one", help_text="Incident ids or numbers, comma-separated"
+    )
+
+    def clean_sources(self):
+        items = [s.strip().lstrip("#") for s in self.cleaned_data["sources"].replace("\n", ",").split(",")]
+        items = [s for s in items if s]
+        if not items:
+            raise forms.ValidationError("Enter at least one incident.")
+        return items
+
+
+class ResponderForm(forms.Form):
+    users = _Multi(required=False)
+    escalation_policies = _Multi(required=False)
+    message = forms.CharField(max_length=1_000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, users=(), policies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["users"].choices = list(users)
+        self.fields["escalation_policies"].choices = list(policies)
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("users") and not data.get("escalation_policies"):
+            raise forms.ValidationError("Choose at least one user or escalation policy.")
+        return data
+
+
+class StatusUpdateForm(forms.Form):
+    template = forms.ChoiceField(required=False)
+    message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000)
+    subject = forms.CharField(required=False, max_length=1_000)
+    html_message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=50_000)
+
+    def __init__(self, *args, templates=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["template"].choices = [("", "Write freely"), *list(templates)]
+
+    def clean(self):
+        data = super().clean()
+        if not (data.get("message") or "").strip() and not data.get("template"):
+            self.add_error("message", "Write a message or choose a template.")
+        if bool(data.get("subject")) != bool(data.get("html_message")):
+            self.add_error("html_message", "A custom email needs both a subject and an HTML body.")
+        return data
+
+
+class AlertsForm(forms.Form):
+    alerts = _Multi(label="Alerts")
+    target = forms.CharField(required=False, max_length=64, label="Move to incident (id or number)")
+
+
+BULK_ACTIONS = [
+    ("acknowledge", "Acknowledge"),
+    ("resolve", "Resolve"),
+    ("reassign", "Reassign"),
+    ("escalate", "Escalate"),
+    ("priority", "Set priority"),
+    ("urgency", "Set urgency"),
+]
+
+
+class BulkForm(forms.Form):
+    action = forms.ChoiceField(choices=BULK_ACTIONS)
+    ids = _Multi(required=False)
+    select_all = forms.BooleanField(required=False)
+    query = forms.CharField(required=False, max_length=4_000)
+    users = _Multi(required=False)
+    escalation_policy = forms.CharField(required=False, max_length=64)
+    level = forms.IntegerField(required=False, min_value=1, max_value=20)
+    priority = forms.CharField(required=False, max_length=64)
+    urgency = forms.ChoiceField(required=False, choices=[("", "—"), *list(Incident.Urgency.choices)])
+
+    def clean(self):
+        data = super().clean()
+        action = data.get("action")
+        if not data.get("ids") and not data.get("select_all"):
+            raise forms.ValidationError("Select at least one incident.")
+        if action == "reassign" and not data.get("users") and not data.get("escalation_policy"):
+            self.add_error("users", "Choose users or an escalation policy.")
+        if action == "escalate" and not data.get("level"):
+            self.add_error("level", "Choose an escalation level.")
+        if action == "priority" and not data.get("priority"):
+            self.add_error("priority", "Choose a priority.")
+        if action == "urgency" and not data.get("urgency"):
+            self.add_error("urgency", "Choose an urgency.")
+        return data
+
+
+class NewIncidentForm(forms.Form):
+    title = forms.CharField(max_length=1024)
+    service = forms.ChoiceField()
+    urgency = forms.ChoiceField(choices=[("", "Service default"), *list(Incident.Urgency.choices)], required=False)
+    priority = forms.ChoiceField(required=False)
+    details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=50_000)
+    assignees = _Multi(required=False)
+    escalation_policy = forms.ChoiceField(required=False)
+    incident_key = forms.CharField(required=False, max_length=255)
+
+    def __init__(self, *args, services=(), priorities=(), users=(), policies=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].choices = [("", "—"), *list(services)]
+        self.fields["priority"].choices = [("", "—"), *list(priorities)]
+        self.fields["assignees"].choices = list(users)
+        self.fields["escalation_policy"].choices = [("", "Service default"), *list(policies)]
+
+    def clean(self):
+        data = super().clean()
+        if data.get("assignees") and data.get("escalation_policy"):
+            self.add_error("escalation_policy", "Assign users or an escalation policy, not both.")
+        return data
+
+
+def _json_field(value: str, *, kind: type, label: str):
+    if not value or not value.strip():
+        return kind()
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise forms.ValidationError(f"{label} must be valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    if not isinstance(parsed, kind):
+        raise forms.ValidationError(f"{label} must be a JSON {'object' if kind is dict else 'list'}.")
+    return parsed
+
+
+class SendEventForm(forms.Form):
+    event_action = forms.ChoiceField(
+        choices=[("trigger", "Trigger"), ("acknowledge", "Acknowledge"), ("resolve", "Resolve")], label="Action"
+    )
+    routing_key = forms.CharField(max_length=64)
+    dedup_key = forms.CharField(required=False, max_length=255)
+    summary = forms.CharField(required=False, max_length=1024)
+    severity = forms.ChoiceField(
+        required=False,
+        choices=[("", "—"), ("critical", "critical"), ("error", "error"), ("warning", "warning"), ("info", "info")],
+    )
+    source = forms.CharField(required=False, max_length=255)
+    component = forms.CharField(required=False, max_length=255)
+    group = forms.CharField(required=False, max_length=255)
+    event_class = forms.CharField(required=False, max_length=255, label="Class")
+    custom_details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Custom details")
+    links = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text='JSON list, e.g. [{"href": "https://…", "text": "Runbook"}]',
+    )
+
+    def clean_custom_details(self):
+        return _json_field(self.cleaned_data.get("custom_details", ""), kind=dict, label="Custom details")
+
+    def clean_links(self):
+        return _json_field(self.cleaned_data.get("links", ""), kind=list, label="Links")
+
+    def clean(self):
+        data = super().clean()
+        if data.get("event_action") == "trigger":
+            for name in ("summary", "source", "severity"):
+                if not data.get(name):
+                    self.add_error(name, "Required to trigger an alert.")
+        elif not data.get("dedup_key"):
+            self.add_error("dedup_key", "Required to acknowledge or resolve.")
+        return data
+
+
+class ChangeEventFilterForm(forms.Form):
+    team = _Multi(required=False)
+    integration = forms.CharField(required=False, max_length=64)
+    since = forms.DateTimeField(required=False)
+    until = forms.DateTimeField(required=False)
+
+    def __init__(self, *args, teams=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["team"].choices = list(teams)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            self.add_error("until", "“Until” must be after “since”.")
+        return data
+
+
+class ChangeEventForm(forms.Form):
+    """Send (routing key) or edit (summary, custom details) a change event."""
+
+    routing_key = forms.CharField(required=False, max_length=64)
+    summary = forms.CharField(max_length=1024)
+    source = forms.CharField(required=False, max_length=255)
+    timestamp = forms.DateTimeField(required=False)
+    custom_details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    links = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def clean_custom_details(self):
+        return _json_field(self.cleaned_data.get("custom_details", ""), kind=dict, label="Custom details")
+
+    def clean_links(self):
+        return _json_field(self.cleaned_data.get("links", ""), kind=list, label="Links")
+
+
+class NotificationFilterForm(forms.Form):
+    since = forms.DateTimeField()
+    until = forms.DateTimeField()
+    filter = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "All types"),
+            ("sms_notification", "SMS"),
+            ("email_notification", "Email"),
+            ("phone_notification", "Phone"),
+            ("push_notification", "Push"),
+        ],
+        label="Type",
+    )
+    time_zone = forms.CharField(required=False, max_length=64)
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until:
+            if since >= until:
+                self.add_error("until", "“Until” must be after “since”.")
+            elif until - since > timedelta(days=90):
+                self.add_error("until", "PagerDuty allows at most 3 months between since and until.")
+        return data
+
+    @staticmethod
+    def default_range() -> dict:
+        now = timezone.now()
+        return {"since": (now - timedelta(days=7)).strftime("%Y-%m-%d %H:%M"), "until": now.strftime("%Y-%m-%d %H:%M")}

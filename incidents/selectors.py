@@ -1,0 +1,246 @@
+"""Reads of the incident console, all from the mirror (never from PagerDuty), with a fixed number of queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.http import Http404
+
+from accounts.models import PagerDutyUser, Team
+from incidents.forms import SORTS
+from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdate, StatusUpdateTemplate
+from services.models import EscalationPolicy, Service
+
+DEFAULT_PER_PAGE = 50
+CHANGE_EVENT_WINDOW = timedelta(hours=6)
+
+
+def pd_user_of(user: Any) -> PagerDutyUser | None:
+    """The mirrored PagerDuty user the portal user is linked to, if any."""
+    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
+    return getattr(profile, "pd_user", None) if profile is not None else None
+
+
+def filter_options() -> dict[str, list[tuple[str, str]]]:
+    """Choices for the pickers: four small queries, independent of the number of incidents."""
+    return {
+        "priorities": list(Priority.objects.order_by("-order", "name").values_list("pd_id", "name")),
+        "services": list(Service.objects.order_by("name").values_list("pd_id", "name")),
+        "teams": list(Team.objects.order_by("name").values_list("pd_id", "name")),
+        "escalation_policies": list(EscalationPolicy.objects.order_by("name").values_list("pd_id", "name")),
+    }
+
+
+def user_options() -> list[tuple[str, str]]:
+    return list(PagerDutyUser.objects.order_by("name").values_list("pd_id", "name"))
+
+
+def template_options() -> list[tuple[str, str]]:
+    return list(StatusUpdateTemplate.objects.order_by("name").values_list("pd_id", "name"))
+
+
+def _team_filter(team_ids: list[str]) -> Exists:
+    through = Incident.teams.through
+    return Exists(through.objects.filter(incident_id=OuterRef("pk"), team__pd_id__in=team_ids))
+
+
+def filtered_incidents(*, filters: dict[str, Any], user: Any) -> QuerySet[Incident]:
+    """The incidents matching the list's filters (cleaned IncidentFilterForm data), unsorted."""
+    qs = Incident.objects.all()
+    if filters.get("status"):
+        qs = qs.filter(status__in=filters["status"])
+    if filters.get("urgency"):
+        qs = qs.filter(urgency__in=filters["urgency"])
+    if filters.get("priority"):
+        wanted = [p for p in filters["priority"] if p != "none"]
+        cond = qs.filter(priority__pd_id__in=wanted)
+        qs = cond | qs.filter(priority__isnull=True) if "none" in filters["priority"] else cond
+    if filters.get("not_priority"):
+        qs = qs.exclude(priority__pd_id__in=filters["not_priority"])
+    if filters.get("service"):
+        qs = qs.filter(service__pd_id__in=filters["service"])
+    if filters.get("not_service"):
+        qs = qs.exclude(service__pd_id__in=filters["not_service"])
+    if filters.get("escalation_policy"):
+        qs = qs.filter(escalation_policy__pd_id__in=filters["escalation_policy"])
+    if filters.get("team"):
+        qs = qs.filter(_team_filter(filters["team"]))
+    if filters.get("not_team"):
+        qs = qs.exclude(_team_filter(filters["not_team"]))
+    assigned = filters.get("assigned")
+    if assigned:
+        me = pd_user_of(user)
+        if me is None:
+            return qs.none()
+        through = Incident.assignees.through
+        if assigned == "me":
+            qs = qs.filter(Exists(through.objects.filter(incident_id=OuterRef("pk"), pagerdutyuser_id=me.pk)))
+        elif assigned == "my_teams":
+            team_ids = list(me.teams.values_list("pd_id", flat=True))
+            qs = qs.filter(_team_filter(team_ids)) if team_ids else qs.none()
+    if filters.get("since"):
+        qs = qs.filter(created_at__gte=filters["since"])
+    if filters.get("until"):
+        qs = qs.filter(created_at__lte=filters["until"])
+    text = (filters.get("q") or "").strip().lower()
+    if text:
+        for word in text.split()[:8]:
+            qs = qs.filter(search_text__contains=word.lstrip("#") if word.startswith("#") else word)
+    return qs
+
+
+def _ordering(sort: str | None) -> list[str]:
+    sort = sort or "-created"
+    desc = sort.startswith("-")
+    column = SORTS.get(sort.lstrip("-"), "created_at")
+    if sort.lstrip("-") == "age":
+        desc = not desc  # the oldest incident has the greatest age
+    prefix = "-" if desc else ""
+    return [f"{prefix}{column}", f"{prefix}number" if column != "number" else f"{prefix}pk"]
+
+
+@dataclass
+class IncidentPage:
+    rows: list[Incident]
+    count: int
+    page: int
+    per_page: int
+    sort: str
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def num_pages(self) -> int:
+        return max((self.count + self.per_page - 1) // self.per_page, 1)
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.num_pages
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def start(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.count else 0
+
+    @property
+    def end(self) -> int:
+        return min(self.page * self.per_page, self.count)
+
+
+def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
+    """One page of the list: a COUNT of the filtered set, the rows with their joins, and one prefetch."""
+    per_page = int(filters.get("per_page") or DEFAULT_PER_PAGE)
+    sort = filters.get("sort") or "-created"
+    qs = filtered_incidents(filters=filters, user=user)
+    count = qs.count()
+    num_pages = max((count + per_page - 1) // per_page, 1)
+    page = min(int(filters.get("page") or 1), num_pages)
+    offset = (page - 1) * per_page
+    rows = list(
+        qs.select_related("service", "priority", "escalation_policy")
+        .prefetch_related(Prefetch("assignees", queryset=PagerDutyUser.objects.only("id", "pd_id", "name")))
+        .defer("raw", "description", "search_text", "service__raw", "escalation_policy__raw", "priority__raw")
+        .order_by(*_ordering(sort))[offset : offset + per_page]
+    )
+    return IncidentPage(rows=rows, count=count, page=page, per_page=per_page, sort=sort, ids=[r.pd_id for r in rows])
+
+
+def incident_ids_matching(*, filters: dict[str, Any], user: Any, limit: int = 10_000) -> list[str]:
+    """PagerDuty ids of every incident matching the filters (for "select all N matching")."""
+    qs = filtered_incidents(filters=filters, user=user)
+    return list(qs.order_by("-created_at").values_list("pd_id", flat=True)[:limit])
+
+
+def get_incident(*, pd_id: str) -> Incident:
+    """One incident with everything its header needs; 404 when the mirror does not have it."""
+    incident = (
+        Incident.objects.select_related("service", "priority", "escalation_policy")
+        .prefetch_related("assignees", "teams")
+        .filter(pd_id=pd_id)
+        .first()
+    )
+    if incident is None:
+        raise Http404("No incident with this id in the mirror")
+    return incident
+
+
+def find_incident(*, ref: str) -> Incident | None:
+    """An incident by PagerDuty id or by number ("#12" or "12")."""
+    ref = ref.strip().lstrip("#")
+    if ref.isdigit():
+        return Incident.objects.filter(number=int(ref)).first()
+    return Incident.objects.filter(pd_id=ref).first()
+
+
+def incident_alerts(*, incident: Incident) -> list[Alert]:
+    return list(incident.alerts.select_related("service").order_by("-created_at"))
+
+
+def incident_notes(*, incident: Incident) -> list[Note]:
+    return list(incident.notes.select_related("user").order_by("-created_at"))
+
+
+@dataclass
+class TimelineItem:
+    at: Any
+    kind: str  # "log", "note", "status_update"
+    summary: str
+    who: str = ""
+    detail: str = ""
+
+
+def incident_timeline(*, incident: Incident) -> list[TimelineItem]:
+    """Log entries, notes and status updates merged into one list, newest first."""
+    items: list[TimelineItem] = []
+    for entry in LogEntry.objects.filter(incident=incident).only("created_at", "type", "summary", "agent"):
+        agent = entry.agent if isinstance(entry.agent, dict) else {}
+        items.append(
+            TimelineItem(
+                at=entry.created_at,
+                kind="log",
+                summary=entry.summary or entry.type.replace("_log_entry", "").replace("_", " "),
+                who=str(agent.get("summary") or ""),
+                detail=entry.type,
+            )
+        )
+    for note in Note.objects.filter(incident=incident).select_related("user"):
+        items.append(
+            TimelineItem(at=note.created_at, kind="note", summary=note.content, who=note.user.name if note.user else "")
+        )
+    for update in StatusUpdate.objects.filter(incident=incident).select_related("sender"):
+        items.append(
+            TimelineItem(
+                at=update.created_at,
+                kind="status_update",
+                summary=update.message,
+                who=update.sender.name if update.sender else "",
+                detail=update.subject,
+            )
+        )
+    items.sort(key=lambda i: i.at, reverse=True)
+    return items
+
+
+def related_change_events(*, incident: Incident, window: timedelta = CHANGE_EVENT_WINDOW) -> list[ChangeEvent]:
+    """Change events on the incident's service from `window` before it started until it was resolved."""
+    if incident.service_id is None:
+        return []
+    end = incident.resolved_at or incident.created_at + window
+    return list(
+        ChangeEvent.objects.filter(
+            services=incident.service_id, timestamp__gte=incident.created_at - window, timestamp__lte=end
+        ).order_by("-timestamp")[:50]
+    )
+
+
+def escalation_levels(*, incident: Incident) -> list[int]:
+    """The levels of the incident's escalation policy (from its raw rules), at least 1..3 when unknown."""
+    policy = incident.escalation_policy
+    rules = policy.raw.get("escalation_rules") if policy is not None and isinstance(policy.raw, dict) else None
+    count = len(rules) if isinstance(rules, list) and rules else 3
+    return list(range(1, count + 1))

@@ -1,0 +1,172 @@
+"""The incident list (`/`): filters, exclude filters, sort, paging, the URL as state, and the query budget."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.utils import timezone
+
+from accounts.models import PagerDutyUser, Team
+from incidents.models import Incident, Priority
+from services.models import EscalationPolicy, Service
+
+pytestmark = pytest.mark.django_db
+
+
+def make_incidents(n: int, *, start: int = 1, **over) -> list[Incident]:
+    services = list(Service.objects.all()) or [Service.objects.create(pd_id="PSVC1", name="API Gateway")]
+    priority = Priority.objects.get_or_create(pd_id="PPRI1", defaults={"name": "P1", "order": 4})[0]
+    policy = EscalationPolicy.objects.get_or_create(pd_id="PEP1", defaults={"name": "Platform On-Call"})[0]
+    user = PagerDutyUser.objects.get_or_create(pd_id="PUSRX", defaults={"name": "Xavier", "email": "x@example.com"})[0]
+    now = timezone.now()
+    rows = []
+    for k in range(n):
+        number = start + k
+        fields = {
+            "pd_id": f"PI{number:06d}",
+            "number": number,
+            "title": f"Incident {number}",
+            "status": ["triggered", "acknowledged", "resolved"][number % 3],
+            "urgency": "high" if number % 2 else "low",
+            "priority": priority if number % 4 == 0 else None,
+            "service": services[number % len(services)],
+            "escalation_policy": policy,
+            "created_at": now - timedelta(minutes=number),
+            "alert_count": number % 5,
+            "search_text": f"incident {number} #{number} pi{number:06d}",
+        }
+        fields.update(over)
+        rows.append(Incident(**fields))
+    created = Incident.objects.bulk_create(rows)
+    through = Incident.assignees.through
+    through.objects.bulk_create([through(incident_id=i.pk, pagerdutyuser_id=user.pk) for i in created])
+    return created
+
+
+@pytest.fixture
+def services(db):
+    return [
+        Service.objects.create(pd_id="PSVCA", name="API Gateway"),
+        Service.objects.create(pd_id="PSVCB", name="Billing Worker"),
+    ]
+
+
+def test_it_lists_incidents_with_every_column(client_as, responder, services):
+    make_incidents(3)
+    html = client_as(responder).get("/").content.decode()
+    for text in (
+        "Incident 1",
+        "Incident 3",
+        "API Gateway",
+        "Billing Worker",
+        "Xavier",
+        "triggered",
+        'id="incident-table"',
+    ):
+        assert text in html
+
+
+def test_it_filters_by_status_and_urgency(client_as, responder, services):
+    make_incidents(12)
+    html = client_as(responder).get("/?status=triggered&urgency=low").content.decode()
+    shown = [i for i in range(1, 13) if f">Incident {i}<" in html]
+    assert shown == [i for i in range(1, 13) if i % 3 == 0 and i % 2 == 0]
+
+
+def test_it_excludes_a_service(client_as, responder, services):
+    make_incidents(6)
+    html = client_as(responder).get("/?not_service=PSVCA").content.decode()
+    assert "Billing Worker</td>" in html and "API Gateway</td>" not in html
+
+
+def test_it_searches_title_number_and_alert_text(client_as, responder, services):
+    make_incidents(3)
+    Incident.objects.filter(number=2).update(search_text="incident 2 #2 db-7 cpu on fire")
+    html = client_as(responder).get("/?q=DB-7").content.decode()
+    assert ">Incident 2<" in html and ">Incident 1<" not in html
+
+
+def test_it_filters_by_team_and_my_teams(client_as, responder, services):
+    make_incidents(4)
+    team = Team.objects.create(pd_id="PTEAM9", name="Platform")
+    Incident.objects.get(number=3).teams.add(team)
+    me = responder.profile.pd_user
+    me.teams.add(team)
+    c = client_as(responder)
+    assert ">Incident 3<" in c.get("/?team=PTEAM9").content.decode()
+    html = c.get("/?assigned=my_teams").content.decode()
+    assert ">Incident 3<" in html and ">Incident 1<" not in html
+    Incident.objects.get(number=4).assignees.add(me)
+    html = c.get("/?assigned=me").content.decode()
+    assert ">Incident 4<" in html and ">Incident 3<" not in html
+
+
+def test_it_sorts_on_a_column_and_pages_by_50(client_as, responder, services):
+    make_incidents(60)
+    c = client_as(responder)
+    html = c.get("/").content.decode()
+    assert "1\u201350 of 60" in html
+    assert ">Incident 51<" not in html
+    html = c.get("/?sort=-number").content.decode()
+    assert html.index(">Incident 60<") < html.index(">Incident 59<")
+    html = c.get("/?sort=-number&page=2").content.decode()
+    assert ">Incident 10<" in html and ">Incident 11<" not in html
+    assert "sort=number" in html  # the header link toggles the direction
+
+
+def test_a_malformed_date_shows_a_field_error(client_as, responder, services):
+    make_incidents(2)
+    response = client_as(responder).get("/?since=not-a-date")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Enter a valid date/time" in html
+    assert ">Incident 1<" not in html
+
+
+def test_a_date_range_filters_by_creation(client_as, responder, services):
+    make_incidents(5)
+    # Dates are typed in the person's own time zone (the responder persona lives in Europe/Berlin).
+    berlin = ZoneInfo(responder.profile.time_zone)
+    since = (timezone.now() - timedelta(minutes=3, seconds=30)).astimezone(berlin).strftime("%Y-%m-%d %H:%M:%S")
+    html = client_as(responder).get(f"/?since={since}").content.decode()
+    assert ">Incident 3<" in html and ">Incident 4<" not in html
+
+
+def test_the_partial_is_fetchable_by_its_dom_id(client_as, responder, services):
+    make_incidents(2)
+    html = client_as(responder).get("/?status=triggered&partial=incident-table").content.decode()
+    assert html.lstrip().startswith('<div id="incident-table"')
+    assert "<html" not in html
+
+
+def test_observers_see_no_bulk_controls(client_as, observer, services):
+    make_incidents(2)
+    html = client_as(observer).get("/").content.decode()
+    assert ">Incident 1<" in html and "bulk-apply" not in html and 'name="ids"' not in html
+
+
+def test_anonymous_people_are_sent_to_sign_in(client):
+    response = client.get("/")
+    assert response.status_code == 302 and "login" in response["Location"]
+
+
+def test_the_query_count_is_the_same_for_10_and_1000_incidents(
+    client_as, responder, services, django_assert_max_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    c = client_as(responder)
+    url = "/?sort=priority&status=triggered&status=acknowledged&per_page=250"
+    make_incidents(10)
+    c.get(url)  # warm the session
+    with CaptureQueriesContext(connection) as small:
+        assert c.get(url).status_code == 200
+    make_incidents(990, start=11)
+    with django_assert_max_num_queries(len(small.captured_queries)) as big:
+        response = c.get(url)
+    assert response.status_code == 200
+    assert len(big.captured_queries) == len(small.captured_queries) <= 16
+    assert "1\u2013250 of 667" in response.content.decode()
