@@ -98,6 +98,7 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.client.close()
+        log_file = getattr(self, "log_file", None)
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -105,6 +106,8 @@ class SandboxServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if log_file is not None:
+            log_file.close()
 
 
 def _env(db_url: str, template: Path | None = None) -> dict:
@@ -130,13 +133,29 @@ def start_sandbox(workdir: Path, *, size: int | None = None) -> SandboxServer:
     seed_cmd = [sys.executable, "-m", "sandbox", "--db", str(template), "--seed", "--seed-only"]
     if size:
         seed_cmd += ["--size", str(size)]
-    subprocess.run(seed_cmd, cwd=REPO, env=_env(f"sqlite:///{template}"), check=True, capture_output=True, timeout=300)
+    seeded = subprocess.run(seed_cmd, cwd=REPO, env=_env(f"sqlite:///{template}"), capture_output=True, timeout=300)
+    if seeded.returncode != 0:
+        raise RuntimeError(f"sandbox seed failed:\n{seeded.stdout.decode()}\n{seeded.stderr.decode()}")
     # A checkpointed single-file copy: the live server starts from exactly the seeded state.
     with sqlite3.connect(template) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     shutil.copyfile(template, live)
+    # The free port can be taken by another process before the server binds it: retry on a new one.
+    for attempt in range(3):
+        try:
+            return _serve(workdir, live, template, attempt)
+        except _PortTaken:
+            continue
+    raise RuntimeError("sandbox could not bind a free port after 3 attempts")
+
+
+class _PortTaken(Exception):
+    pass
+
+
+def _serve(workdir: Path, live: Path, template: Path, attempt: int) -> SandboxServer:
     port = _free_port()
-    log_path = workdir / "server.log"
+    log_path = workdir / f"server-{attempt}.log"
     log = open(log_path, "wb")  # noqa: SIM115 - the server writes to it for its whole life
     process = subprocess.Popen(
         [sys.executable, "-m", "sandbox", "--db", str(live), "--port", str(port), "--host", "127.0.0.1"],
@@ -149,7 +168,11 @@ def start_sandbox(workdir: Path, *, size: int | None = None) -> SandboxServer:
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         if process.poll() is not None:
-            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{log_path.read_text()}")
+            log.close()
+            output = log_path.read_text(errors="replace")
+            if "address already in use" in output.lower():
+                raise _PortTaken(output)
+            raise RuntimeError(f"sandbox exited with {process.returncode}:\n{output}")
         try:
             response = httpx.get(f"{url}/priorities", headers={"Authorization": f"Token token={TOKEN}"}, timeout=2)
             if response.status_code == 200:
@@ -158,11 +181,14 @@ def start_sandbox(workdir: Path, *, size: int | None = None) -> SandboxServer:
             pass
         if time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"sandbox not ready after {READY_TIMEOUT}s:\n{log_path.read_text()}")
+            log.close()
+            raise RuntimeError(f"sandbox not ready after {READY_TIMEOUT}s:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.1)
-    return SandboxServer(
+    server = SandboxServer(
         url=url, api_token=TOKEN, db_path=live, template_path=template, process=process, log_path=log_path
     )
+    server.log_file = log
+    return server
 
 
 @pytest.fixture(scope="session")
