@@ -203,7 +203,7 @@ def _fault_applies(path: str) -> bool:
 
 
 class KnobsMiddleware:
-    """Outermost middleware: logs every request, injects latency and faults, enforces the rate limit."""
+    """Outermost middleware: logs API requests, injects latency and faults, enforces the rate limit."""
 
     def __init__(self, get_response):
         self.get_response = get_response
