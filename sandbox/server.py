@@ -8,25 +8,6 @@ import os
 import sys
 from pathlib import Path
 
-WEBHOOK_EVENTS = [
-    "incident.triggered",
-    "incident.acknowledged",
-    "incident.unacknowledged",
-    "incident.resolved",
-    "incident.reassigned",
-    "incident.escalated",
-    "incident.delegated",
-    "incident.reopened",
-    "incident.priority_updated",
-    "incident.annotated",
-    "incident.status_update_published",
-    "incident.responder.added",
-    "incident.conference_bridge.updated",
-    "service.created",
-    "service.updated",
-    "service.deleted",
-]
-
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -73,14 +54,16 @@ def prepare(args) -> dict:
 
 def _portal_webhook(url: str) -> None:
     """Subscribe the portal's receiver to every event, once: a restart reuses the same subscription."""
-    from sandbox.hooks import actions
+    from sandbox.hooks import actions, payloads
     from sandbox.hooks.models import WebhookSubscription
 
     secrets = os.environ.get("SANDBOX_WEBHOOK_SECRET") or os.environ.get("PAGERDUTY_WEBHOOK_SECRETS") or ""
     secret = secrets.split(",")[0].strip() or None
     sub = WebhookSubscription.objects.filter(url=url).first()
     if sub is None:
-        sub = actions.subscription_create(url=url, events=WEBHOOK_EVENTS, description="PD Portal", secret=secret)
+        sub = actions.subscription_create(
+            url=url, events=list(payloads.EVENT_TYPES), description="PD Portal", secret=secret
+        )
     elif secret and sub.secret != secret:
         sub.secret = secret
         sub.save(update_fields=["secret"])
