@@ -108,9 +108,14 @@ def console_hosts() -> list[str]:
     return [u.rstrip("/") for u in urls if u]
 
 
-def _origin(url: str) -> tuple[str, str]:
+def _origin(url: str) -> tuple[str, str, int]:
     parts = urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower() + (f":{parts.port}" if parts.port else "")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ForeignHost(f"“{url}” does not have a valid host and port.") from None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
 
 
 def resolve_console_target(target: str) -> ConsoleTarget:

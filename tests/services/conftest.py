@@ -15,8 +15,8 @@ def _plain_http(settings):
 def pd(db, fresh_sandbox, settings, api_key_mode):
     """The sandbox, freshly seeded, as this portal's PagerDuty (every host), with an empty request log."""
     settings.PAGERDUTY_API_URL = fresh_sandbox.url
-    settings.PAGERDUTY_EVENTS_URL = fresh_sandbox.url + "/events"
-    settings.PAGERDUTY_OAUTH_URL = fresh_sandbox.url + "/oauth"
+    settings.PAGERDUTY_EVENTS_URL = fresh_sandbox.url
+    settings.PAGERDUTY_OAUTH_URL = fresh_sandbox.url
     fresh_sandbox.clear_log()
     return fresh_sandbox
 

@@ -1,0 +1,235 @@
+"""The raw API console: PagerDuty hosts only, every input, redacted debug output, retries, audit."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import responses
+
+from accounts.models import AuditEntry
+from console.selectors import ForeignHost, resolve_console_target
+
+
+def _send(client, **overrides):
+    data = {
+        "method": "GET",
+        "target": "/priorities",
+        "params": "",
+        "headers": "",
+        "body_type": "none",
+        "json_body": "",
+        "form_data": "",
+        "upload_field": "file",
+        "response_type": "json",
+        "timeout": "10",
+        "retries": "0",
+        "retry_delay": "0",
+        "exponential": "on",
+    }
+    data.update(overrides)
+    return client.post("/api-console/", data)
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example.com/incidents",
+        "http://evil.example.com/incidents",
+        "//evil.example.com/incidents",
+        "ftp://api.pagerduty.test/incidents",
+        "https://user:pw@api.pagerduty.test/incidents",
+        "https://api.pagerduty.test.evil.com/incidents",
+        "javascript:alert(1)",
+    ],
+)
+def test_it_refuses_hosts_other_than_pagerduty(pd, admin_client, target):
+    target = target.replace("api.pagerduty.test", pd.url.split("://", 1)[1])
+
+    response = _send(admin_client, target=target)
+
+    assert response.status_code == 400
+    assert 'id="console-refused"' in response.content.decode()
+    assert pd.requests_log() == []
+    assert not AuditEntry.objects.exists()
+
+
+def test_it_accepts_a_full_url_on_the_configured_host(pd, admin_client):
+    response = _send(admin_client, target=f"{pd.url}/services?limit=1")
+
+    assert response.status_code == 200
+    assert "HTTP <strong>200</strong>" in response.content.decode()
+    assert [r["query"] for r in pd.requests_log(path="/services")] == ["limit=1"]
+
+
+def test_it_redacts_the_token_in_the_debug_output(pd, admin_client):
+    response = _send(
+        admin_client,
+        method="POST",
+        target="/incidents",
+        body_type="json",
+        json_body='{"incident": {"title": "x"}, "routing_key": "R0UT1NGKEY"}',
+        debug="on",
+    )
+
+    html = response.content.decode()
+    debug = html.split('id="console-debug">', 1)[1].split("</pre>", 1)[0]
+    assert f"POST {pd.url}/incidents" in debug
+    assert "Authorization: Token [REDACTED]" in debug
+    assert "From: admin@example.com" in debug
+    assert pd.api_token not in html
+    assert "R0UT1NGKEY" not in debug
+
+
+def test_it_shows_no_debug_output_unless_asked(pd, admin_client):
+    html = _send(admin_client).content.decode()
+
+    assert 'id="console-debug"' not in html
+    assert 'id="console-body"' in html
+
+
+@pytest.mark.parametrize(
+    ("method", "retries", "retry_all", "expected"),
+    [
+        ("GET", "0", False, 1),
+        ("GET", "2", False, 3),
+        ("POST", "2", False, 1),
+        ("POST", "2", True, 3),
+    ],
+)
+def test_it_respects_its_retry_settings_against_injected_500s(pd, admin_client, method, retries, retry_all, expected):
+    pd.set_knobs(fault_rate_500=1.0, fault_paths=["/priorities"])
+    extra = {"retry_all_errors": "on"} if retry_all else {}
+
+    response = _send(admin_client, method=method, target="/priorities", retries=retries, retry_delay="0", **extra)
+
+    assert len(pd.requests_log(path="/priorities", method=method)) == expected
+    html = response.content.decode()
+    assert "HTTP <strong>500</strong>" in html
+    assert f"{expected} attempt" in html
+    assert "injected by the sandbox" in html
+
+
+def test_it_sends_a_json_body_and_audits_the_write(pd, admin, admin_client):
+    incident = pd.get("/incidents", params={"limit": 1}).json()["incidents"][0]
+
+    response = _send(
+        admin_client,
+        method="POST",
+        target=f"/incidents/{incident['id']}/notes",
+        body_type="json",
+        json_body='{"note": {"content": "from the console"}}',
+    )
+
+    assert "HTTP <strong>200</strong>" in response.content.decode()  # the spec answers a new note with 200
+    notes = pd.get(f"/incidents/{incident['id']}/notes").json()["notes"]
+    assert any(n["content"] == "from the console" for n in notes)
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.method, entry.status) == (admin, "POST", 200)
+    assert entry.operation == "api-console POST /incidents/{id}/notes"
+    assert entry.target == incident["id"]
+
+
+def test_it_audits_reads_too(pd, admin, admin_client):
+    _send(admin_client, target="/priorities", params="limit=5")
+
+    entry = AuditEntry.objects.get()
+    assert (entry.actor, entry.method, entry.path, entry.status) == (admin, "GET", "/priorities", 200)
+    assert pd.requests_log(path="/priorities")[0]["query"] == "limit=5"
+
+
+def test_it_explains_invalid_json_without_sending(pd, admin_client):
+    response = _send(admin_client, method="POST", target="/incidents", body_type="json", json_body="{nope")
+
+    assert "This is not valid JSON" in response.content.decode()
+    assert pd.requests_log() == []
+
+
+def test_it_offers_a_binary_response_as_a_download(pd, admin_client):
+    response = _send(admin_client, target="/priorities", response_type="binary")
+
+    html = response.content.decode()
+    link = html.split('id="console-download" href="', 1)[1].split('"', 1)[0]
+    download = admin_client.get(link)
+    assert download.status_code == 200
+    assert download["Content-Disposition"].startswith("attachment")
+    assert "priorities" in json.loads(download.content)
+
+
+def test_a_download_belongs_to_the_person_who_made_it(pd, admin_client, client_as):
+    from tests.personas import make_portal_user
+
+    html = _send(admin_client, target="/priorities", response_type="binary").content.decode()
+    link = html.split('id="console-download" href="', 1)[1].split('"', 1)[0]
+    owner = make_portal_user(email="owner@example.com")
+
+    assert client_as(owner).get(link).status_code == 404
+
+
+@responses.activate
+def test_it_sends_form_data_and_multipart_uploads(admin, client_as, settings, api_key_mode):
+    settings.SECURE_SSL_REDIRECT = False
+    url = f"{settings.PAGERDUTY_API_URL}/upload"
+    responses.post(url, body=b"ok", content_type="text/plain")
+    client = client_as(admin)
+
+    _send(client, method="POST", target="/upload", body_type="form", form_data="a=1\nb=two words", response_type="text")
+    form_request = responses.calls[-1].request
+    assert form_request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert form_request.body == "a=1&b=two+words"
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    upload = SimpleUploadedFile("report.csv", b"id,name\n1,x\n", content_type="text/csv")
+    response = client.post(
+        "/api-console/",
+        {
+            "method": "POST",
+            "target": "/upload",
+            "body_type": "multipart",
+            "form_data": "kind=report",
+            "upload": upload,
+            "upload_field": "attachment",
+            "response_type": "text",
+            "timeout": "10",
+            "retries": "0",
+            "retry_delay": "0",
+        },
+    )
+    multipart = responses.calls[-1].request
+    assert multipart.headers["Content-Type"].startswith("multipart/form-data; boundary=")
+    body = multipart.body
+    assert b'name="attachment"; filename="report.csv"' in body
+    assert b"id,name\n1,x\n" in body
+    assert b'name="kind"' in body and b"report" in body
+    assert multipart.headers["Authorization"] == f"Token token={api_key_mode}"
+    assert "HTTP <strong>200</strong>" in response.content.decode()
+
+
+@responses.activate
+def test_it_sends_extra_headers_but_never_lets_them_replace_the_token(admin, client_as, settings, api_key_mode):
+    settings.SECURE_SSL_REDIRECT = False
+    responses.get(f"{settings.PAGERDUTY_API_URL}/abilities", json={"abilities": []})
+    client = client_as(admin)
+
+    _send(client, target="/abilities", headers="X-Early-Access: yes")
+    assert responses.calls[-1].request.headers["X-Early-Access"] == "yes"
+
+    response = _send(client, target="/abilities", headers="Authorization: Token token=stolen")
+    assert "cannot be changed here" in response.content.decode()
+    assert len(responses.calls) == 1
+
+
+def test_it_routes_full_urls_to_the_matching_configured_host(settings):
+    settings.PAGERDUTY_API_URL = "https://api.pagerduty.test"
+    settings.PAGERDUTY_EVENTS_URL = "https://events.pagerduty.test"
+    settings.PAGERDUTY_OAUTH_URL = "https://identity.pagerduty.test"
+
+    events = resolve_console_target("https://events.pagerduty.test/v2/enqueue")
+    assert (events.base_url, events.path) == ("https://events.pagerduty.test", "/v2/enqueue")
+    oauth = resolve_console_target("https://identity.pagerduty.test/oauth/token?x=1")
+    assert (oauth.base_url, oauth.path) == ("https://identity.pagerduty.test", "/oauth/token?x=1")
+    rest = resolve_console_target("incidents/P1")
+    assert rest.url == "https://api.pagerduty.test/incidents/P1"
+    with pytest.raises(ForeignHost):
+        resolve_console_target("https://events.pagerduty.test:8443/v2/enqueue")
