@@ -92,7 +92,10 @@ def log_entries_qs(include=()):
         ).prefetch_related(
             Prefetch("incident__assignments", queryset=m.Assignment.objects.select_related("user")),
             Prefetch("incident__acknowledgements", queryset=m.Acknowledgement.objects.select_related("user")),
-            "incident__responder_requests",
+            Prefetch(
+                "incident__responder_requests",
+                queryset=m.ResponderRequest.objects.select_related("requester").prefetch_related("targets"),
+            ),
         )
     if "users" in include:
         qs = qs.prefetch_related(*(f"agent_user__{p}" for p in _USER_PREFETCH))

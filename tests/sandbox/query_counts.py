@@ -18,6 +18,15 @@ LISTS = [
 ]
 
 
+def _add_responder_requests():
+    """Responder requests on the newest incidents, so their prefetches are part of the count."""
+    from sandbox.api import domain, models
+
+    users = list(models.User.objects.order_by("id")[:2])
+    for incident in models.Incident.objects.order_by("-created_at")[:30]:
+        domain.responder_request_create(actor=users[0], incident=incident, targets=users, message="help")
+
+
 def main(db_path: str) -> None:
     os.environ["DJANGO_SETTINGS_MODULE"] = "sandbox.settings"
     os.environ["SANDBOX_DATABASE_URL"] = f"sqlite:///{db_path}"
@@ -28,6 +37,7 @@ def main(db_path: str) -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    _add_responder_requests()
     client = Client(HTTP_AUTHORIZATION=f"Token token={os.environ.get('SANDBOX_API_TOKEN', 'sandbox-account-token')}")
     counts = {}
     for url in LISTS:
