@@ -342,3 +342,53 @@ def test_a_responder_request_names_its_requester_in_the_body(fresh_sandbox):
     assert response.status_code == 200, response.text
     incident = sandbox.get(f"/incidents/{incident_id}").json()["incident"]
     assert [r["user"]["id"] for r in incident["incidents_responders"]] == [target]
+
+
+def test_it_filters_services_users_and_policies_by_query_and_team(sandbox):
+    payments = next(t for t in sandbox.get("/teams").json()["teams"] if t["name"] == "Payments")
+    services = sandbox.get("/services", params={"team_ids[]": payments["id"]}).json()["services"]
+    assert sorted(s["name"] for s in services) == ["Billing Worker", "Checkout"]
+    assert [s["name"] for s in sandbox.get("/services", params={"query": "gate"}).json()["services"]] == ["API Gateway"]
+    members = sandbox.get("/users", params={"team_ids[]": payments["id"]}).json()["users"]
+    assert "responder2@example.com" in {u["email"] for u in members}
+    assert "owner@example.com" not in {u["email"] for u in members}
+    found = sandbox.get("/users", params={"query": "observer"}).json()["users"]
+    assert [u["email"] for u in found] == ["observer@example.com"]
+    policies = sandbox.get("/escalation_policies", params={"team_ids[]": payments["id"]}).json()
+    assert [p["name"] for p in policies["escalation_policies"]] == ["Payments On-Call"]
+
+
+def test_include_expands_references_into_objects(sandbox):
+    users = sandbox.get("/users", params={"include[]": ["contact_methods", "teams"]}).json()["users"]
+    method = users[0]["contact_methods"][0]
+    assert "address" in method
+    assert not method["type"].endswith("_reference")
+    services = sandbox.get("/services", params={"include[]": "integrations"}).json()["services"]
+    assert services[0]["integrations"][0]["integration_key"]
+
+
+def test_overview_log_entries_leave_out_notifications_and_assignments(sandbox):
+    incident = incidents(sandbox, **{"statuses[]": "triggered"})[0]
+    path = f"/incidents/{incident['id']}/log_entries"
+    everything = {e["type"] for e in sandbox.get(path).json()["log_entries"]}
+    overview = {e["type"] for e in sandbox.get(path, params={"is_overview": "true"}).json()["log_entries"]}
+    assert {"notify_log_entry", "assign_log_entry"} <= everything
+    assert "notify_log_entry" not in overview
+    assert "trigger_log_entry" in overview
+
+
+def test_change_events_filter_by_integration_and_service(sandbox):
+    events = sandbox.get("/change_events", params={"limit": 100}).json()["change_events"]
+    integration_id = events[0]["integration"]["id"]
+    same = sandbox.get("/change_events", params={"integration_ids[]": integration_id, "limit": 100}).json()
+    assert {e["integration"]["id"] for e in same["change_events"]} == {integration_id}
+    service_id = events[0]["services"][0]["id"]
+    per_service = sandbox.get(f"/services/{service_id}/change_events", params={"limit": 100}).json()
+    assert {e["services"][0]["id"] for e in per_service["change_events"]} == {service_id}
+
+
+def test_alerts_filter_by_status(sandbox):
+    incident = next(i for i in incidents(sandbox, **{"statuses[]": "resolved"}))
+    path = f"/incidents/{incident['id']}/alerts"
+    assert sandbox.get(path, params={"statuses[]": "triggered"}).json()["alerts"] == []
+    assert sandbox.get(path, params={"statuses[]": "resolved"}).json()["alerts"]
