@@ -161,13 +161,19 @@ def sync_all(
     detail_limit: int = DEFAULT_DETAIL_LIMIT,
     concurrency: int | None = None,
     state_name: str = SYNC_STATE,
+    steps: Iterable[str] | None = None,
 ) -> SyncReport:
     """Fill the whole mirror from PagerDuty; upserts are keyed by PagerDuty id, so a re-run is harmless.
 
     Order matters only for speed (references resolve to real rows instead of stubs): directory first, then
     incidents, then what hangs off them. `SyncState(state_name)` shows status, progress and, when done, the
     watermark (the time the sync started) from which the reconcile job reads log entries.
+    `steps` limits the run to some of STEPS (for example a quick directory refresh).
     """
+    wanted = set(STEPS if steps is None else steps)
+    unknown = wanted - set(STEPS)
+    if unknown:
+        raise ValueError(f"Unknown sync steps: {', '.join(sorted(unknown))}")
     workers = concurrency or settings.PAGERDUTY_SYNC_CONCURRENCY
     started = timezone.now()
     state, _ = SyncState.objects.get_or_create(name=state_name)
@@ -180,6 +186,8 @@ def sync_all(
     window = _window(days)
 
     def step(name: str, path: str, params: dict[str, Any] | None, upsert: Callable[[dict, mirror.Refs], Any]) -> None:
+        if name not in wanted:
+            return
         count = _run_step(
             name=name,
             client=client,
@@ -194,11 +202,12 @@ def sync_all(
         recorder.finish_step(count)
 
     try:
-        priorities = client.list_all("/priorities", concurrency=workers)
-        with transaction.atomic():
-            report.counts["priorities"] = len(mirror.upsert_priorities(priorities))
-        recorder.report("priorities", report.counts["priorities"], report.counts["priorities"])
-        recorder.finish_step(report.counts["priorities"])
+        if "priorities" in wanted:
+            priorities = client.list_all("/priorities", concurrency=workers)
+            with transaction.atomic():
+                report.counts["priorities"] = len(mirror.upsert_priorities(priorities))
+            recorder.report("priorities", report.counts["priorities"], report.counts["priorities"])
+            recorder.finish_step(report.counts["priorities"])
         step("teams", "/teams", None, lambda d, r: mirror.upsert_team(d, refs=r))
         step("users", "/users", None, lambda d, r: mirror.upsert_user(d, refs=r))
         step(
@@ -212,18 +221,19 @@ def sync_all(
             {**window, "time_zone": "UTC"},
             lambda d, r: mirror.upsert_incident(d, refs=r),
         )
-        open_ids = list(
-            Incident.objects.exclude(status=Incident.Status.RESOLVED).values_list("pd_id", flat=True)[:10_000]
-        )
-        recent_ids = list(Incident.objects.order_by("-created_at").values_list("pd_id", flat=True)[:detail_limit])
-        detail_ids = list(dict.fromkeys(open_ids + recent_ids))
-        report.counts["alerts_and_notes"] = sync_incident_details(
-            client=client,
-            incident_ids=detail_ids,
-            concurrency=workers,
-            progress=lambda done, total: recorder.report("alerts_and_notes", done, total),
-        )
-        recorder.finish_step(report.counts["alerts_and_notes"])
+        if "alerts_and_notes" in wanted:
+            open_ids = list(
+                Incident.objects.exclude(status=Incident.Status.RESOLVED).values_list("pd_id", flat=True)[:10_000]
+            )
+            recent_ids = list(Incident.objects.order_by("-created_at").values_list("pd_id", flat=True)[:detail_limit])
+            detail_ids = list(dict.fromkeys(open_ids + recent_ids))
+            report.counts["alerts_and_notes"] = sync_incident_details(
+                client=client,
+                incident_ids=detail_ids,
+                concurrency=workers,
+                progress=lambda done, total: recorder.report("alerts_and_notes", done, total),
+            )
+            recorder.finish_step(report.counts["alerts_and_notes"])
         step("log_entries", "/log_entries", dict(window), lambda d, r: mirror.upsert_log_entry(d, refs=r))
         step("change_events", "/change_events", dict(window), lambda d, r: mirror.upsert_change_event(d, refs=r))
     except Exception as exc:

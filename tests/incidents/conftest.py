@@ -26,3 +26,36 @@ def sandbox_client(sandbox):
 def _plain_http(settings):
     # The test client speaks plain HTTP; HTTPS redirects are the security middleware's business.
     settings.SECURE_SSL_REDIRECT = False
+
+
+QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
+
+
+@pytest.fixture
+def mirrored(portal_on_sandbox, sandbox_client):
+    """The freshly reset sandbox's directory and incidents in the mirror (alerts etc. are fetched per test)."""
+    from incidents import sync
+
+    sync.sync_all(client=sandbox_client, steps=QUICK_STEPS)
+    portal_on_sandbox.clear_log()
+    return portal_on_sandbox
+
+
+@pytest.fixture
+def pick(mirrored, sandbox_client):
+    """`pick(status)`: a mirrored incident with that status, with its alerts and notes mirrored too."""
+    from incidents import sync
+    from incidents.models import Incident
+
+    used: set[str] = set()
+
+    def choose(status: str = "triggered", *, min_alerts: int = 0):
+        qs = Incident.objects.filter(status=status, alert_count__gte=min_alerts).exclude(pd_id__in=used)
+        incident = qs.order_by("-created_at").first()
+        assert incident is not None, f"the sandbox seed has no {status} incident left"
+        used.add(incident.pd_id)
+        sync.sync_incident_details(client=sandbox_client, incident_ids=[incident.pd_id])
+        mirrored.clear_log()
+        return incident
+
+    return choose
