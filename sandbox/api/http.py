@@ -23,7 +23,8 @@ MAX_WINDOW = 10_000
 
 
 def require(request, scope, *, write=False, admin=False):
-    _require(request, scope, write=write, admin=admin)
+    """Edge's guard: returns the request's actor or raises ApiError 401/403."""
+    return _require(request, scope, write=write, admin=admin)
 
 
 def respond(body, status=200):

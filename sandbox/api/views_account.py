@@ -145,10 +145,15 @@ def get_user(request, user_id):
 
 
 def update_user(request, user_id):
-    require(request, "users.write", write=True, admin=True)
+    actor_user = getattr(getattr(request, "pd_actor", None), "user", None)
+    is_self = actor_user is not None and actor_user.pk == user_id
+    # People may edit their own profile; everyone else's needs an owner or admin.
+    actor = require(request, "users.write", write=True, admin=not is_self)
     user = get_or_404(m.User, user_id)
     data = obj(body(request), "user")
     fields = _user_fields(data)
+    if is_self and fields.get("role") not in (None, user.role) and not (actor and actor.is_admin()):
+        raise ApiError(403, "Access Denied", 2010, ["Only account owners and admins may change roles."])
     if data.get("teams") is not None:
         fields["team_ids"] = [lookup(m.Team, t, "Team").pk for t in data["teams"]]
     domain.user_update(user=user, **fields)
@@ -162,7 +167,7 @@ def delete_user(request, user_id):
 
 
 def me(request):
-    require(request, "users.read")
+    # The spec asks no scope here: any signed-in token may ask who it belongs to.
     actor = getattr(request, "pd_actor", None)
     user = getattr(actor, "user", None)
     if user is None:
@@ -344,8 +349,8 @@ def template_fields(request):
 _CHANGE_QS = m.ChangeEvent.objects.select_related("integration").prefetch_related("services")
 
 
-def _change_events(request, qs):
-    require(request, "change_events.read")
+def _change_events(request, qs, scope="change_events.read"):
+    require(request, scope)
     apply_time_zone(request)
     for name in ("since", "until"):
         value = request.GET.get(name)
@@ -372,7 +377,7 @@ def list_change_events(request):
 
 def service_change_events(request, service_id):
     get_or_404(m.Service, service_id)
-    return _change_events(request, _CHANGE_QS.filter(services=service_id))
+    return _change_events(request, _CHANGE_QS.filter(services=service_id), scope="services.read")
 
 
 def get_change_event(request, event_id):

@@ -392,3 +392,16 @@ def test_alerts_filter_by_status(sandbox):
     path = f"/incidents/{incident['id']}/alerts"
     assert sandbox.get(path, params={"statuses[]": "triggered"}).json()["alerts"] == []
     assert sandbox.get(path, params={"statuses[]": "resolved"}).json()["alerts"]
+
+
+def test_people_may_edit_their_own_profile_but_not_others_or_their_role(fresh_sandbox):
+    sandbox = fresh_sandbox
+    key = user_key(sandbox, "responder@example.com")
+    me = sandbox.user_id("responder@example.com")
+    own = sandbox.put(f"/users/{me}", token=key, json={"user": {"type": "user", "time_zone": "Asia/Tokyo"}})
+    assert own.status_code == 200, own.text
+    assert own.json()["user"]["time_zone"] == "Asia/Tokyo"
+    promote = sandbox.put(f"/users/{me}", token=key, json={"user": {"type": "user", "role": "admin"}})
+    assert promote.status_code == 403
+    other = sandbox.user_id("oncall@example.com")
+    assert sandbox.put(f"/users/{other}", token=key, json={"user": {"job_title": "x"}}).status_code == 403
