@@ -626,14 +626,13 @@ def change_event_send(request: HttpRequest) -> HttpResponse:
 @require_GET
 def notification_list(request: HttpRequest) -> HttpResponse:
     """List Notifications, read live from PagerDuty (they are not mirrored)."""
-    query = request.GET if request.GET.get("since") or request.GET.get("until") else None
-    form = forms.NotificationFilterForm(query or None, initial=forms.NotificationFilterForm.default_range())
+    if "since" in request.GET or "until" in request.GET:
+        query = request.GET
+    else:
+        query = QueryDict(urlencode(forms.NotificationFilterForm.default_range()))
+    form = forms.NotificationFilterForm(query)
     notifications: list[dict[str, Any]] = []
     error = None
-    if query is None:
-        form = forms.NotificationFilterForm(
-            QueryDict(urlencode(forms.NotificationFilterForm.default_range())), initial=None
-        )
     if form.is_valid():
         try:
             notifications = actions.notifications_fetch(actor=request.user, filters=form.cleaned_data)
