@@ -195,7 +195,7 @@ def apply_incident_update(*, actor, incident, data):
         if status == "resolved":
             domain.incident_resolve(actor=actor, incident=incident, resolution=data.get("resolution"))
             return incident
-        if status == "acknowledged" and incident.status != "acknowledged":
+        if status == "acknowledged":
             domain.incident_acknowledge(actor=actor, incident=incident)
         elif status == "triggered" and incident.status != "triggered":
             domain.incident_unacknowledge(actor=actor, incident=incident)
