@@ -1,6 +1,5 @@
 """Settings of the sandbox project: its own database, no sessions, JSON errors like PagerDuty."""
 
-import importlib.util
 import os
 from pathlib import Path
 
@@ -12,33 +11,21 @@ SECRET_KEY = os.environ.get("SANDBOX_SECRET_KEY", "sandbox-not-secret")
 DEBUG = os.environ.get("SANDBOX_DEBUG", "") in {"1", "true", "yes"}
 ALLOWED_HOSTS = ["*"]
 
-# Edge's apps are listed only once their packages exist, so the sandbox keeps booting while they are built.
-_OPTIONAL_APPS = ["sandbox.identity", "sandbox.events", "sandbox.hooks"]
 INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "sandbox.api",
-    *[app for app in _OPTIONAL_APPS if importlib.util.find_spec(app) is not None],
+    "sandbox.identity",
+    "sandbox.events",
+    "sandbox.hooks",
 ]
 
-
-def _module_has(path):
-    module, _, _attr = path.rpartition(".")
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-# The knobs middleware (request log, latency, faults, rate limit) wraps everything, then errors, then auth.
+# The knobs middleware (request log, latency, faults, rate limit, /_sandbox/) wraps everything, then
+# PagerDuty-style error rendering, then authentication (which sets request.pd_actor).
 MIDDLEWARE = [
-    m
-    for m in [
-        "sandbox.knobs.KnobsMiddleware",
-        "sandbox.api.middleware.ApiErrorMiddleware",
-        "sandbox.identity.middleware.PagerDutyAuthMiddleware",
-    ]
-    if _module_has(m)
+    "sandbox.knobs.KnobsMiddleware",
+    "sandbox.api.middleware.ApiErrorMiddleware",
+    "sandbox.identity.middleware.PagerDutyAuthMiddleware",
 ]
 
 ROOT_URLCONF = "sandbox.urls"

@@ -1,24 +1,15 @@
 """Root URLs of the sandbox: REST v2 at `/`, plus edge's OAuth, Events API and webhook routes."""
 
-import importlib.util
-
 from django.urls import include, path
 
 from sandbox.api import errors
 
-
-def _present(module):
-    return importlib.util.find_spec(module) is not None
-
-
+# `/_sandbox/` (knobs, request log, reset, keys) is answered by sandbox.knobs.KnobsMiddleware itself.
 urlpatterns = [
-    # Edge's modules are included once they exist, so the REST API boots while they are being built.
-    *[
-        path("", include(m))
-        for m in ("sandbox.identity.urls", "sandbox.events.urls", "sandbox.hooks.urls")
-        if _present(m)
-    ],
-    path("", include("sandbox.api.urls")),
+    path("", include("sandbox.identity.urls")),  # /oauth/authorize, /oauth/token, /oauth/revoke
+    path("", include("sandbox.events.urls")),  # /v2/enqueue, /v2/change/enqueue
+    path("", include("sandbox.hooks.urls")),  # /webhook_subscriptions…
+    path("", include("sandbox.api.urls")),  # REST v2
 ]
 
 
