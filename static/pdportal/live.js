@@ -100,6 +100,33 @@
     );
   }
 
+  // Ticked checkboxes (e.g. rows selected for a bulk action) survive a live refresh of their partial.
+  var ticked = {}; // element id -> ["name=value", ...]
+
+  function remember(el) {
+    var boxes = el.querySelectorAll("input[type=checkbox]:checked");
+    if (!boxes.length) return;
+    ticked[el.id] = Array.prototype.map.call(boxes, function (box) {
+      return box.name + "=" + box.value;
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", function (event) {
+    var el = event.detail && event.detail.elt;
+    var id = el && el.id;
+    if (!id || !ticked[id]) return;
+    var keep = ticked[id];
+    delete ticked[id];
+    var now = document.getElementById(id);
+    if (!now) return;
+    Array.prototype.forEach.call(now.querySelectorAll("input[type=checkbox]"), function (box) {
+      if (keep.indexOf(box.name + "=" + box.value) !== -1 && !box.checked) {
+        box.checked = true;
+        box.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+    });
+  });
+
   function refresh(el) {
     var id = el.id;
     if (!id) return;
@@ -121,6 +148,7 @@
       );
       return;
     }
+    remember(el);
     if (/\bpd:refresh\b/.test(el.getAttribute("hx-trigger") || "")) {
       window.htmx.trigger(el, "pd:refresh");
       return;

@@ -1,0 +1,207 @@
+"""Live updates across processes: a change in the sandbox reaches two open pages served by 2 uvicorn workers.
+
+The portal runs as a subprocess (`uvicorn --workers 2`, a file SQLite database, the session's Redis), synced from
+the sandbox, with the webhook subscription registered by the portal itself (pointing at that portal).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.timeout(300)]
+
+REPO = Path(__file__).resolve().parents[2]
+RESPONDER_EMAIL = "responder@example.com"
+
+SESSION_SCRIPT = """
+import django
+django.setup()
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+from tests.personas import make_portal_user
+
+user = make_portal_user(email="%s")
+session = SessionStore()
+session[SESSION_KEY] = str(user.pk)
+session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+session.create()
+print(session.session_key)
+"""
+
+
+@dataclass
+class Portal:
+    url: str
+    session_key: str
+    process: subprocess.Popen
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"portal exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"portal did not answer {url}:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def portal(sandbox, redis_url, tmp_path_factory):
+    sandbox.reset()
+    workdir = tmp_path_factory.mktemp("portal")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERDUTY_", "CELERY_", "DATABASE_URL"))}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "pdportal.settings",
+            "DATABASE_URL": f"sqlite:///{workdir / 'portal.sqlite3'}",
+            "REDIS_URL": redis_url,
+            "PORTAL_URL": url,
+            "PAGERDUTY_API_URL": sandbox.url,
+            "PAGERDUTY_EVENTS_URL": sandbox.url,
+            "PAGERDUTY_OAUTH_URL": sandbox.url,
+            "PAGERDUTY_API_TOKEN": sandbox.api_token,
+            "DEBUG": "1",
+            "HTTPS": "0",
+            "PYTHONPATH": str(REPO),
+        }
+    )
+    run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 180}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
+    log = workdir / "uvicorn.log"
+    with open(log, "wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "pdportal.asgi:application",
+                "--workers",
+                "2",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--no-access-log",
+            ],
+            cwd=REPO,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_http(f"{url}/healthz", process, log)
+        # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
+        subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
+        session = subprocess.run([sys.executable, "-c", SESSION_SCRIPT % RESPONDER_EMAIL], **run)
+        yield Portal(url=url, session_key=session.stdout.decode().strip().splitlines()[-1], process=process)
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+        sandbox.reset()
+
+
+def _signed_in_page(chromium, portal: Portal):
+    context = chromium.new_context()
+    context.add_cookies([{"name": "sessionid", "value": portal.session_key, "url": portal.url}])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    return context, page
+
+
+def _open_incident(sandbox) -> dict:
+    response = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1, "sort_by": "created_at:desc"})
+    response.raise_for_status()
+    return response.json()["incidents"][0]
+
+
+def _wait_live(page) -> None:
+    page.wait_for_selector("#live-status[data-state=live]", timeout=15_000)
+
+
+def test_a_change_in_pagerduty_reaches_two_open_pages_without_reload(chromium, portal, sandbox):
+    from playwright.sync_api import expect
+
+    incident = _open_incident(sandbox)
+    pd_id = incident["id"]
+    ctx_a, detail = _signed_in_page(chromium, portal)
+    ctx_b, listing = _signed_in_page(chromium, portal)
+    try:
+        detail.goto(f"{portal.url}/incidents/{pd_id}/")
+        listing.goto(f"{portal.url}/?status=triggered&status=acknowledged")
+        expect(detail.locator("#incident-status")).to_have_text("triggered")
+        expect(listing.locator(f"#incident-row-{pd_id}")).to_contain_text("triggered")
+        _wait_live(detail)
+        _wait_live(listing)
+        for page in (detail, listing):
+            page.evaluate("window.__notReloaded = true")
+
+        response = sandbox.put(
+            f"/incidents/{pd_id}",
+            headers={"From": "admin@example.com"},
+            json={"incident": {"type": "incident_reference", "status": "acknowledged"}},
+        )
+        assert response.status_code == 200, response.text
+
+        expect(detail.locator("#incident-status")).to_have_text("acknowledged", timeout=2_000)
+        expect(listing.locator(f"#incident-row-{pd_id}")).to_contain_text("acknowledged", timeout=2_000)
+        assert detail.evaluate("window.__notReloaded") is True
+        assert listing.evaluate("window.__notReloaded") is True
+
+        # Resolved incidents leave a list filtered to open ones, still without a reload.
+        response = sandbox.put(
+            f"/incidents/{pd_id}",
+            headers={"From": "admin@example.com"},
+            json={"incident": {"type": "incident_reference", "status": "resolved"}},
+        )
+        assert response.status_code == 200, response.text
+        expect(listing.locator(f"#incident-row-{pd_id}")).to_have_count(0, timeout=2_000)
+        expect(detail.locator("#incident-status")).to_have_text("resolved", timeout=2_000)
+        assert listing.evaluate("window.__notReloaded") is True
+    finally:
+        ctx_a.close()
+        ctx_b.close()
+
+
+def test_open_live_pages_cost_pagerduty_nothing(chromium, portal, sandbox):
+    ctx_a, first = _signed_in_page(chromium, portal)
+    ctx_b, second = _signed_in_page(chromium, portal)
+    try:
+        first.goto(f"{portal.url}/")
+        second.goto(f"{portal.url}/incidents/{_open_incident(sandbox)['id']}/")
+        _wait_live(first)
+        _wait_live(second)
+        browser_requests: list[str] = []
+        for page in (first, second):
+            page.on("request", lambda request: browser_requests.append(request.url))
+        sandbox.clear_log()
+        # pd-live would have polled twice per page in this window, GoAlert three times.
+        first.wait_for_timeout(10_000)
+        assert sandbox.requests_log() == []
+        assert browser_requests == []  # no polling of the portal either: one SSE stream per page
+        assert first.locator("#live-status").get_attribute("data-state") == "live"
+    finally:
+        ctx_a.close()
+        ctx_b.close()
