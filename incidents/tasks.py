@@ -16,6 +16,7 @@ from typing import Any
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models.signals import post_save
 from django.utils import timezone
 
 from incidents import mirror
@@ -276,6 +277,22 @@ def schedule_after_connection() -> None:
 
     transaction.on_commit(lambda: ensure_webhook_subscription.delay())
     transaction.on_commit(lambda: full_sync.delay())
+
+
+def _on_connection_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
+    from django.conf import settings
+
+    # A health check saves only its own columns; a new or changed connection is a full save.
+    if update_fields is not None or instance.mode == "none":
+        return
+    # Other apps' tests save connections against fake hosts: they opt in (tests/live does).
+    if settings.TESTING and not SCHEDULE_ON_CONNECT_IN_TESTS:
+        return
+    schedule_after_connection()
+
+
+SCHEDULE_ON_CONNECT_IN_TESTS = False
+post_save.connect(_on_connection_saved, sender="accounts.Connection", dispatch_uid="incidents.tasks.on_connection")
 
 
 # -- /healthz --------------------------------------------------------------------------------------------------------

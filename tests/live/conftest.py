@@ -120,6 +120,8 @@ class FakePagerDuty:
         self.rsps = rsps
         self.incidents: dict[str, dict] = {}
         self.log_entries: list[dict] = []
+        self.failing: set[str] = set()
+        self.log_queries: list[str] = []
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)$"), callback=self._incident)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/alerts"), callback=self._alerts)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/notes"), callback=self._notes)
@@ -139,7 +141,10 @@ class FakePagerDuty:
         return self.incidents.setdefault(pd_id, rest_incident(pd_id, updated_at="2020-01-01T00:00:00Z"))
 
     def _incident(self, request):
-        return 200, {}, json.dumps({"incident": self.incident(self._id(request))})
+        pd_id = self._id(request)
+        if pd_id in self.failing:
+            return 400, {}, json.dumps({"error": {"message": "Invalid Input Provided", "code": 2001}})
+        return 200, {}, json.dumps({"incident": self.incident(pd_id)})
 
     def _alerts(self, request):
         pd_id = self._id(request)
@@ -173,6 +178,7 @@ class FakePagerDuty:
         return 200, {}, json.dumps({"log_entries": [entry], "limit": 100, "offset": 0, "more": False})
 
     def _log(self, request):
+        self.log_queries.append(request.url)
         return 200, {}, json.dumps(_page("log_entries", self.log_entries))
 
     def _incident_list(self, request):

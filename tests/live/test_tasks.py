@@ -1,0 +1,204 @@
+"""Background jobs: reconcile from log entries with a watermark, full sync, enrichment, scheduling and /healthz."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.utils import timezone
+
+from incidents import tasks
+from incidents.models import Incident, LogEntry, WebhookEvent
+from pdportal.models import SyncState
+from pdportal.pagerduty import PagerDutyError
+from tests.live.conftest import mirror_hash, rest_incident
+
+pytestmark = pytest.mark.django_db
+
+WATERMARK = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+
+
+def _log_entry(entry_id: str, incident_id: str) -> dict:
+    return {
+        "id": entry_id,
+        "type": "acknowledge_log_entry",
+        "summary": "Acknowledged by Rita",
+        "created_at": "2026-11-20T10:01:00Z",
+        "incident": {"id": incident_id, "type": "incident_reference"},
+        "agent": {"id": "PUSR1", "type": "user_reference"},
+        "channel": {"type": "web_ui"},
+    }
+
+
+def test_reconcile_refetches_the_incidents_named_by_new_log_entries_and_advances_the_watermark(fake_pd):
+    SyncState.objects.create(name="reconcile", watermark=WATERMARK)
+    fake_pd.incidents["PREC1"] = rest_incident("PREC1", status="acknowledged", updated_at="2026-11-20T10:01:00Z")
+    fake_pd.log_entries = [_log_entry("LACK1", "PREC1")]
+    before = timezone.now()
+
+    assert tasks.reconcile() == 1
+
+    query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
+    assert query["since"] == [(WATERMARK - tasks.RECONCILE_OVERLAP).isoformat()]
+    incident = Incident.objects.get(pd_id="PREC1")
+    assert incident.status == "acknowledged"
+    assert incident.alerts.count() == 1
+    assert LogEntry.objects.filter(pd_id="LPREC1").exists()  # the incident's own log, refetched
+    state = SyncState.objects.get(name="reconcile")
+    assert state.status == "done"
+    assert state.watermark >= before
+
+
+def test_reconcile_keeps_the_watermark_when_a_refetch_fails_and_heals_on_the_next_run(fake_pd):
+    SyncState.objects.create(name="reconcile", watermark=WATERMARK)
+    fake_pd.log_entries = [_log_entry("LACK1", "PREC1")]
+    fake_pd.failing.add("PREC1")
+
+    with pytest.raises(PagerDutyError):
+        tasks.reconcile()
+    state = SyncState.objects.get(name="reconcile")
+    assert state.watermark == WATERMARK
+    assert state.status == "failed"
+    assert "Invalid Input" in state.error
+
+    fake_pd.failing.clear()
+    assert tasks.reconcile() == 1
+    assert Incident.objects.filter(pd_id="PREC1").exists()
+    assert SyncState.objects.get(name="reconcile").watermark > WATERMARK
+
+
+def test_reconcile_starts_from_the_full_sync_when_it_never_ran(fake_pd):
+    SyncState.objects.create(name="initial_sync", status="done", watermark=WATERMARK)
+    tasks.reconcile()
+    query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
+    assert query["since"] == [(WATERMARK - tasks.RECONCILE_OVERLAP).isoformat()]
+
+
+def test_full_sync_records_progress_and_tells_pages_to_resync(fake_pd):
+    fake_pd.incidents["PFULL1"] = rest_incident("PFULL1")
+    with mock.patch("incidents.tasks.live.publish") as publish:
+        counts = tasks.full_sync()
+    assert counts["incidents"] == 1
+    state = SyncState.objects.get(name="initial_sync")
+    assert state.status == "done"
+    assert state.done == state.total and state.total > 0
+    assert state.watermark is not None
+    assert {c.kwargs["event"] for c in publish.call_args_list} == {"resync"}
+
+
+def test_enrichment_is_idempotent(fake_pd):
+    fake_pd.incidents["PENR1"] = rest_incident("PENR1", updated_at="2026-11-20T10:00:00Z")
+    tasks.enrich_incident("PENR1")
+    first = mirror_hash()
+    tasks.enrich_incident("PENR1")
+    assert mirror_hash() == first
+    assert Incident.objects.get(pd_id="PENR1").alerts.count() == 1
+
+
+def test_a_refetch_in_the_same_second_as_the_last_webhook_still_applies(fake_pd):
+    Incident.objects.create(
+        pd_id="PSEC1",
+        number=1,
+        title="old",
+        status="triggered",
+        created_at=WATERMARK,
+        changed_at=datetime(2026, 11, 20, 10, 0, 0, 400_000, tzinfo=UTC),
+    )
+    fake_pd.incidents["PSEC1"] = rest_incident("PSEC1", status="resolved", updated_at="2026-11-20T10:00:00Z")
+    tasks.enrich_incident("PSEC1")
+    incident = Incident.objects.get(pd_id="PSEC1")
+    assert incident.status == "resolved"
+    assert incident.changed_at == datetime(2026, 11, 20, 10, 0, 0, 400_000, tzinfo=UTC)
+
+
+def test_an_older_refetch_does_not_regress_a_newer_row(fake_pd):
+    Incident.objects.create(
+        pd_id="POLD1",
+        number=1,
+        title="new",
+        status="resolved",
+        created_at=WATERMARK,
+        changed_at=datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC),
+    )
+    fake_pd.incidents["POLD1"] = rest_incident("POLD1", status="triggered", updated_at="2026-11-20T10:00:03Z")
+    tasks.enrich_incident("POLD1")
+    assert Incident.objects.get(pd_id="POLD1").status == "resolved"
+
+
+def test_every_task_acknowledges_late():
+    for task in (tasks.full_sync, tasks.reconcile, tasks.sweep_webhook_events, tasks.enrich_incident):
+        assert task.acks_late is True, task.name
+
+
+def test_connecting_the_account_registers_the_webhook_and_starts_the_initial_sync(
+    monkeypatch, django_capture_on_commit_callbacks
+):
+    from accounts.models import Connection
+
+    monkeypatch.setattr(tasks, "SCHEDULE_ON_CONNECT_IN_TESTS", True)
+    with (
+        mock.patch("services.tasks.ensure_webhook_subscription.delay") as ensure,
+        mock.patch("incidents.tasks.full_sync.delay") as sync,
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            connection = Connection.load()
+            connection.mode = Connection.Mode.API_KEY
+            connection.api_key = "encrypted"
+            connection.save()
+        assert ensure.call_count == 1 and sync.call_count == 1
+        with django_capture_on_commit_callbacks(execute=True):
+            connection.healthy = True
+            connection.save(update_fields=["healthy"])  # a health check is not a new connection
+        assert ensure.call_count == 1 and sync.call_count == 1
+
+
+# -- /healthz ------------------------------------------------------------------------------------------------------
+
+
+def test_healthz_reports_the_worker_heartbeat(client):
+    from pdportal.redis import get_redis
+    from pdportal.tasks import HEARTBEAT_KEY, heartbeat
+
+    get_redis().delete(HEARTBEAT_KEY)
+    assert client.get("/healthz").json()["worker"]["ok"] is False
+    heartbeat()
+    worker = client.get("/healthz").json()["worker"]
+    assert worker["ok"] is True
+    assert worker["last_heartbeat_seconds_ago"] < 60
+
+
+def test_healthz_reports_the_last_sync_and_the_last_webhook(client):
+    SyncState.objects.create(name="initial_sync", status="running", done=10, total=40)
+    WebhookEvent.objects.create(event_id="E1", event_type="incident.triggered", payload={})
+    body = client.get("/healthz").json()
+    assert body["last_sync"]["full_sync"]["status"] == "running"
+    assert (body["last_sync"]["full_sync"]["done"], body["last_sync"]["full_sync"]["total"]) == (10, 40)
+    assert body["last_webhook"]["event_type"] == "incident.triggered"
+    assert body["last_webhook"]["unprocessed"] == 1
+    received = datetime.fromisoformat(body["last_webhook"]["received_at"])
+    assert timezone.now() - received < timedelta(minutes=1)
+
+
+def test_healthz_flags_a_subscription_pagerduty_temporarily_disabled(client, settings):
+    from services.models import WebhookSubscription
+
+    assert client.get("/healthz").json()["webhook_subscription"]["state"] == "missing"
+    sub = WebhookSubscription.objects.create(
+        pd_id="PSUB1",
+        url=f"{settings.PORTAL_URL}/hooks/pagerduty/",
+        created_by_portal=True,
+        raw={"delivery_method": {"temporarily_disabled": True}},
+    )
+    check = client.get("/healthz").json()["webhook_subscription"]
+    assert check["ok"] is False
+    assert check["state"] == "temporarily_disabled"
+    sub.raw = {"delivery_method": {"temporarily_disabled": False}}
+    sub.save()
+    assert client.get("/healthz").json()["webhook_subscription"] == {
+        "ok": True,
+        "state": "active",
+        "id": "PSUB1",
+        "url": sub.url,
+    }
