@@ -4,7 +4,7 @@ from django.db import models
 
 
 def _id_field():
-    return models.CharField(primary_key=True, max_length=20)
+    return models.CharField(primary_key=True, max_length=32)
 
 
 class Team(models.Model):
@@ -165,7 +165,7 @@ class Incident(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
-    first_trigger_log_entry_id = models.CharField(max_length=20, blank=True, default="")
+    first_trigger_log_entry_id = models.CharField(max_length=32, blank=True, default="")
     # Alert counts are kept on the row so a page of 100 incidents needs no per-row counting.
     alerts_triggered = models.IntegerField(default=0)
     alerts_resolved = models.IntegerField(default=0)
