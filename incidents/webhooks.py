@@ -131,17 +131,23 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
     incident_id = event.resource_id
     if not incident_id:
         return Applied()
-    incident = None
     if kind == "incident":
-        incident = mirror.upsert_incident(data, changed_at=event.occurred_at)
-    else:
-        incident = Incident.objects.filter(pd_id=incident_id).first()
-        # A note or status update for an incident we do not have yet waits for the enrichment, which
-        # fetches the incident first; a stub incident would show a made-up status in the list.
-        if incident is not None and kind == "incident_note":
-            mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at)
-        elif incident is not None and kind == "incident_status_update":
-            mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at)
+        mirror.upsert_incident(data, changed_at=event.occurred_at)
+        # The payload names the assignees and service: no extra queries in the request path.
+        return Applied(
+            topic="incident",
+            ids=[incident_id],
+            assignees=[a["id"] for a in data.get("assignees") or [] if isinstance(a, dict) and a.get("id")],
+            services=[ref] if (ref := (data.get("service") or {}).get("id")) else [],
+            enrich_incident=incident_id,
+        )
+    incident = Incident.objects.filter(pd_id=incident_id).first()
+    # A note or status update for an incident we do not have yet waits for the enrichment, which
+    # fetches the incident first; a stub incident would show a made-up status in the list.
+    if incident is not None and kind == "incident_note":
+        mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at)
+    elif incident is not None and kind == "incident_status_update":
+        mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at)
     service_ids = (
         list(Service.objects.filter(pk=incident.service_id).values_list("pd_id", flat=True)) if incident else []
     )
