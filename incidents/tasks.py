@@ -136,6 +136,13 @@ def _publish_incidents(ids: list[str], event: str) -> None:
 )
 def enrich_incident(pd_id: str) -> None:
     """After a webhook: refetch what its payload lacks (alerts, notes, log entries) and mark the events processed."""
+    from incidents.webhooks import enrichment_pending_key
+    from pdportal.redis import get_redis
+
+    # Clear the pending mark before noting the start: an event arriving from now on queues its own refetch,
+    # and every event received before `started` is covered by this one.
+    with contextlib.suppress(Exception):
+        get_redis().delete(enrichment_pending_key(pd_id))
     started = timezone.now()
     client = _account_client()
     refetch_incident(client=client, pd_id=pd_id)

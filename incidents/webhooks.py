@@ -7,6 +7,7 @@ sweep (`incidents.tasks.sweep_webhook_events`) and the reconcile job.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import threading
@@ -185,15 +186,35 @@ def reapply_pending(*, pd_id: str, received_before) -> int:
 # -- the receiver -------------------------------------------------------------------------------------------------
 
 
+# A burst of events about one incident costs one refetch: PagerDuty's rate limit is per account token.
+ENRICH_DELAY_SECONDS = 2
+ENRICH_PENDING_TTL = 60
+
+
+def enrichment_pending_key(pd_id: str) -> str:
+    return f"pdportal:enrich:pending:{pd_id}"
+
+
 def _enqueue_enrichment(pd_id: str) -> bool:
     from incidents.tasks import enrich_incident
+    from pdportal.redis import get_redis
 
+    key = enrichment_pending_key(pd_id)
+    try:
+        if not get_redis().set(key, "1", nx=True, ex=ENRICH_PENDING_TTL):
+            # A refetch is queued and has not started: it will cover this event too (see enrich_incident).
+            return True
+    except Exception:
+        logger.warning("Redis unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
+        return False
     try:
         # retry=False: with the broker down the receiver must still answer within milliseconds;
         # the stored event (processed_at null) is picked up by the sweep.
-        enrich_incident.apply_async(args=[pd_id], retry=False)
+        enrich_incident.apply_async(args=[pd_id], countdown=ENRICH_DELAY_SECONDS, retry=False)
     except Exception:
         logger.warning("broker unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
+        with contextlib.suppress(Exception):
+            get_redis().delete(key)
         return False
     return True
 

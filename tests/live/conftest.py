@@ -62,6 +62,16 @@ def incident_data(pd_id: str = "PINC9", status: str = "triggered", **over) -> di
 
 
 @pytest.fixture(autouse=True)
+def _no_pending_enrichments(redis_url):
+    from pdportal.redis import get_redis
+
+    client = get_redis()
+    for key in client.scan_iter("pdportal:enrich:pending:*"):
+        client.delete(key)
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _signing_secret(settings):
     from incidents import webhooks
 

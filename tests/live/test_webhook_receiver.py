@@ -246,3 +246,20 @@ def test_a_note_for_an_unknown_incident_waits_for_the_enrichment(
 
     assert sweep_webhook_events(grace_seconds=0) == 1
     assert Incident.objects.filter(pd_id="Q3B15VLMF3ASBD").exists()
+
+
+def test_a_burst_of_events_about_one_incident_queues_one_refetch(post_webhook, django_capture_on_commit_callbacks):
+    with mock.patch("incidents.tasks.enrich_incident.apply_async") as apply_async:
+        for n, status in enumerate(["triggered", "acknowledged", "resolved"]):
+            document = webhook(
+                f"incident.{status}",
+                incident_data(status=status),
+                event_id=f"01EVTBURST{n}",
+                occurred_at=f"2026-11-20T10:00:0{n}.000Z",
+            )
+            with django_capture_on_commit_callbacks(execute=True):
+                assert post_webhook(document).status_code == 202
+    apply_async.assert_called_once()
+    assert apply_async.call_args.kwargs["args"] == ["PINC9"]
+    assert apply_async.call_args.kwargs["countdown"] > 0
+    assert Incident.objects.get(pd_id="PINC9").status == "resolved"
