@@ -53,7 +53,6 @@ def incident_event(
                 "number": number,
                 "status": status,
                 "incident_key": f"bench-{number}",
-                "created_at": "2026-01-01T00:00:00Z",
                 "title": title,
                 "service": _ref("service", service_id, service_id),
                 "assignees": [_ref("user", "QUSER01", "Responder 1")],
