@@ -287,15 +287,16 @@
       // A reconnect re-fetches what is visible (DESIGN rule 4), whatever the replay carried.
       if (wasDown) refreshAll();
     });
+    source.addEventListener("open", function () {
+      // Stay "reconnecting" until the stream says ready: the server may still refuse (sign-in, Redis down).
+      if (!connectedOnce) setStatus("connecting", "connecting…");
+    });
     source.addEventListener("invalidate", onInvalidate);
     source.addEventListener("resync", function (event) {
       if (event.lastEventId) lastEventId = event.lastEventId;
       markLive();
       refreshAll();
     });
-    source.onopen = function () {
-      markLive();
-    };
     source.onerror = function () {
       markDown();
       if (source.readyState === EventSource.CLOSED) {

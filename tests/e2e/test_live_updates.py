@@ -32,6 +32,8 @@ from django.contrib.sessions.backends.db import SessionStore
 from tests.personas import make_portal_user
 
 user = make_portal_user(email="%s")
+user.profile.notify_desktop = True
+user.profile.save(update_fields=["notify_desktop"])
 session = SessionStore()
 session[SESSION_KEY] = str(user.pk)
 session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -46,6 +48,13 @@ class Portal:
     url: str
     session_key: str
     process: subprocess.Popen
+    start: object  # () -> subprocess.Popen: (re)starts uvicorn on the same port
+
+    def crash_and_restart(self, pause: float) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+        time.sleep(pause)
+        self.process = self.start()
 
 
 def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
@@ -87,39 +96,44 @@ def portal(sandbox, redis_url, tmp_path_factory):
     run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 180}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
     log = workdir / "uvicorn.log"
-    with open(log, "wb") as out:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "pdportal.asgi:application",
-                "--workers",
-                "2",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-                "--no-access-log",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
+    args = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "pdportal.asgi:application",
+        "--workers",
+        "2",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "2",
+    ]
+
+    def start() -> subprocess.Popen:
+        with open(log, "ab") as out:
+            process = subprocess.Popen(
+                args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         _wait_http(f"{url}/healthz", process, log)
+        return process
+
+    process = start()
+    portal = Portal(url=url, session_key="", process=process, start=start)
+    try:
         # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
         subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
         session = subprocess.run([sys.executable, "-c", SESSION_SCRIPT % RESPONDER_EMAIL], **run)
-        yield Portal(url=url, session_key=session.stdout.decode().strip().splitlines()[-1], process=process)
+        portal.session_key = session.stdout.decode().strip().splitlines()[-1]
+        yield portal
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        os.killpg(portal.process.pid, signal.SIGTERM)
         try:
-            process.wait(timeout=15)
+            portal.process.wait(timeout=15)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            os.killpg(portal.process.pid, signal.SIGKILL)
         sandbox.reset()
 
 
@@ -135,6 +149,16 @@ def _open_incident(sandbox) -> dict:
     response = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1, "sort_by": "created_at:desc"})
     response.raise_for_status()
     return response.json()["incidents"][0]
+
+
+def _poll(page, expression: str, predicate, timeout: float = 5.0):
+    """Evaluate `expression` until `predicate` holds (wait_for_function would need eval, which CSP forbids)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if predicate(value) or time.monotonic() > deadline:
+            return value
+        page.wait_for_timeout(50)
 
 
 def _wait_live(page) -> None:
@@ -205,3 +229,83 @@ def test_open_live_pages_cost_pagerduty_nothing(chromium, portal, sandbox):
     finally:
         ctx_a.close()
         ctx_b.close()
+
+
+FAKE_NOTIFICATION = """
+window.__notes = [];
+window.Notification = class {
+  constructor(title, options) { window.__notes.push({title: title, body: options.body, tag: options.tag}); }
+  static get permission() { return "granted"; }
+  static requestPermission() { return Promise.resolve("granted"); }
+};
+"""
+
+
+def test_an_incident_triggered_for_me_raises_a_desktop_notification(chromium, portal, sandbox):
+    responder_id = sandbox.user_id(RESPONDER_EMAIL)
+    service_id = sandbox.services["API Gateway"]
+    context, page = _signed_in_page(chromium, portal)
+    context.add_init_script(FAKE_NOTIFICATION)
+    try:
+        page.goto(f"{portal.url}/")
+        assert page.locator("body").get_attribute("data-pd-user-id") == responder_id
+        assert page.locator("body").get_attribute("data-notify-desktop") == "1"
+        _wait_live(page)
+        response = sandbox.post(
+            "/incidents",
+            headers={"From": "admin@example.com"},
+            json={
+                "incident": {
+                    "type": "incident",
+                    "title": "Disk full on db-9 (live notification test)",
+                    "service": {"id": service_id, "type": "service_reference"},
+                    "assignments": [{"assignee": {"id": responder_id, "type": "user_reference"}}],
+                }
+            },
+        )
+        assert response.status_code == 201, response.text
+        incident_id = response.json()["incident"]["id"]
+        notes = _poll(page, "window.__notes", lambda value: len(value) > 0)
+        assert len(notes) == 1
+        assert notes[0]["tag"] == f"pdportal-{incident_id}"
+        assert "triggered" in notes[0]["title"]
+        # The new incident also appeared in the open list, without a reload.
+        expect_row = page.locator(f"#incident-row-{incident_id}")
+        expect_row.wait_for(timeout=2_000)
+    finally:
+        context.close()
+
+
+def test_the_freshness_marker_shows_reconnecting_then_live_and_the_page_catches_up(chromium, portal):
+    context, page = _signed_in_page(chromium, portal)
+    try:
+        page.goto(f"{portal.url}/")
+        _wait_live(page)
+        fetched: list[str] = []
+        page.on("request", lambda request: fetched.append(request.url))
+        # Both web processes die (a deploy, a crash); the page keeps its content and says so.
+        portal.crash_and_restart(pause=1.0)
+        page.wait_for_selector("#live-status[data-state=live]", timeout=15_000)
+        assert any("/live/" in url for url in fetched), fetched
+        # A reconnect re-fetches what is visible: the incident table partial.
+        deadline = time.monotonic() + 5
+        while not any("partial=incident-table" in url for url in fetched) and time.monotonic() < deadline:
+            page.wait_for_timeout(100)
+        assert any("partial=incident-table" in url for url in fetched), fetched
+    finally:
+        context.close()
+
+
+def test_the_marker_says_reconnecting_while_the_portal_is_down(chromium, portal):
+    context, page = _signed_in_page(chromium, portal)
+    try:
+        page.goto(f"{portal.url}/")
+        _wait_live(page)
+        os.killpg(portal.process.pid, signal.SIGKILL)
+        portal.process.wait(timeout=10)
+        page.wait_for_selector("#live-status[data-state=reconnecting]", timeout=10_000)
+        assert page.locator("#live-status").inner_text() == "reconnecting…"
+        portal.process = portal.start()
+        _wait_live(page)
+    finally:
+        context.close()
