@@ -144,6 +144,8 @@ def enrich_incident(pd_id: str) -> None:
     with contextlib.suppress(Exception):
         get_redis().delete(enrichment_pending_key(pd_id))
     started = timezone.now()
+    pending = WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started)
+    latest_type = pending.order_by("-occurred_at", "-pk").values_list("event_type", flat=True).first()
     client = _account_client()
     refetch_incident(client=client, pd_id=pd_id)
     from incidents.webhooks import reapply_pending
@@ -153,7 +155,9 @@ def enrich_incident(pd_id: str) -> None:
     WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
         processed_at=timezone.now()
     )
-    _publish_incidents([pd_id], "enriched")
+    # Named after the event that caused it, with the refetched assignees: a page that could not tell from the
+    # webhook payload whom the incident is assigned to can still notify the right person (pages dedupe).
+    _publish_incidents([pd_id], latest_type or "enriched")
 
 
 @shared_task(name="incidents.tasks.sweep_webhook_events", acks_late=True, ignore_result=True)

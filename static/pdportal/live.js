@@ -18,7 +18,7 @@
   var statusEl = document.getElementById("live-status");
   var me = body.getAttribute("data-pd-user-id") || "";
   var notifyOn = body.getAttribute("data-notify-desktop") === "1";
-  var STALE_AFTER_MS = 10000;
+  var STALE_AFTER_MS = window.PD_LIVE_STALE_AFTER_MS || 10000;
   var DEBOUNCE_MS = 20;
   var NOTIFY_EVENTS = /(triggered|escalated|reassigned|delegated|assigned|reopened)$/;
   var ANY_ID_EVENTS = /(created|triggered|deleted|resync|reopened)$/;

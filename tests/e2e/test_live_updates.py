@@ -7,6 +7,7 @@ the sandbox, with the webhook subscription registered by the portal itself (poin
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -296,8 +297,9 @@ def test_the_freshness_marker_shows_reconnecting_then_live_and_the_page_catches_
         context.close()
 
 
-def test_the_marker_says_reconnecting_while_the_portal_is_down(chromium, portal):
+def test_the_marker_says_reconnecting_then_stale_while_the_portal_is_down(chromium, portal):
     context, page = _signed_in_page(chromium, portal)
+    context.add_init_script("window.PD_LIVE_STALE_AFTER_MS = 1500;")
     try:
         page.goto(f"{portal.url}/")
         _wait_live(page)
@@ -305,6 +307,8 @@ def test_the_marker_says_reconnecting_while_the_portal_is_down(chromium, portal)
         portal.process.wait(timeout=10)
         page.wait_for_selector("#live-status[data-state=reconnecting]", timeout=10_000)
         assert page.locator("#live-status").inner_text() == "reconnecting…"
+        page.wait_for_selector("#live-status[data-state=stale]", timeout=10_000)
+        assert re.fullmatch(r"stale since \d\d:\d\d:\d\d", page.locator("#live-status").inner_text())
         portal.process = portal.start()
         _wait_live(page)
     finally:
