@@ -13,7 +13,7 @@ import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench.core import NotAvailable, Result, render_markdown, render_table
+from bench.core import Metric, NotAvailable, Result, render_markdown, render_table
 
 # Run order matters only for speed: later benchmarks reuse the workers and sandbox that earlier ones started.
 BENCHMARKS = {
@@ -37,6 +37,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=RESULTS, help="where to write the JSON results")
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
+    parser.add_argument(
+        "--update-readme", action="store_true", help="replace the table in README.md's Performance section"
+    )
+    parser.add_argument(
+        "--readme-only", action="store_true", help="rewrite README.md's table from results.json without running"
+    )
     return parser.parse_args(argv)
 
 
@@ -83,8 +89,45 @@ def _write(path: Path, results: list[Result], meta: dict) -> None:
     tmp.replace(path)
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+TABLE_START = "<!-- bench:table:start -->"
+TABLE_END = "<!-- bench:table:end -->"
+
+
+def update_readme(results: list[Result], meta: dict) -> bool:
+    """Rewrite only the lines between the Performance section's markers (the rest of the README is shared)."""
+    text = README.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        return False
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    when = meta["started_at"].replace("T", " ").replace("+00:00", " UTC")
+    caption = (
+        f"Measured {when} on {meta['machine']['cpus']} cores, {meta.get('database')} and {meta.get('redis')} "
+        f"Redis, load average {meta['load_average_at_start'][0]} at the start ({meta['duration_s']:.0f} s run)."
+    )
+    README.write_text(f"{head}{TABLE_START}\n{caption}\n\n{render_markdown(results)}\n{TABLE_END}{tail}")
+    return True
+
+
+def _load(path: Path) -> tuple[list[Result], dict]:
+    """Results and run facts back from results.json (the latest figures of each benchmark)."""
+    document = json.loads(path.read_text())
+    results = []
+    for entry in document.get("benchmarks", {}).values():
+        fields = {k: v for k, v in entry.items() if k in Result.__dataclass_fields__ and k != "metrics"}
+        metrics = [Metric(**{k: (float(v) if v == "inf" else v) for k, v in m.items()}) for m in entry["metrics"]]
+        results.append(Result(**fields, metrics=metrics))
+    return results, document.get("latest_run", {})
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
+    if args.readme_only:
+        results, meta = _load(args.output)
+        print(render_table(results))
+        print("README.md table updated" if update_readme(results, meta) else "README.md has no bench table markers")
+        return 0
     if args.list:
         for name, module in BENCHMARKS.items():
             print(f"{name:10} {importlib.import_module(module).TITLE}")
@@ -99,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "quick": args.quick,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     try:
         env.setup()
@@ -126,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         env.close()
     meta["duration_s"] = round(time.monotonic() - started, 1)
+    meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print()
     print(render_table(results))
     if args.markdown:
@@ -136,8 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nTargets missed:")
         for name, m in missed:
             print(f"  {name}: {m.metric} = {m.shown_value()} (target {m.target}){' - ' + m.note if m.note else ''}")
-    print(f"\nTotal {meta['duration_s']} s; raw samples in {args.output}")
+    start_load, end_load = meta["load_average_at_start"][0], meta["load_average_at_end"][0]
+    print(f"\nTotal {meta['duration_s']} s on {os.cpu_count()} cores (load average {start_load} -> {end_load})")
+    print(f"Raw samples, medians and p95s: {args.output}")
     _write(args.output, results, meta)
+    if args.update_readme:
+        print("README.md table updated" if update_readme(results, meta) else "README.md has no bench table markers")
     return 0
 
 
