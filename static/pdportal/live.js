@@ -4,9 +4,8 @@
  *   data-live-topic="incident"            (space-separated topics: incident, service, user, webhook ...)
  *   data-live-ids="P123 P456"             (the PagerDuty ids it shows; absent or empty = any id of the topic)
  *   hx-get="<its partial URL>"            (or data-live-url); the page's query string is merged in
- *   hx-trigger="pd:refresh" (optional)    when present, htmx's own request is triggered instead
  * and a partial's root element keeps its id, so it can be found again after the swap.
- * Events whose name ends in created/triggered/deleted/resync refresh every element of the topic (new rows).
+ * Events whose name ends in created/triggered/deleted/reopened also refresh list elements (more than one id).
  */
 (function () {
   "use strict";
@@ -101,37 +100,28 @@
   }
 
   // Ticked checkboxes (e.g. rows selected for a bulk action) survive a live refresh of their partial.
-  var ticked = {}; // element id -> ["name=value", ...]
-
-  function remember(el) {
-    var boxes = el.querySelectorAll("input[type=checkbox]:checked");
-    if (!boxes.length) return;
-    ticked[el.id] = Array.prototype.map.call(boxes, function (box) {
+  function ticked(el) {
+    return Array.prototype.map.call(el.querySelectorAll("input[type=checkbox]:checked"), function (box) {
       return box.name + "=" + box.value;
     });
   }
 
-  document.addEventListener("htmx:afterSettle", function (event) {
-    var el = event.detail && event.detail.elt;
-    var id = el && el.id;
-    if (!id || !ticked[id]) return;
-    var keep = ticked[id];
-    delete ticked[id];
+  function retick(id, keep) {
     var now = document.getElementById(id);
-    if (!now) return;
+    if (!now || !keep.length) return;
     Array.prototype.forEach.call(now.querySelectorAll("input[type=checkbox]"), function (box) {
       if (keep.indexOf(box.name + "=" + box.value) !== -1 && !box.checked) {
         box.checked = true;
         box.dispatchEvent(new Event("change", { bubbles: true }));
       }
     });
-  });
+  }
 
   function refresh(el) {
     var id = el.id;
     if (!id) return;
     if (busy[id]) {
-      busy[id] = "dirty";
+      busy[id] = "dirty"; // one request per element at a time; the latest state is fetched once it returns
       return;
     }
     if (editing(el)) {
@@ -148,15 +138,12 @@
       );
       return;
     }
-    remember(el);
-    if (/\bpd:refresh\b/.test(el.getAttribute("hx-trigger") || "")) {
-      window.htmx.trigger(el, "pd:refresh");
-      return;
-    }
     var target = partialUrl(el);
     if (!target || !window.htmx) return;
+    var keep = ticked(el);
     busy[id] = "busy";
     var done = function () {
+      retick(id, keep);
       var again = busy[id] === "dirty";
       delete busy[id];
       var now = document.getElementById(id);
@@ -199,7 +186,9 @@
       var topic = candidates[i][0];
       var ids = candidates[i][1];
       if (topics.indexOf(topic) === -1) continue;
-      if (!shown.length || !ids.length || ANY_ID_EVENTS.test(message.event || "")) return true;
+      if (!shown.length || !ids.length) return true;
+      // A new object may belong in a list (several ids shown), never in another object's page (one id).
+      if (shown.length > 1 && ANY_ID_EVENTS.test(message.event || "")) return true;
       for (var j = 0; j < ids.length; j++) {
         if (shown.indexOf(ids[j]) !== -1) return true;
       }

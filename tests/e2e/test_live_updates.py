@@ -182,6 +182,10 @@ def test_a_change_in_pagerduty_reaches_two_open_pages_without_reload(chromium, p
         _wait_live(listing)
         for page in (detail, listing):
             page.evaluate("window.__notReloaded = true")
+        # Someone is picking rows for a bulk action: the refresh must not drop the selection.
+        other = listing.locator(f"#incident-table input.row-select:not([value={pd_id}])").first
+        other_id = other.get_attribute("value")
+        other.check()
 
         response = sandbox.put(
             f"/incidents/{pd_id}",
@@ -192,6 +196,7 @@ def test_a_change_in_pagerduty_reaches_two_open_pages_without_reload(chromium, p
 
         expect(detail.locator("#incident-status")).to_have_text("acknowledged", timeout=2_000)
         expect(listing.locator(f"#incident-row-{pd_id}")).to_contain_text("acknowledged", timeout=2_000)
+        expect(listing.locator(f"#incident-table input.row-select[value={other_id}]")).to_be_checked()
         assert detail.evaluate("window.__notReloaded") is True
         assert listing.evaluate("window.__notReloaded") is True
 
