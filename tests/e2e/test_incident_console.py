@@ -1,0 +1,131 @@
+"""A responder in a real browser: filter the list, open an incident, acknowledge, note, snooze, status update from
+a template, merge, move an alert, and bulk-resolve three incidents (htmx swaps, against the sandbox)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.conf import settings as django_settings
+from django.test import Client
+
+from incidents import sync
+from incidents.models import Alert, Incident, Note, StatusUpdate
+from pdportal.pagerduty import PagerDutyClient, RequestBudget
+from tests.personas import make_portal_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
+QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
+
+
+@pytest.fixture
+def portal(sandbox, settings, transactional_db):
+    """A live portal in API-key mode against a freshly reset sandbox, its mirror filled by a quick sync."""
+    sandbox.reset()
+    settings.PAGERDUTY_API_URL = sandbox.url
+    settings.PAGERDUTY_EVENTS_URL = sandbox.url
+    settings.PAGERDUTY_OAUTH_URL = sandbox.url
+    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
+    settings.PAGERDUTY_CLIENT_ID = ""
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
+    sync.sync_all(client=client, steps=QUICK_STEPS)
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    settings.PORTAL_URL = server.url
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def responder_page(page, portal):
+    """The browser, signed in as the seed's responder through a forced-login session cookie."""
+    responder = make_portal_user(email="responder@example.com")
+    client = Client()
+    client.force_login(responder, backend="django.contrib.auth.backends.ModelBackend")
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": portal}])
+    return page
+
+
+def details_of(sandbox, incident):
+    client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
+    sync.sync_incident_details(client=client, incident_ids=[incident.pd_id])
+
+
+def test_a_responder_works_an_incident(responder_page, portal, sandbox):
+    page = responder_page
+
+    # Filter the list: only triggered incidents remain, and the URL carries the filter.
+    page.goto(f"{portal}/")
+    page.check("input[name=status][value=triggered]")
+    page.click("#incident-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*status=triggered.*"))
+    statuses = page.locator("#incident-table tbody td span[class^=status-]").all_inner_texts()
+    assert statuses and set(statuses) == {"triggered"}
+
+    # Open an incident (one with two alerts or more, for the alert move below) and acknowledge it.
+    incident = Incident.objects.filter(status="triggered", alert_count__gte=2).order_by("-created_at").first()
+    details_of(sandbox, incident)
+    page.goto(f"{portal}/incidents/{incident.pd_id}/")
+    page.click("#btn-acknowledge")
+    page.wait_for_selector("#incident-status:text('acknowledged')")
+    assert Incident.objects.get(pk=incident.pk).status == "acknowledged"
+
+    # Add a note: it appears in the notes partial without a page load.
+    page.fill("#incident-notes textarea[name=content]", "Browser says hello")
+    page.click("#btn-note")
+    page.wait_for_selector("#incident-notes li:has-text('Browser says hello')")
+    assert Note.objects.filter(incident=incident, content="Browser says hello").exists()
+
+    # Snooze for one hour (offered only now that it is acknowledged).
+    page.select_option(".snooze-form select[name=duration]", "3600")
+    page.click("#btn-snooze")
+    page.wait_for_selector("#incident-result:has-text('Snoozed.')")
+
+    # A status update from a template, previewed as PagerDuty renders it, then published.
+    page.click("#status-update-panel summary")
+    page.select_option("#status-update-panel select[name=template]", label="Investigating")
+    page.click("#btn-preview")
+    page.wait_for_selector("#status-preview")
+    assert incident.title in page.input_value("#status-update-panel textarea[name=message]")
+    page.click("#btn-publish")
+    page.wait_for_selector("#incident-result:has-text('Status update published.')")
+    assert StatusUpdate.objects.filter(incident=incident).exists()
+
+    # Move one alert to another incident.
+    other = Incident.objects.filter(status="triggered").exclude(pk=incident.pk).order_by("-created_at").first()
+    alert = Alert.objects.filter(incident=incident).order_by("created_at").first()
+    page.check(f"#alert-{alert.pd_id} input[name=alerts]")
+    page.fill("#incident-alerts input[name=target]", f"#{other.number}")
+    page.click("#btn-move-alerts")
+    page.wait_for_selector("#incident-result:has-text('Moved 1 alert')")
+    assert Alert.objects.get(pk=alert.pk).incident_id == other.pk
+
+    # Merge another incident into this one.
+    source = Incident.objects.filter(status="triggered").exclude(pk__in=[incident.pk, other.pk]).first()
+    page.click("#incident-actions summary:has-text('Merge')")
+    page.fill("#incident-actions input[name=sources]", f"#{source.number}")
+    page.click("#btn-merge")
+    page.wait_for_selector("#incident-result:has-text('Merged.')")
+    assert Incident.objects.get(pk=source.pk).status == "resolved"
+
+
+def test_a_responder_bulk_resolves_three_incidents_with_shift_click(responder_page, portal):
+    page = responder_page
+    page.goto(f"{portal}/?status=triggered&sort=number")
+    boxes = page.locator("#incident-table input.row-select")
+    ids = [boxes.nth(i).get_attribute("value") for i in range(3)]
+    boxes.nth(0).click()
+    boxes.nth(2).click(modifiers=["Shift"])  # a range: the middle row is selected too
+    assert [boxes.nth(i).is_checked() for i in range(3)] == [True, True, True]
+    page.select_option("#bulk-form select[name=action]", "resolve")
+    page.click("#bulk-apply")
+    page.wait_for_selector("#bulk-result:has-text('3 done')")
+    assert set(Incident.objects.filter(pd_id__in=ids).values_list("status", flat=True)) == {"resolved"}
