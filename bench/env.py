@@ -257,7 +257,8 @@ class BenchEnv:
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         env.update(
             {
-                "DJANGO_SETTINGS_MODULE": "pdportal.settings",
+                # BENCH_SETTINGS_MODULE: measure a what-if settings module (e.g. a connection pool) without editing.
+                "DJANGO_SETTINGS_MODULE": os.environ.get("BENCH_SETTINGS_MODULE") or "pdportal.settings",
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "DEBUG": "0",
@@ -271,7 +272,7 @@ class BenchEnv:
                 "PAGERDUTY_OAUTH_URL": self.sandbox_url,
                 "PAGERDUTY_API_TOKEN": SANDBOX_TOKEN,
                 "PAGERDUTY_WEBHOOK_SECRETS": WEBHOOK_SECRET,
-                "PYTHONPATH": str(REPO),
+                "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p),
                 "PYTHONDONTWRITEBYTECODE": "1",
             }
         )

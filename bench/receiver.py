@@ -38,6 +38,8 @@ class Load:
         except httpx.HTTPError as exc:
             return (time.perf_counter() - t0) * 1000, 0, type(exc).__name__
         elapsed = (time.perf_counter() - t0) * 1000
+        if not 200 <= response.status_code < 300:
+            return elapsed, response.status_code, response.text[:200]
         try:
             status = response.json().get("status", "")
         except ValueError:
@@ -98,6 +100,7 @@ def _summarise(result: Result, key: str, outcome: dict, rate: float) -> dict:
             "errors": errors,
             "duplicates_answered": sum(1 for a in outcome["answers"] if a[2] == "duplicate"),
             "generator_late_ms": round(outcome["late_ms"], 1),
+            "error_samples": [f"{a[1]} {a[2]}" for a in outcome["answers"] if not 200 <= a[1] < 300][:5],
         }
     )
     return stats
