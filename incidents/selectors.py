@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import PagerDutyUser, Team
@@ -56,8 +56,10 @@ def filtered_incidents(*, filters: dict[str, Any], user: Any) -> QuerySet[Incide
         qs = qs.filter(urgency__in=filters["urgency"])
     if filters.get("priority"):
         wanted = [p for p in filters["priority"] if p != "none"]
-        cond = qs.filter(priority__pd_id__in=wanted)
-        qs = cond | qs.filter(priority__isnull=True) if "none" in filters["priority"] else cond
+        condition = Q(priority__pd_id__in=wanted)
+        if "none" in filters["priority"]:
+            condition |= Q(priority__isnull=True)
+        qs = qs.filter(condition)
     if filters.get("not_priority"):
         qs = qs.exclude(priority__pd_id__in=filters["not_priority"])
     if filters.get("service"):

@@ -170,3 +170,16 @@ def test_the_query_count_is_the_same_for_10_and_1000_incidents(
     assert response.status_code == 200
     assert len(big.captured_queries) == len(small.captured_queries) <= 16
     assert "1\u2013250 of 667" in response.content.decode()
+
+
+def test_it_filters_by_priority_including_no_priority(client_as, responder, services):
+    make_incidents(8)
+    c = client_as(responder)
+    with_p1 = c.get("/?priority=PPRI1").content.decode()
+    assert ">Incident 4<" in with_p1 and ">Incident 8<" in with_p1 and ">Incident 3<" not in with_p1
+    none = c.get("/?priority=none").content.decode()
+    assert ">Incident 3<" in none and ">Incident 4<" not in none
+    both = c.get("/?priority=none&priority=PPRI1").content.decode()
+    assert ">Incident 3<" in both and ">Incident 4<" in both
+    excluded = c.get("/?not_priority=PPRI1").content.decode()
+    assert ">Incident 4<" not in excluded and ">Incident 3<" in excluded
