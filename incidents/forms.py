@@ -17,6 +17,7 @@ SORTS = {
     "urgency": "urgency",
     "priority": "priority__order",
     "service": "service__name",
+    "assignees": "first_assignee",
     "created": "created_at",
     "age": "created_at",
     "alerts": "alert_count",

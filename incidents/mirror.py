@@ -365,12 +365,23 @@ def _assignee_refs(data: Json) -> list[Any] | None:
     return None
 
 
+def _rest_shaped(data: Json) -> dict[str, Any]:
+    """Webhook incidents say `number` and `assignees`; keep the raw JSON in REST's shape so it never mixes both."""
+    out = dict(data)
+    if "number" in out and "incident_number" not in out:
+        out["incident_number"] = out.pop("number")
+    if "assignees" in out and "assignments" not in out:
+        out["assignments"] = [{"assignee": ref} for ref in out.pop("assignees") or []]
+    return out
+
+
 def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Incident | None:
     """An incident from a REST body or a webhook's `event.data` (pass the event's `occurred_at` as changed_at)."""
     pd_id = _ref_id(data)
     if not pd_id:
         return None
     refs = refs or Refs()
+    data = _rest_shaped(data)
     changed_at = _changed(data, changed_at, "updated_at", "last_status_change_at", "created_at")
     fields: dict[str, Any] = {}
     number = data.get("incident_number", data.get("number"))

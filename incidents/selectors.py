@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import PagerDutyUser, Team
@@ -140,6 +140,9 @@ def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
     sort = filters.get("sort") or "-created"
     qs = filtered_incidents(filters=filters, user=user)
     count = qs.count()
+    if sort.lstrip("-") == "assignees":
+        # Sorting by assignee needs a join; only pay for it when asked (first assignee's name, A to Z).
+        qs = qs.annotate(first_assignee=Min("assignees__name"))
     num_pages = max((count + per_page - 1) // per_page, 1)
     page = min(int(filters.get("page") or 1), num_pages)
     offset = (page - 1) * per_page

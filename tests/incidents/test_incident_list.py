@@ -183,3 +183,13 @@ def test_it_filters_by_priority_including_no_priority(client_as, responder, serv
     assert ">Incident 3<" in both and ">Incident 4<" in both
     excluded = c.get("/?not_priority=PPRI1").content.decode()
     assert ">Incident 4<" not in excluded and ">Incident 3<" in excluded
+
+
+def test_it_sorts_by_assignee(client_as, responder, services):
+    make_incidents(3)
+    zed = PagerDutyUser.objects.create(pd_id="PZED", name="Zed", email="z@example.com")
+    aaron = PagerDutyUser.objects.create(pd_id="PAAR", name="Aaron", email="a@example.com")
+    Incident.objects.get(number=1).assignees.set([zed])
+    Incident.objects.get(number=2).assignees.set([aaron])
+    html = client_as(responder).get("/?sort=assignees").content.decode()
+    assert html.index(">Incident 2<") < html.index(">Incident 3<") < html.index(">Incident 1<")

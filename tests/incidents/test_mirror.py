@@ -215,3 +215,15 @@ def test_shared_refs_resolve_references_without_a_query_per_incident(django_asse
     with django_assert_max_num_queries(90):
         for n in range(10):
             mirror.upsert_incident(incident_json(f"PX{n}", n + 100), refs=refs)
+
+
+def test_a_webhook_payload_keeps_the_raw_json_in_rests_shape():
+    mirror.upsert_incident(incident_json())
+    mirror.upsert_incident(
+        {"id": "PINC1", "type": "incident", "number": 1, "assignees": [ref("user", "PUSR2")]},
+        changed_at=mirror.parse_time("2026-11-21T00:00:00Z"),
+    )
+    incident = Incident.objects.get()
+    assert "assignees" not in incident.raw and "number" not in incident.raw
+    assert incident.raw["assignments"] == [{"assignee": ref("user", "PUSR2")}]
+    assert [u.pd_id for u in incident.assignees.all()] == ["PUSR2"]
