@@ -145,7 +145,15 @@ def main(argv: list[str] | None = None) -> int:
         "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     try:
-        env.setup()
+        try:
+            env.setup()
+        except Exception as exc:
+            traceback.print_exc()
+            reason = f"the bench environment could not be set up: {type(exc).__name__}: {exc}".splitlines()[0]
+            names_left, names = names, []
+            for name in names_left:
+                module = importlib.import_module(BENCHMARKS[name])
+                results.append(Result(name=name, title=module.TITLE, status="not available", reason=reason[:300]))
         meta["database"] = env.database_kind
         meta["redis"] = env.redis_kind
         for name in names:

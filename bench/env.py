@@ -181,6 +181,8 @@ class BenchEnv:
         self.redis_url = ""
         self.redis_kind = ""
         self._workers: list[Proc] | None = None
+        self._workers_error: str | None = None
+        self._sandbox_error: str | None = None
         self._sandbox: Sandbox | None = None
         self._cookie: str | None = None
         self.user = None
@@ -287,6 +289,8 @@ class BenchEnv:
 
     def workers(self) -> list[str]:
         """Base URLs of two production-mode uvicorn processes sharing the database and Redis (started once)."""
+        if self._workers_error:
+            raise NotAvailable(self._workers_error)
         if self._workers is None:
             procs = []
             for i, port in enumerate(self.worker_ports):
@@ -312,6 +316,10 @@ class BenchEnv:
                         what=f"uvicorn on port {port}",
                     )
                 except RuntimeError as exc:
+                    # Later benchmarks fail fast instead of waiting for the same broken start-up again.
+                    self._workers_error = f"the portal's uvicorn workers did not start ({exc}): {proc.tail(3)}"
+                    for p in procs:
+                        p.stop()
                     raise RuntimeError(f"{exc}; its log ends with:\n{proc.tail()}") from None
             self._workers = procs
         return [f"http://127.0.0.1:{p}" for p in self.worker_ports]
@@ -371,6 +379,8 @@ class BenchEnv:
         """The PagerDuty sandbox seeded with `size` incidents (started once; knobs reset by the caller)."""
         if self._sandbox is not None:
             return self._sandbox
+        if self._sandbox_error:
+            raise NotAvailable(self._sandbox_error)
         if not (REPO / "sandbox" / "server.py").exists():
             raise NotAvailable("the sandbox server (sandbox/server.py) is not built yet")
         db = self.workdir / "sandbox.sqlite3"
@@ -394,6 +404,7 @@ class BenchEnv:
             timeout=240,
         )
         if seed.returncode != 0:
+            self._sandbox_error = "seeding the sandbox failed (see the first benchmark that needed it)"
             raise RuntimeError(f"seeding the sandbox failed: {seed.stderr.decode(errors='replace')[-800:]}")
         with sqlite3.connect(db) as conn:
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -407,6 +418,7 @@ class BenchEnv:
         try:
             wait_until(lambda: sandbox.http.get("/_sandbox/knobs").status_code == 200, timeout=60, what="the sandbox")
         except RuntimeError as exc:
+            self._sandbox_error = f"the sandbox did not start ({exc})"
             raise RuntimeError(f"{exc}; its log ends with:\n{proc.tail()}") from None
         self.log(f"sandbox: {size} incidents seeded in {seeded:.1f} s, serving on {self.sandbox_url}")
         self._sandbox = sandbox

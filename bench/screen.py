@@ -36,6 +36,22 @@ OBSERVER = """
       for (const node of r.addedNodes) check(node.textContent || "", now);
     }
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
+  // The live layer's partial re-fetches, to split the total into bus + SSE + debounce, request, and swap.
+  window.__bench.requests = [];
+  document.body.addEventListener("htmx:beforeRequest", () => {
+    window.__bench.requests.push({start: performance.timeOrigin + performance.now(), end: null});
+  });
+  document.body.addEventListener("htmx:beforeSwap", () => {
+    const open = window.__bench.requests.filter(r => r.end === null);
+    if (open.length) open[0].end = performance.timeOrigin + performance.now();
+  });
+}
+"""
+LAST_REQUEST = """
+(seen) => {
+  const before = window.__bench.requests.filter(r => r.start <= seen && r.end !== null && r.end <= seen);
+  window.__bench.requests = window.__bench.requests.filter(r => r.end === null);
+  return before.length ? before[before.length - 1] : null;
 }
 """
 
@@ -102,6 +118,7 @@ def run(env, result: Result, *, quick: bool = False) -> None:
     if not (Path(__file__).resolve().parent.parent / "static" / "pdportal" / "live.js").exists():
         raise NotAvailable("static/pdportal/live.js is not built yet")
     latencies: list[float] = []
+    parts: dict[str, list[float]] = {"to re-fetch start": [], "re-fetch request": [], "response to DOM": []}
     missed = 0
     with sync_playwright() as pw, httpx.Client(base_url=url_b, timeout=10.0) as poster:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -147,8 +164,13 @@ def run(env, result: Result, *, quick: bool = False) -> None:
                 try:
                     page.wait_for_function("t => t in window.__bench.seen", arg=token, timeout=TIMEOUT_MS)
                     seen = page.evaluate("t => window.__bench.seen[t]", token)
+                    request = page.evaluate(LAST_REQUEST, seen)
                     if k >= 3:  # the first three warm up both workers' code paths and the browser
                         latencies.append(seen - offset - sent * 1000)
+                        if request:
+                            parts["to re-fetch start"].append(request["start"] - offset - sent * 1000)
+                            parts["re-fetch request"].append(request["end"] - request["start"])
+                            parts["response to DOM"].append(seen - request["end"])
                 except Exception:
                     if k >= 3:
                         missed += 1
@@ -174,6 +196,15 @@ def run(env, result: Result, *, quick: bool = False) -> None:
         note=f"{missed} events not seen within {TIMEOUT_MS} ms",
     )
     result.add("webhook POST → DOM update: p99", stats["p99"], "ms", "")
+    if parts["re-fetch request"]:
+        medians = {name: result.sample(f"part: {name}", values)["median"] for name, values in parts.items()}
+        result.add(
+            "median split: POST → re-fetch / request / swap",
+            " / ".join(f"{v:.0f}" for v in medians.values()),
+            "ms",
+            "",
+            note="receiver + live bus + SSE + live.js debounce; the partial GET until its response; the swap",
+        )
     _peer(env, result, stats, n_events)
     result.stats["p99 of p95 check"] = percentile(latencies, 99)
     result.notes.append(
