@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from incidents import mirror
 from incidents.models import Incident, WebhookEvent
 from pdportal import health, live
 from pdportal.pagerduty import webhooks as pd_webhooks
@@ -108,9 +109,19 @@ def _assignee_ids(incident: Incident | None) -> list[str]:
     return list(incident.assignees.values_list("pd_id", flat=True))
 
 
+class _OneByOneRefs(mirror.Refs):
+    """Reference resolution for a single event: looks up just the ids it names.
+
+    mirror.Refs preloads each referenced table whole, which pays off for a sync of thousands of records but
+    would cost every webhook a full read of the users, services, teams... tables.
+    """
+
+    def _map(self, model):
+        return self._maps.setdefault(model, {})
+
+
 def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
     """Apply one parsed event to the mirror (guarded by changed_at); never calls PagerDuty."""
-    from incidents import mirror
     from services.models import Service
 
     data = event.data
@@ -124,7 +135,7 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
         if event.event_type == "service.deleted":
             mirror.mark_deleted(Service, service_id)
         else:
-            mirror.upsert_service(data, changed_at=event.occurred_at)
+            mirror.upsert_service(data, changed_at=event.occurred_at, refs=_OneByOneRefs())
         return Applied(topic="service", ids=[service_id])
     if event.resource_type != "incident" and not event.event_type.startswith("incident."):
         return Applied()  # an event type we do not know: stored for the record, nothing to apply
@@ -133,7 +144,7 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
     if not incident_id:
         return Applied()
     if kind == "incident":
-        mirror.upsert_incident(data, changed_at=event.occurred_at)
+        mirror.upsert_incident(data, changed_at=event.occurred_at, refs=_OneByOneRefs())
         # The payload names the assignees and service: no extra queries in the request path.
         return Applied(
             topic="incident",
@@ -146,9 +157,9 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
     # A note or status update for an incident we do not have yet waits for the enrichment, which
     # fetches the incident first; a stub incident would show a made-up status in the list.
     if incident is not None and kind == "incident_note":
-        mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at)
+        mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at, refs=_OneByOneRefs())
     elif incident is not None and kind == "incident_status_update":
-        mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at)
+        mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at, refs=_OneByOneRefs())
     service_ids = (
         list(Service.objects.filter(pk=incident.service_id).values_list("pd_id", flat=True)) if incident else []
     )
