@@ -223,6 +223,9 @@
     var key = (message.ids || []).join(",") + "|" + message.event;
     var now = Date.now();
     if (notified[key] && now - notified[key] < 60000) return;
+    Object.keys(notified).forEach(function (old) {
+      if (now - notified[old] >= 60000) delete notified[old]; // a wallboard stays open for days
+    });
     notified[key] = now;
     body.dispatchEvent(new CustomEvent("pd:notify", { detail: message }));
     beep();
