@@ -173,16 +173,19 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
 
 
 def reapply_pending(*, pd_id: str, received_before) -> int:
-    """Re-apply the stored, unprocessed events of one incident (after its refetch created the row they need).
+    """Re-apply the deferred notes and status updates of one incident, once its refetch created the row.
 
-    Notes and status updates for an incident the mirror did not have are deferred at receive time; replaying
-    any event is harmless because every upsert is guarded by its change time.
+    Incident events were applied when received; replaying them after a refetch could put back a state the
+    refetch already saw superseded within the same second (REST times have whole seconds).
     """
     count = 0
     pending = WebhookEvent.objects.filter(
         resource_id=pd_id, processed_at__isnull=True, received_at__lte=received_before
     ).order_by("occurred_at", "pk")
     for record in pending:
+        data = (record.payload.get("event") or {}).get("data") or {}
+        if data.get("type") not in ("incident_note", "incident_status_update"):
+            continue
         try:
             event = pd_webhooks.parse_event(json.dumps(record.payload))
             with transaction.atomic():

@@ -202,3 +202,23 @@ def test_healthz_flags_a_subscription_pagerduty_temporarily_disabled(client, set
         "id": "PSUB1",
         "url": sub.url,
     }
+
+
+def test_enrichment_does_not_replay_an_incident_event_the_refetch_superseded(
+    fake_pd, post_webhook, django_capture_on_commit_callbacks
+):
+    from tests.live.conftest import incident_data, webhook
+
+    acked = webhook(
+        "incident.acknowledged",
+        incident_data("PSUP1", status="acknowledged"),
+        event_id="01EVTSUPERSEDED",
+        occurred_at="2026-11-20T10:00:00.400Z",
+    )
+    with django_capture_on_commit_callbacks(execute=False):
+        assert post_webhook(acked).status_code == 202
+    # Resolved 400 ms later; that webhook is still on its way, but the refetch already sees it.
+    fake_pd.incidents["PSUP1"] = rest_incident("PSUP1", status="resolved", updated_at="2026-11-20T10:00:00Z")
+    tasks.enrich_incident("PSUP1")
+    assert Incident.objects.get(pd_id="PSUP1").status == "resolved"
+    assert WebhookEvent.objects.get(event_id="01EVTSUPERSEDED").processed_at is not None
