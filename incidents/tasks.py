@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.utils import timezone
@@ -303,6 +304,33 @@ def _on_connection_saved(sender, instance, created, update_fields=None, **kwargs
 
 
 SCHEDULE_ON_CONNECT_IN_TESTS = False
+
+
+def bootstrap_on_worker_start(**kwargs) -> list[str]:
+    """When a worker starts: the initial sync if none finished yet, and the webhook subscription check.
+
+    With the API key in the environment (PAGERDUTY_API_TOKEN) no connection is ever saved, and beat's first
+    nightly sync or hourly registration would be a day or an hour away. Returns what was queued.
+    """
+    from accounts.errors import NoAccountConnection
+    from accounts.selectors import connection_mode
+    from services.tasks import ensure_webhook_subscription
+
+    try:
+        if connection_mode() == "none":
+            return []
+    except NoAccountConnection:
+        return []
+    queued = ["ensure_webhook_subscription"]
+    ensure_webhook_subscription.delay()
+    synced = SyncState.objects.filter(name=FULL_SYNC_STATE, watermark__isnull=False).exists()
+    if not synced:
+        full_sync.delay()
+        queued.append("full_sync")
+    return queued
+
+
+worker_ready.connect(bootstrap_on_worker_start, dispatch_uid="incidents.tasks.bootstrap_on_worker_start")
 post_save.connect(_on_connection_saved, sender="accounts.Connection", dispatch_uid="incidents.tasks.on_connection")
 
 

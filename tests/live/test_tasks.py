@@ -222,3 +222,17 @@ def test_enrichment_does_not_replay_an_incident_event_the_refetch_superseded(
     tasks.enrich_incident("PSUP1")
     assert Incident.objects.get(pd_id="PSUP1").status == "resolved"
     assert WebhookEvent.objects.get(event_id="01EVTSUPERSEDED").processed_at is not None
+
+
+def test_a_starting_worker_queues_the_initial_sync_and_the_webhook_check_once_connected(settings):
+    settings.PAGERDUTY_API_TOKEN = ""
+    with (
+        mock.patch("services.tasks.ensure_webhook_subscription.delay") as ensure,
+        mock.patch("incidents.tasks.full_sync.delay") as sync,
+    ):
+        assert tasks.bootstrap_on_worker_start() == []  # not connected: nothing to do yet
+        settings.PAGERDUTY_API_TOKEN = "account-key"
+        assert tasks.bootstrap_on_worker_start() == ["ensure_webhook_subscription", "full_sync"]
+        SyncState.objects.create(name="initial_sync", status="done", watermark=WATERMARK)
+        assert tasks.bootstrap_on_worker_start() == ["ensure_webhook_subscription"]
+    assert ensure.call_count == 2 and sync.call_count == 1
