@@ -325,7 +325,8 @@ def check_webhook_subscription() -> dict:
     subs = list(WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id"))
     if not subs:
         return {"ok": False, "state": "missing", "error": "No webhook subscription points at this portal."}
-    sub = next((s for s in subs if s.url.startswith(settings.PORTAL_URL)), subs[0])
+    ours = [s for s in subs if s.url.startswith(settings.PORTAL_URL)] or subs
+    sub = next((s for s in ours if s.active), ours[0])
     delivery = (sub.raw or {}).get("delivery_method") or {}
     if delivery.get("temporarily_disabled"):
         return {

@@ -138,6 +138,10 @@ class FakePagerDuty:
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/log_entries"), callback=self._incident_log)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/log_entries"), callback=self._log)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents(\?.*)?$"), callback=self._incident_list)
+        self.subscriptions: dict[str, dict] = {}
+        rsps.add_callback(
+            responses.GET, re.compile(rf"{API}/webhook_subscriptions/(\w+)$"), callback=self._subscription
+        )
         for collection in ("priorities", "teams", "users", "escalation_policies", "services", "templates"):
             rsps.add(responses.GET, re.compile(rf"{API}/{collection}(\?.*)?$"), json=_page(collection, []))
         rsps.add(responses.GET, re.compile(rf"{API}/change_events(\?.*)?$"), json=_page("change_events", []))
@@ -190,6 +194,12 @@ class FakePagerDuty:
     def _log(self, request):
         self.log_queries.append(request.url)
         return 200, {}, json.dumps(_page("log_entries", self.log_entries))
+
+    def _subscription(self, request):
+        pd_id = self._id(request)
+        if pd_id not in self.subscriptions:
+            return 404, {}, json.dumps({"error": {"message": "Not Found", "code": 2100}})
+        return 200, {}, json.dumps({"webhook_subscription": self.subscriptions[pd_id]})
 
     def _incident_list(self, request):
         return 200, {}, json.dumps(_page("incidents", list(self.incidents.values())))

@@ -236,3 +236,24 @@ def test_a_starting_worker_queues_the_initial_sync_and_the_webhook_check_once_co
         SyncState.objects.create(name="initial_sync", status="done", watermark=WATERMARK)
         assert tasks.bootstrap_on_worker_start() == ["ensure_webhook_subscription"]
     assert ensure.call_count == 2 and sync.call_count == 1
+
+
+def test_reconcile_notices_a_subscription_pagerduty_temporarily_disabled(fake_pd, client, settings):
+    from services.models import WebhookSubscription
+
+    url = f"{settings.PORTAL_URL}/hooks/pagerduty/"
+    WebhookSubscription.objects.create(pd_id="PSUBX", url=url, created_by_portal=True, raw={})
+    WebhookSubscription.objects.create(pd_id="PGONE", url=url, created_by_portal=True, raw={})
+    fake_pd.subscriptions["PSUBX"] = {
+        "id": "PSUBX",
+        "type": "webhook_subscription",
+        "active": True,
+        "delivery_method": {"type": "http_delivery_method", "url": url, "temporarily_disabled": True},
+        "events": ["incident.triggered"],
+        "filter": {"type": "account_reference"},
+    }
+    assert client.get("/healthz").json()["webhook_subscription"]["ok"] is True
+    tasks.reconcile()
+    check = client.get("/healthz").json()["webhook_subscription"]
+    assert check["state"] == "temporarily_disabled" and check["ok"] is False
+    assert WebhookSubscription.objects.get(pd_id="PGONE").active is False
