@@ -196,11 +196,20 @@
     return false;
   }
 
+  // Browsers start audio only after a gesture: the first click unlocks one shared context.
+  var audio = null;
+
+  function audioContext() {
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (!audio && Ctx) audio = new Ctx();
+    return audio;
+  }
+
   function beep() {
     try {
-      var Ctx = window.AudioContext || window.webkitAudioContext;
-      if (!Ctx) return;
-      var ctx = new Ctx();
+      var ctx = audioContext();
+      if (!ctx) return;
+      if (ctx.state === "suspended") ctx.resume();
       var osc = ctx.createOscillator();
       var gain = ctx.createGain();
       osc.frequency.value = 880;
@@ -209,9 +218,6 @@
       gain.connect(ctx.destination);
       osc.start();
       osc.stop(ctx.currentTime + 0.25);
-      osc.onended = function () {
-        ctx.close();
-      };
     } catch (e) {
       /* sound is a courtesy */
     }
@@ -300,12 +306,18 @@
     };
   }
 
-  if (notifyOn && "Notification" in window && Notification.permission === "default") {
-    // Browsers only grant permission from a gesture: ask on the first click.
+  if (notifyOn) {
+    // Browsers only grant permission and start audio from a gesture: do both on the first click.
     document.addEventListener(
       "click",
       function () {
-        Notification.requestPermission();
+        try {
+          var ctx = audioContext();
+          if (ctx && ctx.state === "suspended") ctx.resume();
+        } catch (e) {
+          /* no audio */
+        }
+        if ("Notification" in window && Notification.permission === "default") Notification.requestPermission();
       },
       { once: true }
     );
