@@ -29,6 +29,7 @@ WEBHOOK_SECRET = "bench-webhook-secret-" + "0" * 24
 # A throwaway key: the bench database and its sessions are deleted at the end of the run.
 SECRET_KEY = "bench-only-secret-key-" + "k" * 48
 REAL_REDIS = ("127.0.0.1", 6379, 14)
+BENCH_APPLICATION_NAME = "pdportal-bench"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -199,6 +200,11 @@ class BenchEnv:
         import django
 
         django.setup()
+        if self.pg_dbname:
+            from django.conf import settings
+
+            # Tag the bench's own connections so pg_stat_activity can tell them from the workers'.
+            settings.DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = BENCH_APPLICATION_NAME
         from django.core.management import call_command
 
         started = time.monotonic()

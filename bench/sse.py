@@ -6,7 +6,7 @@ import asyncio
 import time
 
 from bench.core import NotAvailable, Result, ratio
-from bench.env import open_files_matching, rss_kib
+from bench.env import BENCH_APPLICATION_NAME, open_files_matching, rss_kib
 
 TITLE = "SSE capacity: 500 /live/ clients on 2 workers (delivery p95/max, RSS, DB connections while idle)"
 CLIENTS = 500
@@ -92,10 +92,10 @@ def _db_connections_held(env, pids: list[int]) -> tuple[int, str]:
 
         with psycopg.connect(env._pg_admin_url, autocommit=True) as conn:
             row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-                [env.pg_dbname],
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name <> %s",
+                [env.pg_dbname, BENCH_APPLICATION_NAME],
             ).fetchone()
-        return int(row[0]), "pg_stat_activity rows for the bench database"
+        return int(row[0]), "pg_stat_activity rows for the bench database, the bench's own excluded"
     assert env.sqlite_path is not None
     held = sum(open_files_matching(pid, env.sqlite_path.name) for pid in pids)
     return held, "open file descriptors on the SQLite file in /proc/<pid>/fd"

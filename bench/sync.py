@@ -131,6 +131,7 @@ def run(env, result: Result, *, quick: bool = False) -> None:
         peak_log = _peak_per_minute(log)
         peak_budget = client.budget.peak_per_minute
         ours_in_mirror = _synced_count(ours_ids)
+        ours_server_ms = [e["duration_ms"] - LATENCY_MS for e in log if e["path"] == "/incidents"]
 
         # 3. python-pagerduty: iter_all (sequential) storing each record as it arrives, like a sync script would.
         _clear_synced()
@@ -154,7 +155,9 @@ def run(env, result: Result, *, quick: bool = False) -> None:
             store_time += time.perf_counter() - s0
         peer_sync = time.perf_counter() - t0
         peer_fetch = peer_sync - store_time
-        peer_requests = len(sandbox.requests_log(path="/incidents"))
+        peer_log = sandbox.requests_log(path="/incidents")
+        peer_requests = len(peer_log)
+        peer_server_ms = [e["duration_ms"] - LATENCY_MS for e in peer_log]
         peer_in_mirror = _synced_count(peer_ids)
     finally:
         sandbox.knobs(latency_ms=0)
@@ -171,6 +174,17 @@ def run(env, result: Result, *, quick: bool = False) -> None:
             "concurrency": concurrency,
             "client": how,
         }
+    )
+    ours_server = result.sample("sandbox ms per page beyond the injected latency (ours)", ours_server_ms)
+    peer_server = result.sample("sandbox ms per page beyond the injected latency (peer)", peer_server_ms)
+    pages = max(ours_fetch_requests, 1)
+    ideal = (1 + -(-(pages - 1) // concurrency)) * LATENCY_MS / 1000
+    result.stats["ideal_fetch_s"] = ideal
+    result.notes.append(
+        f"the sandbox spends {peer_server['median']:.0f} ms (median) of its own CPU per 100-incident page when "
+        f"asked one at a time, {ours_server['median']:.0f} ms when {concurrency} pages are in flight: it is one "
+        f"Python process, so concurrent pages queue on its GIL. With PagerDuty's own servers the fetch would "
+        f"approach {1 + -(-(pages - 1) // concurrency)} round trips = {ideal:.1f} s"
     )
     sync_ratio = ratio(ours_sync, peer_sync)
     fetch_ratio = ratio(ours_fetch, peer_fetch)
