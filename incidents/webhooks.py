@@ -277,6 +277,9 @@ def receive(*, body: bytes, signature: str | None, webhook_id: str = "", subscri
             try:
                 with transaction.atomic():
                     applied = apply_event(event)
+                if event.event_type == "pagey.ping" and subscription_id:
+                    # The Webhooks page shows the latest ping of each subscription.
+                    applied = Applied(topic="webhook", ids=[subscription_id[:64]])
             except Exception as exc:
                 logger.exception("webhook %s (%s) could not be applied", event.id, event.event_type)
                 record.error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -169,11 +169,18 @@ def test_a_ping_is_recorded_and_needs_no_processing(post_webhook, django_capture
         occurred_at="2026-11-20T10:00:00Z",
         resource_type="pagey",
     )
-    with django_capture_on_commit_callbacks(execute=True):
+    with (
+        mock.patch("incidents.webhooks.live.publish") as publish,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
         response = post_webhook(document)
     assert response.status_code == 202
     ping = WebhookEvent.objects.get(event_id="01EVTPING")
     assert ping.processed_at is not None
+    assert ping.subscription_id == "PSUB1"
+    publish.assert_called_once()
+    assert publish.call_args.kwargs["topic"] == "webhook"
+    assert publish.call_args.kwargs["ids"] == ["PSUB1"]
 
 
 def test_it_publishes_an_invalidation_with_the_assignees_after_commit(post_webhook, django_capture_on_commit_callbacks):
