@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -33,6 +34,21 @@ HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2000
 # Seconds the process subscriber waits before reconnecting to Redis after an error.
 RECONNECT_SECONDS = 1.0
+
+
+@functools.cache
+def _channel_for(url: str) -> str:
+    from redis.connection import parse_url
+
+    # Pub/sub channels are global to a Redis server, unlike keys: portals (or test runs) sharing a server on
+    # different database numbers must not hear each other's invalidations.
+    db = int(parse_url(url).get("db") or 0) if url.startswith(("redis://", "rediss://")) else 0
+    return CHANNEL if db == 0 else f"{CHANNEL}:{db}"
+
+
+def channel() -> str:
+    """The pub/sub channel of this portal: CHANNEL, suffixed with the Redis database number when not 0."""
+    return _channel_for(settings.REDIS_URL)
 
 
 def publish(
@@ -64,7 +80,7 @@ def publish(
         # The stream id is the SSE event id, so a reconnecting browser resumes exactly where it stopped.
         stream_id = client.xadd(STREAM, {"m": json.dumps(message)}, maxlen=STREAM_MAXLEN, approximate=True)
         stream_id = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
-        client.publish(CHANNEL, json.dumps({"id": stream_id, **message}))
+        client.publish(channel(), json.dumps({"id": stream_id, **message}))
         return stream_id
     except Exception:
         logger.warning("live bus unreachable; %s %s not published", topic, event, exc_info=True)
@@ -130,7 +146,7 @@ class Hub:
             client = aredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, health_check_interval=30)
             pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(channel())
                 if not first:
                     # Anything published while we were away is lost for this process: every page resyncs.
                     self._mark_all_for_resync()

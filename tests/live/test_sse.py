@@ -241,3 +241,11 @@ def test_no_database_connection_is_held_while_streaming(responder, monkeypatch):
     assert used_by_auth, "the sign-in check reads the session from the database"
     assert used_by_auth <= closed_before_stream, "every thread that used the database closed it before streaming"
     assert opened_while_streaming == [], "the stream must not touch the database"
+
+
+def test_portals_sharing_a_redis_server_on_different_databases_use_different_channels():
+    # Pub/sub ignores database numbers: without this, one portal's pages would refetch on another's changes.
+    assert live._channel_for("redis://127.0.0.1:6379/0") == live.CHANNEL
+    assert live._channel_for("redis://127.0.0.1:6379") == live.CHANNEL
+    assert live._channel_for("redis://127.0.0.1:6379/12") == f"{live.CHANNEL}:12"
+    assert live._channel_for("redis://127.0.0.1:6379/12") != live._channel_for("redis://127.0.0.1:6379/13")
