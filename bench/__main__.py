@@ -38,6 +38,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument(
+        "--profile", action="store_true", help="also write pyinstrument profiles of the in-process paths (.run/)"
+    )
+    parser.add_argument(
         "--update-readme", action="store_true", help="replace the table in README.md's Performance section"
     )
     parser.add_argument(
@@ -162,6 +165,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             print(f"\n== {name}: {module.TITLE}", flush=True)
             try:
+                env.profile = args.profile
                 module.run(env, result, quick=args.quick)
             except NotAvailable as exc:
                 result.status, result.reason = "not available", str(exc)

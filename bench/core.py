@@ -4,9 +4,31 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+PROFILE_DIR = Path(__file__).resolve().parent.parent / ".run" / "bench-profiles"
+
+
+def profile(name: str, fn: Callable[[], object], *, repeat: int = 20) -> Path | None:
+    """Run `fn` `repeat` times under pyinstrument and write a text profile; None when pyinstrument is missing."""
+    try:
+        from pyinstrument import Profiler
+    except ImportError:
+        return None
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    try:
+        for _ in range(repeat):
+            fn()
+    finally:
+        profiler.stop()
+    PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+    path = PROFILE_DIR / f"{name}.txt"
+    path.write_text(profiler.output_text(unicode=True, color=False, show_all=False))
+    return path
 
 
 class NotAvailable(Exception):

@@ -187,6 +187,7 @@ class BenchEnv:
         self._sandbox: Sandbox | None = None
         self._cookie: str | None = None
         self.user = None
+        self.profile = False  # --profile: benchmarks also write pyinstrument profiles
         self.nofile = raise_nofile()
 
     # -- set-up -------------------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from html import unescape
 import httpx
 
 from bench import data
-from bench.core import NotAvailable, Result, ratio
+from bench.core import NotAvailable, Result, profile, ratio
 
 TITLE = "Incident list over 10,000 mirrored incidents (p50/p95, SQL queries per request)"
 TARGET_MS = 50.0
@@ -187,6 +187,13 @@ def run(env, result: Result, *, quick: bool = False) -> None:
         "",
         note="the view's own work without HTTP or CPU contention",
     )
+    if env.profile:
+        from django.test import Client
+
+        client = Client()
+        client.force_login(env.bench_user())
+        path = profile("list_page", lambda: client.get("/"))
+        result.notes.append(f"pyinstrument profile of 20 in-process list requests: {path}")
     _peer(env, result, result.stats["first list p95"], quick=quick)
 
 

@@ -8,7 +8,7 @@ import time
 import httpx
 
 from bench import data, hooks
-from bench.core import NotAvailable, Result, percentile
+from bench.core import NotAvailable, Result, percentile, profile
 
 TITLE = "Webhook receiver: p99 at 50/s, highest rate with p99 ≤ 50 ms, every event stored exactly once"
 TARGET_P99_MS = 50.0
@@ -119,7 +119,11 @@ def _stored(prefix: str) -> tuple[int, int]:
 async def _main(env, result: Result, *, quick: bool) -> None:
     facts = data.ensure_incidents()
     open_ids = facts["newest_open"] or [data.incident_id(1)]
-    urls = env.workers()
+    workers = env.workers()
+    # The deployments: `make run` serves SQLite from one uvicorn process; docker-compose runs 2 workers on
+    # PostgreSQL. Two processes writing one SQLite file is measured separately below.
+    urls = workers if env.pg_dbname else workers[:1]
+    result.stats["workers_posted_to"] = len(urls)
     load = Load(urls)
     try:
         probe_body = hooks.incident_event(
@@ -189,6 +193,8 @@ async def _main(env, result: Result, *, quick: bool) -> None:
                 break
             await asyncio.sleep(1.0)
         result.stats["steps"] = steps
+        if not env.pg_dbname and not quick:
+            await _sqlite_two_writers(result, workers, open_ids)
         detail = ", ".join(f"{r}/s p99 {s['p99']:.0f} ms" for r, s in steps.items())
         result.add(
             "highest rate with p99 ≤ 50 ms",
@@ -202,10 +208,56 @@ async def _main(env, result: Result, *, quick: bool) -> None:
         await load.close()
 
 
+async def _sqlite_two_writers(result: Result, workers: list[str], open_ids: list[str]) -> None:
+    """Both workers writing one SQLite file: SQLite's busy handler backs off in sleeps, so the tail grows."""
+    load = Load(workers)
+    try:
+        bodies, unique = _deliveries("sqlite2", FIXED_RATE * 10, open_ids)
+        outcome = await load.run(bodies, FIXED_RATE)
+    finally:
+        await load.close()
+    stats = _summarise(result, "sqlite, 2 writer processes, 50/s", outcome, FIXED_RATE)
+    stored, _ = _stored(f"{PREFIX}sqlite2-")
+    result.add(
+        "(SQLite, 2 worker processes writing) p99 at 50/s",
+        stats["p99"],
+        "ms",
+        "",
+        note=f"p50 {stats['median']:.1f} ms, max {stats['max']:.0f} ms, stored {stored}/{unique}, 10 s",
+    )
+
+
+def _profile(env, result: Result) -> None:
+    """The receiver's own work, in-process: verify, store, apply, publish and enqueue."""
+    from incidents import webhooks
+
+    open_ids = data.facts()["newest_open"] or [data.incident_id(1)]
+    bodies, _ = _deliveries("profile", 200, open_ids)
+    calls = iter([(b, hooks.headers_for(b)["X-PagerDuty-Signature"]) for b in bodies])
+
+    def one() -> None:
+        body, signature = next(calls)
+        webhooks.receive(body=body, signature=signature)
+
+    cpu = []
+    for _ in range(50):
+        t0 = time.process_time()
+        one()
+        cpu.append((time.process_time() - t0) * 1000)
+    stats = result.sample("receive() cpu ms (in-process)", cpu)
+    result.add("receiver CPU per event (in-process, median)", stats["median"], "ms", "", note="webhooks.receive()")
+    if env.profile:
+        path = profile("receiver", one, repeat=100)
+        result.notes.append(f"pyinstrument profile of 100 in-process receive() calls: {path}")
+
+
 def run(env, result: Result, *, quick: bool = False) -> None:
     asyncio.run(_main(env, result, quick=quick))
+    _profile(env, result)
     result.notes.append(
-        f"posted round-robin to 2 uvicorn workers; {env.database_kind} database, {env.redis_kind} Redis; "
+        f"posted to {result.stats['workers_posted_to']} uvicorn worker(s) "
+        f"({'docker-compose: 2 workers on PostgreSQL' if env.pg_dbname else 'make run: 1 process on SQLite'}); "
+        f"{env.database_kind} database, {env.redis_kind} Redis; "
         "no Celery worker (enrichment tasks queue in Redis, as with the worker stopped)"
     )
     p99s = [s["p99"] for k, s in result.stats.items() if k.startswith("step") and isinstance(s, dict) and "p99" in s]
