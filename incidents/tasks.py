@@ -35,6 +35,7 @@ RECONCILE_OVERLAP = timedelta(seconds=60)
 # Without any watermark (no sync ever finished), reconcile looks back this far.
 RECONCILE_DEFAULT_LOOKBACK = timedelta(hours=24)
 RECONCILE_MAX_INCIDENTS = 500
+RECONCILE_MAX_WINDOW = timedelta(hours=6)
 # An unprocessed event younger than this is probably still in the broker queue.
 SWEEP_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 200
@@ -238,23 +239,33 @@ def reconcile() -> int:
         started = timezone.now()
         state, _ = SyncState.objects.get_or_create(name=RECONCILE_STATE)
         since = _reconcile_since()
+        # A long outage is caught up window by window (PagerDuty lists at most 10,000 records per query).
+        until = min(started, since + RECONCILE_MAX_WINDOW)
         SyncState.objects.filter(pk=state.pk).update(status="running", started_at=started, error="", done=0)
         try:
             client = _account_client()
             entries = client.list_all(
                 "/log_entries",
-                {"since": since.isoformat(), "until": (started + timedelta(seconds=1)).isoformat(), "time_zone": "UTC"},
+                {"since": since.isoformat(), "until": (until + timedelta(seconds=1)).isoformat(), "time_zone": "UTC"},
             )
-            incident_ids: list[str] = []
+            first_seen: dict[str, datetime] = {}
+            for entry in entries:
+                pd_id = (entry.get("incident") or {}).get("id")
+                at = mirror.parse_time(entry.get("created_at")) or until
+                if pd_id and (pd_id not in first_seen or at < first_seen[pd_id]):
+                    first_seen[pd_id] = at
+            known = set(Incident.objects.filter(pd_id__in=list(first_seen)).values_list("pd_id", flat=True))
             with transaction.atomic():
                 refs = mirror.Refs()
                 for entry in entries:
-                    pd_id = (entry.get("incident") or {}).get("id")
-                    if pd_id:
-                        incident_ids.append(pd_id)
-                    if pd_id and Incident.objects.filter(pd_id=pd_id).exists():
+                    if (entry.get("incident") or {}).get("id") in known:
                         mirror.upsert_log_entry(entry, refs=refs)
-            incident_ids = list(dict.fromkeys(incident_ids))[:RECONCILE_MAX_INCIDENTS]
+            ordered = sorted(first_seen, key=lambda i: first_seen[i])
+            incident_ids, skipped = ordered[:RECONCILE_MAX_INCIDENTS], ordered[RECONCILE_MAX_INCIDENTS:]
+            watermark = until
+            if skipped:
+                # Resume from the first incident left for the next run (and always move forward).
+                watermark = max(min(first_seen[i] for i in skipped), since + RECONCILE_OVERLAP + timedelta(seconds=1))
             SyncState.objects.filter(pk=state.pk).update(total=len(incident_ids))
             for done, pd_id in enumerate(incident_ids, start=1):
                 refetch_incident(client=client, pd_id=pd_id)
@@ -266,7 +277,7 @@ def reconcile() -> int:
             logger.warning("reconcile failed (watermark kept at %s): %s", since, exc)
             raise
         SyncState.objects.filter(pk=state.pk).update(
-            status="done", watermark=started, finished_at=timezone.now(), error=""
+            status="done", watermark=watermark, finished_at=timezone.now(), error=""
         )
         _publish_incidents(incident_ids, "reconciled")
         refresh_subscription_state(client=client)

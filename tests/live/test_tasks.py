@@ -33,7 +33,8 @@ def _log_entry(entry_id: str, incident_id: str) -> dict:
 
 
 def test_reconcile_refetches_the_incidents_named_by_new_log_entries_and_advances_the_watermark(fake_pd):
-    SyncState.objects.create(name="reconcile", watermark=WATERMARK)
+    recent = timezone.now() - timedelta(minutes=10)
+    SyncState.objects.create(name="reconcile", watermark=recent)
     fake_pd.incidents["PREC1"] = rest_incident("PREC1", status="acknowledged", updated_at="2026-11-20T10:01:00Z")
     fake_pd.log_entries = [_log_entry("LACK1", "PREC1")]
     before = timezone.now()
@@ -41,7 +42,7 @@ def test_reconcile_refetches_the_incidents_named_by_new_log_entries_and_advances
     assert tasks.reconcile() == 1
 
     query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
-    assert query["since"] == [(WATERMARK - tasks.RECONCILE_OVERLAP).isoformat()]
+    assert query["since"] == [(recent - tasks.RECONCILE_OVERLAP).isoformat()]
     incident = Incident.objects.get(pd_id="PREC1")
     assert incident.status == "acknowledged"
     assert incident.alerts.count() == 1
@@ -257,3 +258,24 @@ def test_reconcile_notices_a_subscription_pagerduty_temporarily_disabled(fake_pd
     check = client.get("/healthz").json()["webhook_subscription"]
     assert check["state"] == "temporarily_disabled" and check["ok"] is False
     assert WebhookSubscription.objects.get(pd_id="PGONE").active is False
+
+
+def test_reconcile_catches_up_a_long_outage_window_by_window(fake_pd):
+    SyncState.objects.create(name="reconcile", watermark=WATERMARK)
+    tasks.reconcile()
+    query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
+    since = WATERMARK - tasks.RECONCILE_OVERLAP
+    assert query["until"] == [(since + tasks.RECONCILE_MAX_WINDOW + timedelta(seconds=1)).isoformat()]
+    assert SyncState.objects.get(name="reconcile").watermark == since + tasks.RECONCILE_MAX_WINDOW
+
+
+def test_reconcile_resumes_from_the_first_incident_it_had_no_time_for(fake_pd, monkeypatch):
+    monkeypatch.setattr(tasks, "RECONCILE_MAX_INCIDENTS", 1)
+    SyncState.objects.create(name="reconcile", watermark=WATERMARK)
+    early, late = _log_entry("LE1", "PEARLY"), _log_entry("LE2", "PLATE")
+    early["created_at"], late["created_at"] = "2026-11-20T09:10:00Z", "2026-11-20T09:20:00Z"
+    fake_pd.log_entries = [late, early]  # PagerDuty lists newest first
+    assert tasks.reconcile() == 1
+    assert Incident.objects.filter(pd_id="PEARLY").exists()
+    assert not Incident.objects.filter(pd_id="PLATE").exists()
+    assert SyncState.objects.get(name="reconcile").watermark == datetime(2026, 11, 20, 9, 20, tzinfo=UTC)
