@@ -172,8 +172,16 @@ def run(env, result: Result, *, quick: bool = False) -> None:
                             parts["re-fetch request"].append(request["end"] - request["start"])
                             parts["response to DOM"].append(seen - request["end"])
                 except Exception:
-                    if k >= 3:
-                        missed += 1
+                    missed += 1
+                    # Bounded run: a broken live path must not cost 5 s per event for the whole series.
+                    if missed >= 3 and not latencies:
+                        raise RuntimeError(
+                            f"no DOM update within {TIMEOUT_MS} ms of the first {k + 1} webhooks: the live path "
+                            "(receiver → bus → SSE → live.js → partial) is not delivering"
+                        ) from None
+                    if missed > 5:
+                        result.notes.append(f"stopped after {missed} webhooks without a DOM update")
+                        break
                 page.evaluate("t => { window.__bench.waiting = window.__bench.waiting.filter(x => x !== t); }", token)
                 time.sleep(0.15 + rng.random() * 0.1)
         finally:
