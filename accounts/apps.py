@@ -7,6 +7,6 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from . import signals
+        from . import health, signals  # noqa: F401 - health registers its /healthz check on import
 
         signals.connect_allauth_signals()
