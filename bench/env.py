@@ -239,6 +239,8 @@ class BenchEnv:
 
         host, port, db = REAL_REDIS
         try:
+            if os.environ.get("BENCH_REDIS") == "embedded":
+                raise ConnectionError("BENCH_REDIS=embedded")
             client = redis.Redis(host=host, port=port, db=db, socket_connect_timeout=1, socket_timeout=2)
             client.ping()
             # db 14 belongs to the bench: start from an empty one so queued tasks of other runs do not interfere.
