@@ -14,7 +14,7 @@ from bench.core import NotAvailable, Result, percentile, ratio
 from bench.env import CHROMIUM, CHROMIUM_ARGS
 
 TITLE = "Webhook to screen: POST to worker B until the DOM changes in a browser on worker A (p50/p95/p99)"
-EVENTS = 50
+EVENTS = 80
 TARGET_P95_MS = 100.0
 POLL_SECONDS = 5.0  # pd-live polls /log_entries every 5 s
 GOALERT_SECONDS = 3.5
