@@ -95,12 +95,19 @@ def refetch_incident(*, client, pd_id: str) -> Incident | None:
     from incidents.sync import sync_incident_details
 
     try:
-        data = client.get_entity(f"/incidents/{pd_id}")
+        # Same parameters as the sync's list, so both store byte-identical JSON.
+        data = client.get_entity(f"/incidents/{pd_id}", {"time_zone": "UTC"})
     except PagerDutyError as exc:
         if exc.status == 404:
             return Incident.objects.filter(pd_id=pd_id).first()
         raise
-    log_entries = client.list_all(f"/incidents/{pd_id}/log_entries", {"time_zone": "UTC"})
+    existing = Incident.objects.filter(pd_id=pd_id).first()
+    # What a webhook is about is recent: the entries since shortly before our last known change (the whole
+    # history came with the sync or an earlier refetch), one page.
+    params: dict[str, Any] = {"limit": 100}
+    if existing is not None and existing.changed_at is not None:
+        params["since"] = (existing.changed_at - timedelta(minutes=10)).isoformat()
+    log_entries = client.get(f"/incidents/{pd_id}/log_entries", params).get("log_entries", [])
     with transaction.atomic():
         existing = Incident.objects.filter(pd_id=pd_id).first()
         incident = mirror.upsert_incident(data, changed_at=_rest_changed_at(existing, data))
@@ -246,7 +253,7 @@ def reconcile() -> int:
             client = _account_client()
             entries = client.list_all(
                 "/log_entries",
-                {"since": since.isoformat(), "until": (until + timedelta(seconds=1)).isoformat(), "time_zone": "UTC"},
+                {"since": since.isoformat(), "until": (until + timedelta(seconds=1)).isoformat()},
             )
             first_seen: dict[str, datetime] = {}
             for entry in entries:
