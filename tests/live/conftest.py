@@ -132,7 +132,7 @@ class FakePagerDuty:
         self.log_entries: list[dict] = []
         self.failing: set[str] = set()
         self.log_queries: list[str] = []
-        rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)$"), callback=self._incident)
+        rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)(\?.*)?$"), callback=self._incident)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/alerts"), callback=self._alerts)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/notes"), callback=self._notes)
         rsps.add_callback(responses.GET, re.compile(rf"{API}/incidents/(\w+)/log_entries"), callback=self._incident_log)
