@@ -38,6 +38,9 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown")
     parser.add_argument("--list", action="store_true", help="list the benchmarks and exit")
     parser.add_argument(
+        "--full-sync", action="store_true", help="sync: also time the whole incidents.sync.sync_all (minutes)"
+    )
+    parser.add_argument(
         "--profile", action="store_true", help="also write pyinstrument profiles of the in-process paths (.run/)"
     )
     parser.add_argument(
@@ -166,6 +169,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== {name}: {module.TITLE}", flush=True)
             try:
                 env.profile = args.profile
+                env.full_sync = args.full_sync
                 module.run(env, result, quick=args.quick)
             except NotAvailable as exc:
                 result.status, result.reason = "not available", str(exc)

@@ -188,6 +188,7 @@ class BenchEnv:
         self._cookie: str | None = None
         self.user = None
         self.profile = False  # --profile: benchmarks also write pyinstrument profiles
+        self.full_sync = False  # --full-sync: the sync benchmark also runs the whole sync_all
         self.nofile = raise_nofile()
 
     # -- set-up -------------------------------------------------------------------------------------------------
