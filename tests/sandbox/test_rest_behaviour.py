@@ -405,3 +405,22 @@ def test_people_may_edit_their_own_profile_but_not_others_or_their_role(fresh_sa
     assert promote.status_code == 403
     other = sandbox.user_id("oncall@example.com")
     assert sandbox.put(f"/users/{other}", token=key, json={"user": {"job_title": "x"}}).status_code == 403
+
+
+def test_concurrent_writes_and_reads_all_succeed(fresh_sandbox):
+    from concurrent.futures import ThreadPoolExecutor
+
+    sandbox = fresh_sandbox
+    open_ids = [i["id"] for i in incidents(sandbox, **{"statuses[]": "triggered"})][:12]
+    assert len(open_ids) == 12
+
+    def work(n):
+        if n % 2:
+            return sandbox.get("/incidents", params={"limit": 100}).status_code
+        return put_incident(sandbox, open_ids[n // 2], status="acknowledged").status_code
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(work, range(24)))
+    assert codes == [200] * 24
+    statuses = {sandbox.get(f"/incidents/{pk}").json()["incident"]["status"] for pk in open_ids}
+    assert statuses == {"acknowledged"}
