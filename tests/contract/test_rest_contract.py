@@ -284,6 +284,15 @@ def test_it_manages_services_users_and_templates_in_the_spec_shape(sandbox, chec
         ("GET", "/users/me", {}, 400),
         ("GET", "/services/PNOSUCH", {}, 404),
         ("GET", "/incidents", {"token": "wrong-token"}, 401),
+        (
+            "PUT",
+            "/incidents",
+            {"headers": ADMIN, "json": {"incidents": [{"id": "P1", "type": "incident_reference"}] * 251}},
+            413,
+        ),
+        ("PUT", "/incidents", {"json": {"incidents": [{"id": "P1", "type": "incident_reference"}]}}, 400),
+        ("GET", "/incidents/PNOSUCH/alerts/PNOSUCH", {}, 404),
+        ("DELETE", "/users/PNOSUCH", {"headers": ADMIN}, 404),
     ],
 )
 def test_it_answers_errors_in_the_spec_shape(sandbox, check, method, path, kwargs, status):
@@ -294,6 +303,12 @@ def test_it_answers_errors_in_the_spec_shape(sandbox, check, method, path, kwarg
 def _user_key(sandbox, email):
     keys = sandbox.client.get("/_sandbox/keys").json()
     return next(u["api_key"] for u in keys["users"] if u["email"] == email)
+
+
+def test_snoozing_a_triggered_incident_is_refused_in_the_spec_shape(sandbox, check):
+    incident = _open_incident(sandbox)
+    refused = sandbox.post(f"/incidents/{incident['id']}/snooze", headers=ADMIN, json={"duration": 60})
+    assert check(refused, 400)["error"]["errors"]
 
 
 def test_users_me_and_a_refused_write_are_in_the_spec_shape(sandbox, check):
