@@ -33,6 +33,7 @@ urlpatterns = [
     path("escalation_policies", a.policies),
     path("escalation_policies/<str:policy_id>", a.policy),
     path("priorities", a.priorities),
+    path("abilities", a.abilities),
     path("templates", a.templates),
     path("templates/fields", a.template_fields_view),
     path("templates/<str:template_id>", a.template),

@@ -439,7 +439,17 @@ integrations = routes(POST=create_integration)
 integration = routes(GET=get_integration)
 users = routes(GET=list_users, POST=create_user)
 user = routes(GET=get_user, PUT=update_user, DELETE=delete_user)
+# The abilities a full-featured account has; the portal calls this as a cheap connection health check.
+ACCOUNT_ABILITIES = ["teams", "read_only_users", "service_support_hours", "urgencies", "change_events"]
+
+
+def list_abilities(request):
+    # Like /users/me, the spec asks no scope: any valid token may ask what its account can do.
+    return respond({"abilities": ACCOUNT_ABILITIES})
+
+
 users_me = routes(GET=me)
+abilities = routes(GET=list_abilities)
 contact_methods = routes(GET=list_contact_methods)
 notification_rules = routes(GET=list_notification_rules)
 teams = routes(GET=list_teams)

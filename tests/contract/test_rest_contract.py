@@ -72,6 +72,7 @@ def test_it_gets_each_resource_in_the_spec_shape(sandbox, check):
     template = sandbox.get("/templates").json()["templates"][0]
     check(sandbox.get(f"/templates/{template['id']}"), 200)
     check(sandbox.get("/templates/fields"), 200)
+    assert check(sandbox.get("/abilities"), 200)["abilities"]
     change = sandbox.get("/change_events").json()["change_events"][0]
     check(sandbox.get(f"/change_events/{change['id']}"), 200)
 
