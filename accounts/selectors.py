@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 
 from pdportal import crypto
-from pdportal.pagerduty import EventsClient, PagerDutyClient, budget_for
+from pdportal.pagerduty import EventsClient, PagerDutyClient, Unauthorized, budget_for
 
 from . import tokens
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
@@ -60,8 +60,32 @@ def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[s
     return record
 
 
-def _client(*, token: str, auth: str, from_email: str | None, on_write) -> PagerDutyClient:
-    return PagerDutyClient(
+class GrantClient(PagerDutyClient):
+    """A client on one person's OAuth grant: PagerDuty refusing the token means "sign in again", not an error.
+
+    Raising ReauthenticationRequired (not a PagerDutyError) keeps views that show PagerDuty errors in place from
+    swallowing it; the accounts middleware turns it into a redirect to sign-in.
+    """
+
+    grant_id: int | None = None
+
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().request(*args, **kwargs)
+        except Unauthorized as exc:
+            if self.grant_id is None:
+                raise
+            grant = OAuthGrant.objects.filter(pk=self.grant_id).first()
+            if grant is not None:
+                tokens.revoke_grant(grant=grant, reason=str(exc))
+            raise ReauthenticationRequired(
+                "PagerDuty no longer accepts your sign-in (it was revoked or expired). Please sign in again."
+            ) from exc
+
+
+def _client(*, token: str, auth: str, from_email: str | None, on_write, grant_id: int | None = None) -> PagerDutyClient:
+    cls = GrantClient if grant_id is not None else PagerDutyClient
+    client = cls(
         token=token,
         auth=auth,  # type: ignore[arg-type]
         api_url=settings.PAGERDUTY_API_URL,
@@ -71,6 +95,9 @@ def _client(*, token: str, auth: str, from_email: str | None, on_write) -> Pager
         timeout=settings.PAGERDUTY_TIMEOUT,
         budget=budget_for(token, settings.PAGERDUTY_REQUESTS_PER_MINUTE),
     )
+    if grant_id is not None:
+        client.grant_id = grant_id
+    return client
 
 
 def stored_connection() -> Connection | None:
@@ -135,7 +162,7 @@ def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
     if grant is not None:
         # Someone who signed in with PagerDuty always acts with their own token, never the account key.
         token = tokens.access_token_for(grant=grant)
-        return _client(token=token, auth="bearer", from_email=email, on_write=on_write)
+        return _client(token=token, auth="bearer", from_email=email, on_write=on_write, grant_id=grant.pk)
     key = api_key()
     if key:
         if not email:

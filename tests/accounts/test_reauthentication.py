@@ -24,7 +24,21 @@ def incidents_view(request):
     return JsonResponse(pagerduty_client_for(user=request.user).get("/incidents"))
 
 
-urlpatterns = [path("t/incidents/", incidents_view), *portal_urlpatterns]
+@reader_required
+def careful_view(request):
+    """Like the action views: PagerDuty's errors are shown in place."""
+    from django.http import HttpResponse
+
+    from pdportal.pagerduty import PagerDutyError
+
+    try:
+        pagerduty_client_for(user=request.user).get("/incidents")
+    except PagerDutyError as exc:
+        return HttpResponse(f"PagerDuty said: {exc}")
+    return HttpResponse("ok")
+
+
+urlpatterns = [path("t/incidents/", incidents_view), path("t/careful/", careful_view), *portal_urlpatterns]
 
 
 @pytest.fixture
@@ -47,6 +61,14 @@ def test_a_token_pagerduty_no_longer_accepts_sends_the_person_to_sign_in(signed_
     assert OAuthGrant.objects.get().revoked_at is not None
     page = signed_in.get(response["Location"]).content.decode()
     assert "PagerDuty no longer accepts your sign-in" in page
+
+
+@responses.activate
+def test_a_view_that_shows_pagerduty_errors_in_place_still_sends_a_dead_grant_to_sign_in(signed_in):
+    responses.get(f"{API}/incidents", status=401, json={"error": {"message": "Unauthorized", "code": 2006}})
+    response = signed_in.get("/t/careful/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+    assert OAuthGrant.objects.get().revoked_at is not None
 
 
 @responses.activate
