@@ -213,6 +213,7 @@ CELERY_BEAT_SCHEDULE = {
     "sweep-webhook-events": {"task": "incidents.tasks.sweep_webhook_events", "schedule": 30},
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},
     "ensure-webhook-subscription": {"task": "services.tasks.ensure_webhook_subscription", "schedule": 3600},
+    "check-pagerduty-connection": {"task": "accounts.tasks.check_connection", "schedule": 600},
 }
 
 # allauth

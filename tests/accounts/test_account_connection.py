@@ -73,3 +73,22 @@ def test_an_admin_lends_their_grant_from_the_settings_page(client_as, admin, oau
     connection = Connection.objects.get()
     assert (connection.mode, connection.oauth_user, connection.healthy) == ("oauth", admin, True)
     assert OAuthGrant.objects.count() == 1
+
+
+@responses.activate
+def test_the_periodic_check_records_pagerdutys_answer(db, api_key_mode):
+    from accounts.tasks import check_connection
+
+    responses.get(f"{API}/abilities", status=401, json={"error": {"message": "Unauthorized", "code": 2006}})
+    check_connection.delay()
+    connection = Connection.objects.get()
+    assert (connection.healthy, connection.last_error) == (False, "Unauthorized (2006)")
+    assert connection.checked_at is not None
+
+
+def test_the_periodic_check_is_quiet_without_a_connection(db, settings):
+    from accounts.tasks import check_connection
+
+    settings.PAGERDUTY_API_TOKEN = ""
+    check_connection.delay()
+    assert not Connection.objects.exists()
