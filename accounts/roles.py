@@ -73,6 +73,9 @@ def _denied(request: HttpRequest, allowed: tuple[PortalRole, ...]) -> HttpRespon
         return redirect_to_login(request.get_full_path())
     role = portal_role(request.user)
     if role is None:
+        pd_role = getattr(getattr(request.user, "profile", None), "role", "")
+        if getattr(getattr(request.user, "profile", None), "pd_user_id", None) and pd_role:
+            raise PermissionDenied(f"Your PagerDuty role ({pd_role}) gives no access to PD Portal.")
         raise PermissionDenied(
             "Your portal account is not linked to a PagerDuty user. Ask a PD Portal admin to link it."
         )

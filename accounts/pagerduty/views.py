@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2Adapter, OAuth2CallbackView, OAuth2LoginView
 from django.conf import settings
@@ -47,7 +49,7 @@ class PagerDutyOAuth2Adapter(OAuth2Adapter):
             raise OAuth2Error(f"Could not reach PagerDuty to finish signing in: {exc}") from exc
         self.did_fetch_access_token = True
         data = dict(tokens.raw)
-        data["expires_in"] = int((tokens.expires_at - pd_oauth._utcnow()).total_seconds())
+        data["expires_in"] = max(int((tokens.expires_at - datetime.now(UTC)).total_seconds()), 1)
         data["scope"] = tokens.scope
         return data
 

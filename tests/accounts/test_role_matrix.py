@@ -80,3 +80,11 @@ def test_the_refusal_explains_itself(client_as, observer, outsider):
     assert "Your PagerDuty role is read-only" in response.content.decode()
     response = client_as(outsider).get("/t/read/")
     assert "not linked to a PagerDuty user" in response.content.decode()
+
+
+def test_an_unknown_pagerduty_role_gets_no_access_and_says_why(client_as, responder):
+    responder.profile.role = "stakeholder_plus"
+    responder.profile.save()
+    response = client_as(responder).get("/t/read/")
+    assert response.status_code == 403
+    assert "Your PagerDuty role (stakeholder_plus) gives no access" in response.content.decode()
