@@ -7,6 +7,7 @@ import importlib
 import json
 import os
 import platform
+import signal
 import sys
 import time
 import traceback
@@ -127,7 +128,13 @@ def _load(path: Path) -> tuple[list[Result], dict]:
     return results, document.get("latest_run", {})
 
 
+def _stop_on_sigterm(signum, frame):
+    # `timeout` and CI send SIGTERM: unwind through the finally blocks so servers stop and databases drop.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
     args = _parse(argv)
     if args.readme_only:
         results, meta = _load(args.output)

@@ -98,6 +98,16 @@ def open_files_matching(pid: int, needle: str) -> int:
     return count
 
 
+def _child_setup() -> None:
+    """In the child before exec: a higher open-file limit, and die with the bench (never an orphan server)."""
+    raise_nofile()
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
 class Proc:
     """A child process with its output in a log file; stopped by its own pid only."""
 
@@ -106,7 +116,7 @@ class Proc:
         self.log_path = log_dir / f"{name}.log"
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - the child writes to it for its whole life
         self.popen = subprocess.Popen(
-            args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=raise_nofile
+            args, cwd=REPO, env=env, stdout=self._log, stderr=subprocess.STDOUT, preexec_fn=_child_setup
         )
 
     @property
