@@ -166,6 +166,30 @@ def incident_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
     return render(request, template, context)
 
 
+# Which partials each action can change (htmx swaps only these), and where its form lives (re-shown on errors).
+HEADER_TIMELINE = ("incident-header", "incident-timeline")
+CHANGED_BY = {
+    "acknowledge": HEADER_TIMELINE,
+    "resolve": (*HEADER_TIMELINE, "incident-alerts"),
+    "retrigger": HEADER_TIMELINE,
+    "reassign": (*HEADER_TIMELINE, "incident-actions"),
+    "escalate": (*HEADER_TIMELINE, "incident-actions"),
+    "snooze": HEADER_TIMELINE,
+    "merge": (*HEADER_TIMELINE, "incident-alerts", "incident-actions"),
+    "update": (*HEADER_TIMELINE, "incident-actions"),
+    "note": ("incident-notes", "incident-timeline"),
+    "responders": (*HEADER_TIMELINE, "incident-actions"),
+    "status-update": ("incident-actions", "incident-timeline"),
+    "alerts": (*HEADER_TIMELINE, "incident-alerts"),
+}
+FORM_PARTIAL = {
+    "note": "incident-notes",
+    "resolve": "incident-header",
+    "snooze": "incident-header",
+    "alerts": "incident-alerts",
+}
+
+
 def _respond(
     request: HttpRequest,
     incident: Incident,
@@ -175,11 +199,23 @@ def _respond(
     bound: dict[str, Any] | None = None,
     preview: dict[str, str] | None = None,
 ) -> HttpResponse:
-    """htmx: every partial of the page, swapped out-of-band. Plain POST: redirect back (or re-render on bad input)."""
+    """htmx: the changed partials, swapped out-of-band. Plain POST: redirect back (or re-render on bad input)."""
     incident = selectors.get_incident(pd_id=incident.pd_id)
     if request.htmx:
+        action = getattr(request, "incident_action", "")
+        if error or preview:
+            changed = {"incident-result", FORM_PARTIAL.get(action, "incident-actions")}
+        else:
+            changed = {"incident-result", *CHANGED_BY.get(action, DETAIL_PARTIALS)}
         context = _detail_context(
-            request, incident, action_error=error, action_message=message, preview=preview, oob=True, **(bound or {})
+            request,
+            incident,
+            action_error=error,
+            action_message=message,
+            preview=preview,
+            oob=True,
+            changed=changed,
+            **(bound or {}),
         )
         return render(request, "incidents/incident_detail.html#incident-swap", context)
     if bound or preview:
@@ -431,6 +467,7 @@ ACTIONS: dict[str, ActionHandler] = {
 def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpResponse:
     incident = selectors.get_incident(pd_id=pd_id)
     handler = ACTIONS.get(action)
+    request.incident_action = action  # type: ignore[attr-defined]
     if handler is None:
         from django.http import Http404
 
