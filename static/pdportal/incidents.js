@@ -46,4 +46,7 @@
     last = null;
     refreshSelectAll();
   });
+
+  // Without JavaScript "select all N matching" stays visible; with it, it appears once the whole page is selected.
+  refreshSelectAll();
 })();
