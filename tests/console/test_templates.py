@@ -64,8 +64,9 @@ def test_it_creates_edits_and_deletes_a_template(pd, admin_client):
     assert template.message == "Back to normal soon"
 
     assert "Delete template" in admin_client.get(f"/templates/{template.pd_id}/delete/").content.decode()
-    response = admin_client.post(f"/templates/{template.pd_id}/delete/")
-    assert response.status_code == 302
+    response = admin_client.post(f"/templates/{template.pd_id}/delete/", follow=True)
+    assert response.redirect_chain[-1][0] == "/templates/"
+    assert f'id="template-{template.pd_id}"' not in response.content.decode()
     assert pd.get(f"/templates/{template.pd_id}").status_code == 404
     assert not StatusUpdateTemplate.objects.filter(pd_id=template.pd_id).exists()
 

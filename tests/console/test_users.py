@@ -58,6 +58,7 @@ def test_it_creates_updates_and_deletes_a_user(pd, admin, admin_client):
     remote = pd.get(f"/users/{user.pd_id}").json()["user"]
     assert (remote["role"], remote["time_zone"], remote["job_title"]) == ("limited_user", "Europe/Madrid", "Support")
     assert AuditEntry.objects.get(method="POST", path="/users").actor == admin
+    assert "Nina Newhire" in admin_client.get(response["Location"]).content.decode()
 
     response = admin_client.post(
         f"/users/{user.pd_id}/edit/",
@@ -76,8 +77,11 @@ def test_it_creates_updates_and_deletes_a_user(pd, admin, admin_client):
     assert user.time_zone == "Asia/Tokyo"
 
     assert "Delete user" in admin_client.get(f"/users/{user.pd_id}/delete/").content.decode()
-    response = admin_client.post(f"/users/{user.pd_id}/delete/")
-    assert response.status_code == 302
+    response = admin_client.post(f"/users/{user.pd_id}/delete/", follow=True)
+    assert response.redirect_chain[-1][0].startswith("/users/")
+    user_list = response.content.decode().split('id="user-list"', 1)[1]
+    assert "Nina Newhire" not in user_list
+    assert "deleted in PagerDuty" in response.content.decode()
     assert pd.get(f"/users/{user.pd_id}").status_code == 404
     assert not PagerDutyUser.objects.filter(pd_id=user.pd_id).exists()
 

@@ -176,9 +176,10 @@ def test_it_asks_before_deleting_then_deletes(pd, admin_client):
     assert "Delete service" in confirm.content.decode()
     assert not requests_to(pd, "DELETE", f"/services/{pd_id}")
 
-    response = admin_client.post(f"/services/{pd_id}/delete/")
+    response = admin_client.post(f"/services/{pd_id}/delete/", follow=True)
 
-    assert response.status_code == 302
+    assert response.redirect_chain[-1][0] == "/services/"
+    assert f'id="service-{pd_id}"' not in response.content.decode()
     assert len(requests_to(pd, "DELETE", f"/services/{pd_id}")) == 1
     assert pd.get(f"/services/{pd_id}").status_code == 404
     assert not Service.objects.filter(pd_id=pd_id).exists()
