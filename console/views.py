@@ -6,14 +6,14 @@ import csv
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 
 from accounts.models import PagerDutyUser
 from accounts.roles import admin_required
 from pdportal.pagerduty import NotFound, PagerDutyError
 from services.selectors import team_choices
-from services.webui import paginate, partial, query_without, refusal
+from services.webui import done, paginate, partial, query_without, refusal
 
 from . import actions, selectors
 from .forms import (
@@ -109,7 +109,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"User {pd_user.name} created in PagerDuty.")
-            return redirect("console:user_detail", pd_id=pd_user.pd_id)
+            return done(request, "console:user_detail", pd_id=pd_user.pd_id)
     return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": None})
 
 
@@ -133,7 +133,7 @@ def user_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"User {pd_user.name} updated in PagerDuty.")
-            return redirect("console:user_detail", pd_id=pd_id)
+            return done(request, "console:user_detail", pd_id=pd_id)
     return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": pd_user})
 
 
@@ -149,7 +149,7 @@ def user_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"User {pd_user.name} deleted in PagerDuty.")
-            return redirect("console:user_list")
+            return done(request, "console:user_list")
     return render(request, "console/user_confirm_delete.html", {"pd_user": pd_user, "error": error})
 
 
@@ -191,7 +191,7 @@ def template_create(request: HttpRequest) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Template “{template.name}” created in PagerDuty.")
-            return redirect("console:template_preview", pd_id=template.pd_id)
+            return done(request, "console:template_preview", pd_id=template.pd_id)
     return render(request, "console/template_form.html", {"form": form, "error": error, "template": None})
 
 
@@ -208,7 +208,7 @@ def template_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Template “{template.name}” updated in PagerDuty.")
-            return redirect("console:template_list")
+            return done(request, "console:template_list")
     return render(request, "console/template_form.html", {"form": form, "error": error, "template": template})
 
 
@@ -224,7 +224,7 @@ def template_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Template “{template.name}” deleted in PagerDuty.")
-            return redirect("console:template_list")
+            return done(request, "console:template_list")
     return render(request, "console/template_confirm_delete.html", {"template": template, "error": error})
 
 

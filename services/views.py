@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import admin_required
@@ -14,7 +14,7 @@ from . import actions, selectors
 from .events import INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
 from .forms import ServiceFilterForm, ServiceForm, WebhookSubscriptionForm
 from .models import Service, WebhookSubscription
-from .webui import paginate, partial, query_without, refusal
+from .webui import done, paginate, partial, query_without, refusal
 
 # -- services ----------------------------------------------------------------------------------------------------
 
@@ -98,7 +98,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Service “{service.name}” created in PagerDuty.")
-            return redirect("services:detail", pd_id=service.pd_id)
+            return done(request, "services:detail", pd_id=service.pd_id)
     return render(request, "services/service_form.html", {"form": form, "error": error, "service": None})
 
 
@@ -116,7 +116,7 @@ def service_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Service “{service.name}” updated in PagerDuty.")
-            return redirect("services:detail", pd_id=service.pd_id)
+            return done(request, "services:detail", pd_id=service.pd_id)
     return render(request, "services/service_form.html", {"form": form, "error": error, "service": service})
 
 
@@ -132,7 +132,7 @@ def service_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Service “{service.name}” deleted in PagerDuty.")
-            return redirect("services:list")
+            return done(request, "services:list")
     return render(request, "services/service_confirm_delete.html", {"service": service, "error": error})
 
 
@@ -236,7 +236,7 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
                 f"Webhook subscription {created.subscription.pd_id} created; its signing secret is stored encrypted "
                 "and verifies deliveries to this portal.",
             )
-            return redirect("services:webhook_detail", pd_id=created.subscription.pd_id)
+            return done(request, "services:webhook_detail", pd_id=created.subscription.pd_id)
     return render(request, "services/webhook_form.html", _webhook_form_context(form, error=error, subscription=None))
 
 
@@ -268,7 +268,7 @@ def webhook_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Webhook subscription {pd_id} updated in PagerDuty.")
-            return redirect("services:webhook_detail", pd_id=pd_id)
+            return done(request, "services:webhook_detail", pd_id=pd_id)
     return render(
         request, "services/webhook_form.html", _webhook_form_context(form, error=error, subscription=subscription)
     )
@@ -284,7 +284,7 @@ def webhook_enable(request: HttpRequest, pd_id: str) -> HttpResponse:
         messages.error(request, f"PagerDuty refused to enable {pd_id}: {refusal(exc)}")
     else:
         messages.success(request, f"Webhook subscription {pd_id} enabled.")
-    return redirect("services:webhook_detail", pd_id=pd_id)
+    return done(request, "services:webhook_detail", pd_id=pd_id)
 
 
 @admin_required
@@ -295,9 +295,9 @@ def webhook_ping(request: HttpRequest, pd_id: str) -> HttpResponse:
         actions.webhook_subscription_ping(actor=request.user, subscription=subscription)
     except PagerDutyError as exc:
         messages.error(request, f"PagerDuty refused the test ping: {refusal(exc)}")
-        return redirect("services:webhook_detail", pd_id=pd_id)
+        return done(request, "services:webhook_detail", pd_id=pd_id)
     messages.success(request, "Test ping sent: PagerDuty will deliver a pagey.ping event to the subscription's URL.")
-    return redirect(f"/webhooks/{pd_id}/?pinged=1")
+    return done(request, f"/webhooks/{pd_id}/?pinged=1")
 
 
 @admin_required
@@ -312,7 +312,7 @@ def webhook_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
             error = refusal(exc)
         else:
             messages.success(request, f"Webhook subscription {pd_id} deleted in PagerDuty.")
-            return redirect("services:webhook_list")
+            return done(request, "services:webhook_list")
     return render(request, "services/webhook_confirm_delete.html", {"subscription": subscription, "error": error})
 
 
@@ -328,5 +328,5 @@ def webhook_remove_portal(request: HttpRequest) -> HttpResponse:
             messages.error(request, f"PagerDuty refused to delete {pd_id}: {message}")
         if not report.removed and not report.failed:
             messages.info(request, "This portal has created no webhook subscriptions; nothing to remove.")
-        return redirect("services:webhook_list")
+        return done(request, "services:webhook_list")
     return render(request, "services/webhook_remove_portal.html", {"subscriptions": mine})

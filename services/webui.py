@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, resolve_url
 
 from pdportal.pagerduty import PagerDutyError, Unauthorized
 
@@ -32,3 +33,12 @@ def query_without(request: HttpRequest, *names: str) -> str:
     for name in names:
         params.pop(name, None)
     return params.urlencode()
+
+
+def done(request: HttpRequest, to: str, *args: Any, **kwargs: Any) -> HttpResponse:
+    """After a successful write: a redirect for a plain form POST, an `HX-Redirect` for htmx (whole-page swap)."""
+    if getattr(request, "htmx", False):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = resolve_url(to, *args, **kwargs)
+        return response
+    return redirect(to, *args, **kwargs)

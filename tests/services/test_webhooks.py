@@ -230,3 +230,14 @@ def test_it_accepts_the_configured_extra_secrets(db, settings):
     WebhookSubscription.objects.create(pd_id="PTHEIRS", url="http://y/", secret="", created_by_portal=False)
 
     assert selectors.webhook_signing_secrets() == ["mine", "outside-secret"]
+
+
+def test_an_htmx_ping_navigates_to_the_waiting_page(pd, admin_client, portal_url):
+    _create(admin_client)
+    sub = WebhookSubscription.objects.get()
+
+    response = admin_client.post(f"/webhooks/{sub.pd_id}/ping/", headers={"HX-Request": "true"})
+
+    assert response.status_code == 204
+    assert response["HX-Redirect"] == f"/webhooks/{sub.pd_id}/?pinged=1"
+    assert len(requests_to(pd, "POST", f"/webhook_subscriptions/{sub.pd_id}/ping")) == 1
