@@ -103,6 +103,9 @@ class TemplatePreviewForm(forms.Form):
     message = forms.CharField(required=False, label="Status update message", widget=forms.Textarea(attrs={"rows": 2}))
 
 
+MAX_TOTAL_WAIT = 300
+
+
 def _pairs(text: str, sep: str, what: str) -> list[tuple[str, str]]:
     pairs = []
     for number, line in enumerate(text.splitlines(), start=1):
@@ -183,6 +186,15 @@ class ApiConsoleForm(forms.Form):
                     data["json_value"] = json.loads(text)
                 except ValueError as exc:
                     self.add_error("json_body", f"This is not valid JSON: {exc}")
+        retries, delay = data.get("retries") or 0, data.get("retry_delay") or 0
+        waits = sum(min(delay * (2**i if data.get("exponential") else 1), 60) for i in range(retries))
+        if waits > MAX_TOTAL_WAIT:
+            # The request holds a web worker while it waits; keep the worst case bounded.
+            self.add_error(
+                "retry_delay",
+                f"These settings could wait {waits:.0f} s in total; keep it under "
+                f"{MAX_TOTAL_WAIT} s (fewer retries, a shorter delay, or no exponential backoff).",
+            )
         if kind == "multipart" and not data.get("upload") and not data.get("form_data"):
             self.add_error("upload", "Choose a file (or add form fields) for a multipart body.")
         return data

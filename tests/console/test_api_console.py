@@ -233,3 +233,10 @@ def test_it_routes_full_urls_to_the_matching_configured_host(settings):
     assert rest.url == "https://api.pagerduty.test/incidents/P1"
     with pytest.raises(ForeignHost):
         resolve_console_target("https://events.pagerduty.test:8443/v2/enqueue")
+
+
+def test_it_bounds_the_total_retry_wait(pd, admin_client):
+    response = _send(admin_client, retries="10", retry_delay="30", exponential="on")
+
+    assert "keep it under 300 s" in response.content.decode()
+    assert pd.requests_log() == []
