@@ -232,3 +232,27 @@ def test_a_stale_action_shows_pagerdutys_error_and_keeps_the_mirror(mirrored, pi
     assert response.status_code == 200
     assert "resolved" in html.lower() and 'class="message error"' in html
     assert Incident.objects.get(pk=incident.pk).status == "triggered"
+
+
+def test_it_resolves_several_alerts_at_once(mirrored, pick, client_as, responder):
+    incident = pick("triggered", min_alerts=2)
+    alerts = list(Alert.objects.filter(incident=incident, status="triggered").values_list("pd_id", flat=True)[:2])
+    assert len(alerts) == 2
+    response = post(client_as(responder), incident, "alerts", {"alerts": alerts, "op": "resolve"}, htmx=True)
+    assert ("PUT", f"/incidents/{incident.pd_id}/alerts") in writes(mirrored)
+    assert set(Alert.objects.filter(pd_id__in=alerts).values_list("status", flat=True)) == {"resolved"}
+    assert "Resolved 2 alerts." in response.content.decode()
+
+
+def test_moving_alerts_needs_a_known_target(mirrored, pick, client_as, responder):
+    incident = pick("triggered", min_alerts=1)
+    alert = Alert.objects.filter(incident=incident).first()
+    response = post(
+        client_as(responder),
+        incident,
+        "alerts",
+        {"alerts": [alert.pd_id], "op": "move", "target": "#999999"},
+        htmx=True,
+    )
+    assert "Enter the id or number of an incident" in response.content.decode()
+    assert writes(mirrored) == []
