@@ -67,3 +67,20 @@ def test_the_command_shows_a_progress_bar(portal_on_sandbox):
     text = out.getvalue()
     assert "incidents" in text and "[####" in text and "Synced in" in text
     assert Incident.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_command_explains_a_missing_connection_and_bad_options(settings):
+    from django.core.management.base import CommandError
+
+    settings.PAGERDUTY_API_TOKEN = ""
+    settings.PAGERDUTY_CLIENT_ID = ""
+    with pytest.raises(CommandError, match="not connected to PagerDuty"):
+        call_command("pd_sync", stdout=StringIO())
+    with pytest.raises(CommandError, match="--days"):
+        call_command("pd_sync", "--days", "365", stdout=StringIO())
+
+
+def test_unknown_steps_are_refused(sandbox_client):
+    with pytest.raises(ValueError, match="Unknown sync steps"):
+        sync.sync_all(client=sandbox_client, steps=["incidents", "bogus"])
