@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from accounts.models import PagerDutyUser, Team
@@ -157,9 +157,16 @@ def _save(
     if _is_stale(instance, changed_at):
         return instance, False
     if instance is None:
-        instance = model(pd_id=pd_id, raw=dict(data), changed_at=changed_at, **fields)
-        instance.save()
-        return instance, True
+        created = model(pd_id=pd_id, raw=dict(data), changed_at=changed_at, **fields)
+        try:
+            with transaction.atomic():
+                created.save()
+            return created, True
+        except IntegrityError:
+            # A concurrent writer (webhook vs. action) inserted it first: update that row under the same guard.
+            instance = model.objects.select_for_update().get(pd_id=pd_id)
+            if _is_stale(instance, changed_at):
+                return instance, False
     for name, value in fields.items():
         setattr(instance, name, value)
     instance.raw = _merged_raw(instance, data)

@@ -212,7 +212,7 @@ def test_objects_without_an_id_are_ignored():
 def test_shared_refs_resolve_references_without_a_query_per_incident(django_assert_max_num_queries):
     refs = mirror.Refs()
     mirror.upsert_incident(incident_json("PWARM", 99), refs=refs)
-    with django_assert_max_num_queries(90):
+    with django_assert_max_num_queries(100):
         for n in range(10):
             mirror.upsert_incident(incident_json(f"PX{n}", n + 100), refs=refs)
 
@@ -227,3 +227,34 @@ def test_a_webhook_payload_keeps_the_raw_json_in_rests_shape():
     assert "assignees" not in incident.raw and "number" not in incident.raw
     assert incident.raw["assignments"] == [{"assignee": ref("user", "PUSR2")}]
     assert [u.pd_id for u in incident.assignees.all()] == ["PUSR2"]
+
+
+def test_a_concurrent_insert_of_the_same_id_becomes_an_update(monkeypatch):
+    # Simulate losing the race: the lookup saw no row, but another writer inserted it before our INSERT.
+    mirror.upsert_incident(incident_json(status="triggered"))
+    real_filter = Incident.objects.filter
+
+    class NoneFirst:
+        def __init__(self, qs):
+            self.qs = qs
+
+        def first(self):
+            return None
+
+        def __getattr__(self, name):
+            return getattr(self.qs, name)
+
+    def filter_once(*args, **kwargs):
+        monkeypatch.setattr(Incident.objects, "filter", real_filter)
+        return NoneFirst(real_filter(*args, **kwargs))
+
+    monkeypatch.setattr(
+        Incident.objects,
+        "select_for_update",
+        lambda: type(
+            "Q", (), {"filter": staticmethod(filter_once), "get": staticmethod(lambda **kw: Incident.objects.get(**kw))}
+        )(),
+    )
+    incident = mirror.upsert_incident(incident_json(status="acknowledged", updated_at="2026-11-20T10:05:00Z"))
+    assert Incident.objects.count() == 1
+    assert incident.status == "acknowledged" and Incident.objects.get().status == "acknowledged"
