@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -469,8 +469,6 @@ def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpRespon
     handler = ACTIONS.get(action)
     request.incident_action = action  # type: ignore[attr-defined]
     if handler is None:
-        from django.http import Http404
-
         raise Http404("Unknown incident action")
     return handler(request, incident)
 
@@ -599,13 +597,13 @@ def change_event_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
         event = actions.change_event_fetch(actor=request.user, pd_id=pd_id)
     except PagerDutyError as exc:
         if exc.status == 404:
-            from django.http import Http404
-
             raise Http404("No such change event") from None
+        # PagerDuty is unreachable or refuses: show the mirrored copy if there is one, and say why.
         event, error = ChangeEvent.objects.filter(pd_id=pd_id).first(), str(exc)
-        if event is None:
-            raise
-    return render(request, "incidents/change_event_detail.html", {"event": event, "error": error})
+    except (NotLinked, NoAccountConnection) as exc:
+        event, error = ChangeEvent.objects.filter(pd_id=pd_id).first(), str(exc)
+    status = 200 if event is not None else 502
+    return render(request, "incidents/change_event_detail.html", {"event": event, "error": error}, status=status)
 
 
 @responder_required
@@ -613,8 +611,6 @@ def change_event_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
 def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
     event = ChangeEvent.objects.filter(pd_id=pd_id).first()
     if event is None:
-        from django.http import Http404
-
         raise Http404("No such change event in the mirror")
     error = None
     if request.method == "POST":

@@ -92,3 +92,17 @@ def test_an_unknown_action_is_a_404(client_as, responder, incident):
 
 def test_get_on_an_action_is_not_allowed(client_as, responder, incident):
     assert client_as(responder).get("/incidents/PINC1/acknowledge/").status_code == 405
+
+
+def test_a_change_event_page_survives_pagerduty_being_down(client_as, responder, api_key_mode, settings):
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    mirror.upsert_change_event({"id": "PCE9", "summary": "Mirrored deploy", "timestamp": "2026-11-20T09:30:00Z"})
+    with responses.RequestsMock() as rsps:
+        rsps.add(responses.GET, "https://api.pagerduty.test/change_events/PCE9", status=503, body="upstream down")
+        rsps.add(responses.GET, "https://api.pagerduty.test/change_events/PCE8", status=503, body="upstream down")
+        c = client_as(responder)
+        known = c.get("/change-events/PCE9/")
+        unknown = c.get("/change-events/PCE8/")
+    assert known.status_code == 200 and "Mirrored deploy" in known.content.decode()
+    assert "Service Unavailable" in known.content.decode()
+    assert unknown.status_code == 502 and "Service Unavailable" in unknown.content.decode()
