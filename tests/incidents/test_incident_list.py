@@ -193,3 +193,24 @@ def test_it_sorts_by_assignee(client_as, responder, services):
     Incident.objects.get(number=2).assignees.set([aaron])
     html = client_as(responder).get("/?sort=assignees").content.decode()
     assert html.index(">Incident 2<") < html.index(">Incident 3<") < html.index(">Incident 1<")
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "page=abc",
+        "page=-1",
+        "page=99999",
+        "sort=bogus",
+        "per_page=7",
+        "since=2026-13-45",
+        "until=yesterday",
+        "q=%00%25_",
+        "status=exploded",
+        "service=PNOPE",
+        "assigned=everyone",
+    ],
+)
+def test_odd_query_strings_never_give_a_500(client_as, responder, services, query):
+    make_incidents(3)
+    assert client_as(responder).get(f"/?{query}").status_code == 200
