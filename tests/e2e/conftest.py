@@ -21,7 +21,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in the main thread, and
+# tests outside tests/e2e that call asyncio.run() must not inherit it.
+@pytest.fixture(scope="package")
 def chromium():
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         needs(f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
