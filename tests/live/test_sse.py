@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import threading
 
@@ -75,7 +76,10 @@ def _run(coro):
         finally:
             await live.hub.stop()
 
-    return asyncio.run(wrapper())
+    # A fresh thread with its own event loop: Playwright's sync API (the browser tests, same session) keeps
+    # a loop running in the main thread, where asyncio.run() is refused.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, wrapper()).result()
 
 
 def test_it_requires_sign_in():
