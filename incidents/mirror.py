@@ -12,6 +12,9 @@ the object's own `updated_at` (or creation time) is used.
 Only the keys present in the JSON are written: a partial webhook payload leaves the other columns as they were.
 A reference to an object the mirror does not have yet (a service, a user…) creates a stub named after the
 reference's `summary`, with no `changed_at`, so the next full upsert of that object always wins.
+
+`upsert_incidents` is the sync's bulk path: a whole page in a handful of queries, writing exactly the rows that
+`upsert_incident` would write one by one.
 """
 
 from __future__ import annotations
@@ -356,8 +359,32 @@ def incident_search_text(incident: Incident, alert_summaries: Iterable[str] = ()
     return " ".join(p for p in parts if p).lower()
 
 
+SEARCH_ALERTS = 200  # alert summaries per incident in its search text
+
+
+def _alert_summaries(incident_pks: Iterable[int]) -> dict[int, list[str]]:
+    """The summaries the search text holds per incident: its newest 200 alerts', newest first.
+
+    The `pk` tie-break keeps the order the same whichever query reads it (one incident or a page of them).
+    """
+    pks = list(incident_pks)
+    out: dict[int, list[str]] = {pk: [] for pk in pks}
+    if not pks:
+        return out
+    if len(pks) == 1:
+        rows = Alert.objects.filter(incident_id=pks[0]).order_by("-created_at", "pk")[:SEARCH_ALERTS]
+        out[pks[0]] = list(rows.values_list("summary", flat=True))
+        return out
+    rows = Alert.objects.filter(incident_id__in=pks).order_by("incident_id", "-created_at", "pk")
+    for incident_pk, summary in rows.values_list("incident_id", "summary"):
+        kept = out[incident_pk]
+        if len(kept) < SEARCH_ALERTS:
+            kept.append(summary)
+    return out
+
+
 def refresh_search_text(incident: Incident) -> None:
-    summaries = list(incident.alerts.values_list("summary", flat=True)[:200])
+    summaries = _alert_summaries([incident.pk])[incident.pk]
     text = incident_search_text(incident, summaries)
     if text != incident.search_text:
         incident.search_text = text
@@ -382,12 +409,19 @@ def _rest_shaped(data: Json) -> dict[str, Any]:
     return out
 
 
-def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Incident | None:
-    """An incident from a REST body or a webhook's `event.data` (pass the event's `occurred_at` as changed_at)."""
+class _IncidentChange:
+    """One incident payload turned into columns: what both the single-row and the bulk upsert write."""
+
+    __slots__ = ("changed_at", "data", "fields", "pd_id")
+
+    def __init__(self, pd_id: str, data: dict[str, Any], changed_at: datetime | None, fields: dict[str, Any]):
+        self.pd_id, self.data, self.changed_at, self.fields = pd_id, data, changed_at, fields
+
+
+def _incident_change(data: Json, changed_at: datetime | None, refs: Refs) -> _IncidentChange | None:
     pd_id = _ref_id(data)
     if not pd_id:
         return None
-    refs = refs or Refs()
     data = _rest_shaped(data)
     changed_at = _changed(data, changed_at, "updated_at", "last_status_change_at", "created_at")
     fields: dict[str, Any] = {}
@@ -422,21 +456,38 @@ def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Ref
     counts = data.get("alert_counts")
     if isinstance(counts, Mapping) and counts.get("all") is not None:
         fields["alert_count"] = int(counts["all"])
+    return _IncidentChange(pd_id, data, changed_at, fields)
+
+
+def _fields_for(change: _IncidentChange, instance: Incident | None, summaries: Iterable[str]) -> dict[str, Any]:
+    """The columns to write to `instance` (None: a new row), search text included."""
+    fields = dict(change.fields)
+    if instance is None:
+        # A brand-new row needs the NOT NULL columns even when the payload is partial.
+        fields.setdefault("number", 0)
+        fields.setdefault("title", "")
+        fields.setdefault("status", Incident.Status.TRIGGERED)
+        fields.setdefault("created_at", change.changed_at or timezone.now())
+    probe = Incident(pd_id=change.pd_id, **{**_columns(instance), **fields})
+    fields["search_text"] = incident_search_text(probe, summaries)
+    return fields
+
+
+def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Incident | None:
+    """An incident from a REST body or a webhook's `event.data` (pass the event's `occurred_at` as changed_at)."""
+    refs = refs or Refs()
+    change = _incident_change(data, changed_at, refs)
+    if change is None:
+        return None
+    pd_id, data, changed_at = change.pd_id, change.data, change.changed_at
 
     with transaction.atomic():
         instance = Incident.objects.select_for_update().filter(pd_id=pd_id).first()
-        if instance is None:
-            # A brand-new row needs the NOT NULL columns even when the payload is partial.
-            fields.setdefault("number", 0)
-            fields.setdefault("title", "")
-            fields.setdefault("status", Incident.Status.TRIGGERED)
-            fields.setdefault("created_at", changed_at or timezone.now())
         if _is_stale(instance, changed_at):
             return instance
         # The search text is written with the row: a new incident has no alerts yet, so no extra query.
-        probe = Incident(pd_id=pd_id, **{**_columns(instance), **fields})
-        summaries = () if instance is None else instance.alerts.values_list("summary", flat=True)[:200]
-        fields["search_text"] = incident_search_text(probe, summaries)
+        summaries = () if instance is None else _alert_summaries([instance.pk])[instance.pk]
+        fields = _fields_for(change, instance, summaries)
         incident, applied = _save(
             Incident, pd_id, fields, data=data, changed_at=changed_at, instance=instance, lookup=False
         )
@@ -449,6 +500,124 @@ def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Ref
         if assignees is not None:
             incident.assignees.set(refs.pks(PagerDutyUser, assignees))
     return incident
+
+
+def upsert_incidents(
+    items: Iterable[Json], *, changed_at: datetime | None = None, refs: Refs | None = None
+) -> list[Incident]:
+    """Many incidents (a sync page) in a handful of queries, with exactly the rows `upsert_incident` would write.
+
+    One locking SELECT of the stored rows, one query for the alert summaries of the rows being updated, one
+    INSERT of the new rows, one UPDATE of the changed ones, and per M2M one DELETE plus one INSERT on the through
+    table for the rows whose payload names that relation. The changed_at guard is the single path's: an older
+    change is skipped, an equal one applied again. Returns the mirrored incident of every item that has an id,
+    in order (the stored row where the item was older).
+    """
+    refs = refs or Refs()
+    changes = [c for item in items if (c := _incident_change(item, changed_at, refs)) is not None]
+    out: list[Incident] = []
+    # A repeated id must see its predecessor's write, as one-by-one upserts would: split the batch there.
+    chunk: list[_IncidentChange] = []
+    seen: set[str] = set()
+    for change in changes:
+        if change.pd_id in seen:
+            out.extend(_upsert_incident_batch(chunk, refs))
+            chunk, seen = [], set()
+        chunk.append(change)
+        seen.add(change.pd_id)
+    out.extend(_upsert_incident_batch(chunk, refs))
+    return out
+
+
+def _upsert_incident_batch(changes: list[_IncidentChange], refs: Refs) -> list[Incident]:
+    """upsert_incidents for changes with distinct ids."""
+    if not changes:
+        return []
+    with transaction.atomic():
+        stored = {i.pd_id: i for i in Incident.objects.select_for_update().filter(pd_id__in=[c.pd_id for c in changes])}
+        fresh = [c for c in changes if not _is_stale(stored.get(c.pd_id), c.changed_at)]
+        summaries = _alert_summaries(stored[c.pd_id].pk for c in fresh if c.pd_id in stored)
+        now = timezone.now()
+        result: dict[str, Incident] = dict(stored)
+        created: list[tuple[_IncidentChange, Incident]] = []
+        updated: list[tuple[_IncidentChange, Incident]] = []
+        update_fields: set[str] = {"raw", "synced_at", "search_text"}
+        for change in fresh:
+            instance = stored.get(change.pd_id)
+            if instance is None:
+                fields = _fields_for(change, None, ())
+                incident = Incident(pd_id=change.pd_id, raw=dict(change.data), changed_at=change.changed_at, **fields)
+                created.append((change, incident))
+                continue
+            fields = _fields_for(change, instance, summaries[instance.pk])
+            for name, value in fields.items():
+                setattr(instance, name, value)
+            instance.raw = _merged_raw(instance, change.data)
+            if change.changed_at is not None:
+                instance.changed_at = change.changed_at
+                update_fields.add("changed_at")
+            # bulk_update skips auto_now: stamp it as save() would.
+            instance.synced_at = now
+            update_fields.update(fields)
+            updated.append((change, instance))
+        if created:
+            try:
+                with transaction.atomic():
+                    Incident.objects.bulk_create([incident for _, incident in created])
+            except IntegrityError:
+                # A concurrent writer (webhook vs. sync) inserted one of them first: the single path settles
+                # each against the row that won, under the same guard.
+                for change, _ in created:
+                    result[change.pd_id] = upsert_incident(change.data, changed_at=change.changed_at, refs=refs)
+                created = []
+            else:
+                _fill_pks([incident for _, incident in created])
+        if updated:
+            Incident.objects.bulk_update([incident for _, incident in updated], sorted(_attnames(update_fields)))
+        applied = created + updated
+        for change, incident in applied:
+            result[change.pd_id] = incident
+            refs.remember(incident)
+        # Rows inserted just now have no through rows yet: only the updated ones need clearing first.
+        stored_pks = {incident.pk for _, incident in updated}
+        teams = {
+            incident.pk: refs.pks(Team, change.data.get("teams") or [])
+            for change, incident in applied
+            if "teams" in change.data
+        }
+        _set_m2m(Incident.teams.through, "team_id", teams, clear=stored_pks)
+        assigned = {
+            incident.pk: refs.pks(PagerDutyUser, assignees)
+            for change, incident in applied
+            if (assignees := _assignee_refs(change.data)) is not None
+        }
+        _set_m2m(Incident.assignees.through, "pagerdutyuser_id", assigned, clear=stored_pks)
+    return [result[c.pd_id] for c in changes]
+
+
+def _attnames(names: Iterable[str]) -> list[str]:
+    """Model field names for bulk_update (`service_id` -> `service`)."""
+    by_attname = {f.attname: f.name for f in Incident._meta.concrete_fields}
+    return [by_attname.get(name, name) for name in names]
+
+
+def _fill_pks(incidents: list[Incident]) -> None:
+    """Backends that cannot return ids from a bulk INSERT leave pk unset: read them back in one query."""
+    missing = [i for i in incidents if i.pk is None]
+    if missing:
+        pks = dict(Incident.objects.filter(pd_id__in=[i.pd_id for i in missing]).values_list("pd_id", "pk"))
+        for incident in missing:
+            incident.pk = pks[incident.pd_id]
+
+
+def _set_m2m(through: type[models.Model], target: str, wanted: dict[int, list[int]], *, clear: set[int]) -> None:
+    """`.set()` on each incident's relation, all at once: one DELETE (of the `clear` rows' links), one INSERT."""
+    stale = [pk for pk in wanted if pk in clear]
+    if stale:
+        through.objects.filter(incident_id__in=stale).delete()
+    links = [through(incident_id=pk, **{target: t}) for pk, targets in wanted.items() for t in dict.fromkeys(targets)]
+    if links:
+        through.objects.bulk_create(links)
 
 
 def _columns(instance: Incident | None) -> dict[str, Any]:

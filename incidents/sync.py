@@ -86,12 +86,12 @@ def _run_step(
     client: PagerDutyClient,
     path: str,
     params: dict[str, Any] | None,
-    upsert: Callable[[dict[str, Any], mirror.Refs], Any],
+    store: Callable[[list[dict[str, Any]], mirror.Refs], int],
     refs: mirror.Refs,
     recorder: _Recorder,
     concurrency: int,
 ) -> int:
-    """Page through one list endpoint and upsert every record, one transaction per page."""
+    """Page through one list endpoint and store every page in one transaction; `store` returns how many it kept."""
     count = 0
     totals: dict[str, int] = {"total": 0}
 
@@ -100,11 +100,25 @@ def _run_step(
 
     for page in client.iter_pages(path, params, concurrency=concurrency, progress=on_page):
         with transaction.atomic():
-            for record in page:
-                if upsert(record, refs) is not None:
-                    count += 1
+            count += store(page, refs)
         recorder.report(name, count, max(totals["total"], count))
     return count
+
+
+def one_by_one(
+    upsert: Callable[[dict[str, Any], mirror.Refs], Any],
+) -> Callable[[list[dict[str, Any]], mirror.Refs], int]:
+    """A page store that upserts each record in turn (kinds without a bulk path)."""
+
+    def store(page: list[dict[str, Any]], refs: mirror.Refs) -> int:
+        return sum(1 for record in page if upsert(record, refs) is not None)
+
+    return store
+
+
+def store_incident_page(page: list[dict[str, Any]], refs: mirror.Refs) -> int:
+    """One page of /incidents into the mirror in a handful of queries; returns how many incidents it holds."""
+    return len(mirror.upsert_incidents(page, refs=refs))
 
 
 def sync_incident_details(
@@ -185,7 +199,7 @@ def sync_all(
     refs = mirror.Refs()
     window = _window(days)
 
-    def step(name: str, path: str, params: dict[str, Any] | None, upsert: Callable[[dict, mirror.Refs], Any]) -> None:
+    def step(name: str, path: str, params: dict[str, Any] | None, store: Callable[[list, mirror.Refs], int]) -> None:
         if name not in wanted:
             return
         count = _run_step(
@@ -193,7 +207,7 @@ def sync_all(
             client=client,
             path=path,
             params=params,
-            upsert=upsert,
+            store=store,
             refs=refs,
             recorder=recorder,
             concurrency=workers,
@@ -208,18 +222,21 @@ def sync_all(
                 report.counts["priorities"] = len(mirror.upsert_priorities(priorities))
             recorder.report("priorities", report.counts["priorities"], report.counts["priorities"])
             recorder.finish_step(report.counts["priorities"])
-        step("teams", "/teams", None, lambda d, r: mirror.upsert_team(d, refs=r))
-        step("users", "/users", None, lambda d, r: mirror.upsert_user(d, refs=r))
+        step("teams", "/teams", None, one_by_one(lambda d, r: mirror.upsert_team(d, refs=r)))
+        step("users", "/users", None, one_by_one(lambda d, r: mirror.upsert_user(d, refs=r)))
         step(
-            "escalation_policies", "/escalation_policies", None, lambda d, r: mirror.upsert_escalation_policy(d, refs=r)
+            "escalation_policies",
+            "/escalation_policies",
+            None,
+            one_by_one(lambda d, r: mirror.upsert_escalation_policy(d, refs=r)),
         )
-        step("services", "/services", None, lambda d, r: mirror.upsert_service(d, refs=r))
-        step("templates", "/templates", None, lambda d, r: mirror.upsert_template(d, refs=r))
+        step("services", "/services", None, one_by_one(lambda d, r: mirror.upsert_service(d, refs=r)))
+        step("templates", "/templates", None, one_by_one(lambda d, r: mirror.upsert_template(d, refs=r)))
         step(
             "incidents",
             "/incidents",
             {**window, "time_zone": "UTC"},
-            lambda d, r: mirror.upsert_incident(d, refs=r),
+            store_incident_page,
         )
         if "alerts_and_notes" in wanted:
             open_ids = list(
@@ -234,8 +251,13 @@ def sync_all(
                 progress=lambda done, total: recorder.report("alerts_and_notes", done, total),
             )
             recorder.finish_step(report.counts["alerts_and_notes"])
-        step("log_entries", "/log_entries", dict(window), lambda d, r: mirror.upsert_log_entry(d, refs=r))
-        step("change_events", "/change_events", dict(window), lambda d, r: mirror.upsert_change_event(d, refs=r))
+        step("log_entries", "/log_entries", dict(window), one_by_one(lambda d, r: mirror.upsert_log_entry(d, refs=r)))
+        step(
+            "change_events",
+            "/change_events",
+            dict(window),
+            one_by_one(lambda d, r: mirror.upsert_change_event(d, refs=r)),
+        )
     except Exception as exc:
         SyncState.objects.filter(pk=state.pk).update(
             status="failed", error=str(exc)[:2000], finished_at=timezone.now(), updated_at=timezone.now()
