@@ -508,10 +508,10 @@ def upsert_incidents(
     """Many incidents (a sync page) in a handful of queries, with exactly the rows `upsert_incident` would write.
 
     One locking SELECT of the stored rows, one query for the alert summaries of the rows being updated, one
-    INSERT of the new rows, one UPDATE of the changed ones, and per M2M one DELETE plus one INSERT on the through
-    table for the rows whose payload names that relation. The changed_at guard is the single path's: an older
-    change is skipped, an equal one applied again. Returns the mirrored incident of every item that has an id,
-    in order (the stored row where the item was older).
+    INSERT of the new rows, one statement writing the changed ones, and per M2M one INSERT on the through table
+    (plus one DELETE when stored rows are among them) for the rows whose payload names that relation.
+    The changed_at guard is the single path's: an older change is skipped, an equal one applied again.
+    Returns the mirrored incident of every item that has an id, in order (the stored row where it was older).
     """
     refs = refs or Refs()
     changes = [c for item in items if (c := _incident_change(item, changed_at, refs)) is not None]
