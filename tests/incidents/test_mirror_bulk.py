@@ -146,7 +146,7 @@ def test_a_page_costs_the_same_few_queries_whatever_its_size(django_assert_max_n
     mirror.upsert_alert(alert_json("PQA", "PQ0000"))
     counts = {}
     # The bounds count the savepoint statements of transaction.atomic() too: 4 real queries to insert a page,
-    # 6 to update one (its alerts' summaries and each M2M's DELETE), 1 when every row is older than the mirror's.
+    # 7 to update one (plus its alerts' summaries and each M2M's DELETE), 1 when every row is older than the mirror's.
     for start, size in ((1, 1), (100, 10), (1000, 100)):
         with CaptureQueriesContext(connection) as inserted, django_assert_max_num_queries(8):
             assert len(mirror.upsert_incidents(_page(start, size, "2026-11-20T10:00:00Z"), refs=refs)) == size
