@@ -74,16 +74,13 @@ def _peak_per_minute(log: list[dict]) -> int:
 
 
 def _store_page(page: list[dict], refs) -> int:
+    """Store one page exactly as the portal's sync does, so both clients are timed with the same storage."""
     from django.db import transaction
 
-    from incidents import mirror
+    from incidents.sync import store_incident_page
 
-    stored = 0
     with transaction.atomic():
-        for record in page:
-            if mirror.upsert_incident(record, refs=refs) is not None:
-                stored += 1
-    return stored
+        return store_incident_page(page, refs)
 
 
 def _clear_synced() -> None:
