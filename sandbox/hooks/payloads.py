@@ -74,11 +74,24 @@ def agent_json(agent):
     return None
 
 
+def _committed(incident):
+    """The incident as committed, re-read from the database.
+
+    Emitters pass the instance the view loaded, whose prefetch cache (assignments, acknowledgements)
+    predates the change; serialising it would describe the incident as it was before.
+    """
+    from sandbox.api.selectors import incidents_qs
+
+    if getattr(incident, "pk", None) is None:
+        return incident
+    return incidents_qs().filter(pk=incident.pk).first() or incident
+
+
 def incident_data(incident) -> dict:
     """The `incident` event data type, derived from the REST serializer so both views agree."""
     from sandbox.api.serializers import incident_json
 
-    body = incident_json(incident)
+    body = incident_json(_committed(incident))
     data = {
         "id": body["id"],
         "type": "incident",
