@@ -47,7 +47,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
         "page": paginate(request, selectors.user_list(query=query, team_id=team_id)),
         "problem": problem,
         "querystring": query_without(request, "page", "partial"),
+        "live_query": query_without(request, "partial"),
     }
+    if partial(request) == "user-list":
+        return render(request, "console/user_list.html#user-list", context)
     return render(request, "console/user_list.html", context)
 
 

@@ -576,17 +576,22 @@ def _pd_message(exc: Exception) -> str:
 @require_GET
 def change_event_list(request: HttpRequest) -> HttpResponse:
     """List Change Events, read from PagerDuty with the person's identity (and kept in the mirror)."""
+    query = request.GET.copy()
+    query.pop("partial", None)
     options = selectors.filter_options()
-    form = forms.ChangeEventFilterForm(request.GET or None, teams=options["teams"])
+    form = forms.ChangeEventFilterForm(query or None, teams=options["teams"])
     events: list[ChangeEvent] = []
     error = None
-    if not request.GET or form.is_valid():
-        filters = form.cleaned_data if request.GET else {}
+    if not query or form.is_valid():
+        filters = form.cleaned_data if query else {}
         try:
             events = actions.change_events_fetch(actor=request.user, filters=filters)
         except ACTION_ERRORS as exc:
             error = str(exc)
-    return render(request, "incidents/change_event_list.html", {"form": form, "events": events, "error": error})
+    partial = _partial(request, {"change-event-list"})
+    template = f"incidents/change_event_list.html#{partial}" if partial else "incidents/change_event_list.html"
+    context = {"form": form, "events": events, "error": error, "querystring": query.urlencode()}
+    return render(request, template, context)
 
 
 @reader_required
