@@ -223,7 +223,10 @@ def my_team_ids(*, user: Any) -> list[str]:
 
 
 def settings_overview(*, user: Any) -> dict[str, Any]:
-    """What the Settings page shows: the account connection, its health, and the OAuth app."""
+    """What the Settings page shows: the account connection, its health, the webhook subscription, the OAuth app."""
+    # Imported here: incidents depends on accounts, not the other way round at import time.
+    from incidents.webhooks import check_webhook_subscription
+
     connection = stored_connection() or Connection(pk=1)
     return {
         "connection": connection,
@@ -234,4 +237,5 @@ def settings_overview(*, user: Any) -> dict[str, Any]:
         "client_id": settings.PAGERDUTY_CLIENT_ID,
         "my_grant": OAuthGrant.objects.filter(user=user, revoked_at__isnull=True).first(),
         "api_url": settings.PAGERDUTY_API_URL,
+        "webhook_health": check_webhook_subscription(),
     }
