@@ -19,7 +19,7 @@ reference's `summary`, with no `changed_at`, so the next full upsert of that obj
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -697,6 +697,68 @@ def upsert_alert(
     return alert
 
 
+def _upsert_incident_child(
+    model: type[Note] | type[StatusUpdate],
+    data: Json,
+    *,
+    incident: Incident | None,
+    changed_at: datetime | None,
+    refs: Refs | None,
+    text_field: str,
+    own_fields: Callable[[Json, Refs], dict[str, Any]],
+) -> Any:
+    """A note or a status update: immutable text hung off an incident, known by its own PagerDuty id."""
+    pd_id = _ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    incident_pk = incident.pk if incident is not None else _incident_pk(refs, data.get("incident"))
+    existing = model.objects.filter(pd_id=pd_id).first()
+    if incident_pk is None and existing is None:
+        return None
+    fields: dict[str, Any] = {}
+    if incident_pk is not None:
+        fields["incident_id"] = incident_pk
+    fields.update(own_fields(data, refs))
+    created = parse_time(data.get("created_at"))
+    if created is not None:
+        fields["created_at"] = created
+    elif existing is None:
+        fields["created_at"] = changed_at or timezone.now()
+    if existing is None:
+        fields.setdefault(text_field, "")
+    obj, _ = _save(
+        model,
+        pd_id,
+        fields,
+        data=data,
+        changed_at=_changed(data, changed_at, "updated_at", "created_at"),
+        instance=existing,
+        lookup=False,
+    )
+    return obj
+
+
+def _note_fields(data: Json, refs: Refs) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "content" in data:
+        fields["content"] = _text(data.get("content"))
+    if "user" in data:
+        fields["user_id"] = _fk(refs, PagerDutyUser, data.get("user"))
+    return fields
+
+
+def _status_update_fields(data: Json, refs: Refs) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    if "message" in data:
+        fields["message"] = _text(data.get("message"))
+    if "subject" in data:
+        fields["subject"] = _text(data.get("subject"), 1024)
+    if "sender" in data:
+        fields["sender_id"] = _fk(refs, PagerDutyUser, data.get("sender"))
+    return fields
+
+
 def upsert_note(
     data: Json,
     *,
@@ -705,38 +767,15 @@ def upsert_note(
     refs: Refs | None = None,
 ) -> Note | None:
     """A note (REST `IncidentNote`, or a webhook `incident_note` carrying its `incident` reference)."""
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    refs = refs or Refs()
-    incident_pk = incident.pk if incident is not None else _incident_pk(refs, data.get("incident"))
-    existing = Note.objects.filter(pd_id=pd_id).first()
-    if incident_pk is None and existing is None:
-        return None
-    fields: dict[str, Any] = {}
-    if incident_pk is not None:
-        fields["incident_id"] = incident_pk
-    if "content" in data:
-        fields["content"] = _text(data.get("content"))
-    if "user" in data:
-        fields["user_id"] = _fk(refs, PagerDutyUser, data.get("user"))
-    created = parse_time(data.get("created_at"))
-    if created is not None:
-        fields["created_at"] = created
-    elif existing is None:
-        fields["created_at"] = changed_at or timezone.now()
-    if existing is None:
-        fields.setdefault("content", "")
-    note, _ = _save(
+    return _upsert_incident_child(
         Note,
-        pd_id,
-        fields,
-        data=data,
-        changed_at=_changed(data, changed_at, "updated_at", "created_at"),
-        instance=existing,
-        lookup=False,
+        data,
+        incident=incident,
+        changed_at=changed_at,
+        refs=refs,
+        text_field="content",
+        own_fields=_note_fields,
     )
-    return note
 
 
 def upsert_status_update(
@@ -746,40 +785,15 @@ def upsert_status_update(
     changed_at: datetime | None = None,
     refs: Refs | None = None,
 ) -> StatusUpdate | None:
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    refs = refs or Refs()
-    incident_pk = incident.pk if incident is not None else _incident_pk(refs, data.get("incident"))
-    existing = StatusUpdate.objects.filter(pd_id=pd_id).first()
-    if incident_pk is None and existing is None:
-        return None
-    fields: dict[str, Any] = {}
-    if incident_pk is not None:
-        fields["incident_id"] = incident_pk
-    if "message" in data:
-        fields["message"] = _text(data.get("message"))
-    if "subject" in data:
-        fields["subject"] = _text(data.get("subject"), 1024)
-    if "sender" in data:
-        fields["sender_id"] = _fk(refs, PagerDutyUser, data.get("sender"))
-    created = parse_time(data.get("created_at"))
-    if created is not None:
-        fields["created_at"] = created
-    elif existing is None:
-        fields["created_at"] = changed_at or timezone.now()
-    if existing is None:
-        fields.setdefault("message", "")
-    update, _ = _save(
+    return _upsert_incident_child(
         StatusUpdate,
-        pd_id,
-        fields,
-        data=data,
-        changed_at=_changed(data, changed_at, "updated_at", "created_at"),
-        instance=existing,
-        lookup=False,
+        data,
+        incident=incident,
+        changed_at=changed_at,
+        refs=refs,
+        text_field="message",
+        own_fields=_status_update_fields,
     )
-    return update
 
 
 def upsert_log_entry(
