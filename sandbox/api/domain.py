@@ -352,8 +352,9 @@ def incident_update_fields(
     urgency: str | None = None,
     priority: m.Priority | bool | None = False,
     conference_bridge=False,
+    service: m.Service | None = None,
 ) -> m.Incident:
-    """Change title / urgency / priority / conference bridge; `False` means "not given"."""
+    """Change title / urgency / priority / service / conference bridge; `False` means "not given"."""
     at = now()
     changed = False
     if title is not None and title != incident.title:
@@ -374,6 +375,10 @@ def incident_update_fields(
     if priority is not False and priority != incident.priority:
         incident.priority = priority
         _emit("incident.priority_updated", resource=incident, agent=actor)
+        changed = True
+    if service is not None and service != incident.service:
+        incident.service = service
+        _emit("incident.service_updated", resource=incident, agent=actor)
         changed = True
     if conference_bridge is not False:
         incident.conference_bridge = conference_bridge

@@ -133,6 +133,7 @@ def create_incident(request):
         else None
     )
     priority = lookup(m.Priority, data["priority"], "Priority") if data.get("priority") else None
+    service = lookup(m.Service, data["service"], "Service") if data.get("service") else None
     urgency = data.get("urgency")
     if urgency not in (None, "high", "low"):
         raise invalid("Urgency must be high or low")
@@ -177,6 +178,7 @@ def apply_incident_update(*, actor, incident, data):
         if data.get("escalation_policy")
         else None
     )
+    service = lookup(m.Service, data["service"], "Service") if data.get("service") else None
     urgency = data.get("urgency")
     if urgency not in (None, "high", "low"):
         raise invalid("Urgency must be high or low")
@@ -190,6 +192,7 @@ def apply_incident_update(*, actor, incident, data):
             title=data.get("title"),
             urgency=urgency,
             priority=_priority_value(data["priority"]) if "priority" in data else False,
+            service=service,
             conference_bridge=data.get("conference_bridge", False),
         )
         if status == "resolved":

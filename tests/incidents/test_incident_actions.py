@@ -129,8 +129,12 @@ def test_it_changes_title_priority_urgency_and_service(mirrored, pick, client_as
         {"title": "Renamed by test", "priority": priority.pd_id, "urgency": urgency, "service": service.pd_id},
     )
     incident.refresh_from_db()
-    # The sandbox ignores `service` on Update Incident (the spec allows it); the exact body is unit-tested.
-    assert (incident.title, incident.priority_id, incident.urgency) == ("Renamed by test", priority.pk, urgency)
+    assert (incident.title, incident.priority_id, incident.urgency, incident.service_id) == (
+        "Renamed by test",
+        priority.pk,
+        urgency,
+        service.pk,
+    )
     assert ("PUT", f"/incidents/{incident.pd_id}") in writes(mirrored)
 
 

@@ -300,3 +300,20 @@ def test_priority_and_conference_bridge_updates_are_delivered_in_their_documente
     assert data["conference_numbers"] == [{"label": "", "number": "+1-555-555-5555"}]
     assert data["conference_url"] == bridge["conference_url"]
     assert data["incident"]["id"] == incident_id
+
+
+def test_moving_an_incident_to_another_service_updates_it_and_emits_service_updated(hooks, receiver):
+    sandbox = hooks
+    subscribe(sandbox, receiver.url, events=["incident.service_updated"])
+    incident = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1}).json()["incidents"][0]
+    target = next(sid for sid in sandbox.services.values() if sid != incident["service"]["id"])
+    response = sandbox.put(
+        f"/incidents/{incident['id']}",
+        headers={"From": "admin@example.com"},
+        json={"incident": {"type": "incident_reference", "service": {"id": target, "type": "service_reference"}}},
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["incident"]["service"]["id"] == target
+    flush(sandbox)
+    moved = [r.event for r in receiver.received if r.event["event_type"] == "incident.service_updated"]
+    assert [event["data"]["service"]["id"] for event in moved] == [target]
