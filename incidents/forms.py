@@ -58,6 +58,10 @@ class IncidentFilterForm(forms.Form):
 
     def __init__(self, *args, options: dict | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        if self.is_bound and not self.data.get("per_page"):
+            # The picker must show the page size actually used, not its first option.
+            self.data = self.data.copy()
+            self.data["per_page"] = str(self.fields["per_page"].empty_value)
         options = options or {}
         for name, key in (
             ("priority", "priorities"),

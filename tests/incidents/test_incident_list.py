@@ -68,6 +68,16 @@ def test_it_lists_incidents_with_every_column(client_as, responder, services):
         assert text in html
 
 
+def test_the_rows_picker_shows_the_page_size_in_use(client_as, responder, services):
+    make_incidents(60)
+    response = client_as(responder).get("/")
+    html = response.content.decode()
+    assert '<option value="50" selected>' in html
+    assert ">Incident 50<" in html
+    assert ">Incident 51<" not in html
+    assert '<option value="100" selected>' in client_as(responder).get("/?per_page=100").content.decode()
+
+
 def test_it_filters_by_status_and_urgency(client_as, responder, services):
     make_incidents(12)
     html = client_as(responder).get("/?status=triggered&urgency=low").content.decode()
