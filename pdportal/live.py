@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
@@ -313,10 +314,21 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
         hub.unregister(conn)
 
 
+@functools.cache
+def _warn_not_asgi() -> None:
+    logger.warning("/live/ needs the ASGI server (uvicorn pdportal.asgi:application); live updates are off under WSGI")
+
+
 async def stream(request: HttpRequest) -> HttpResponse:
     """GET /live/: the SSE stream of invalidations for signed-in people."""
     if request.method != "GET":
         return HttpResponse(status=405, headers={"Allow": "GET"})
+    if not isinstance(request, ASGIRequest):
+        # Under WSGI Django buffers an async stream into a list before sending a byte: nothing would reach
+        # the browser, and the never-ending stream would pin a server thread (and block its exit) for ever.
+        # 204 is SSE's "do not reconnect"; the pages still work, only without live updates.
+        _warn_not_asgi()
+        return HttpResponse(status=204)
     denied = await _authorise(request)
     # Session and user lookups are done: from here on this request never touches the database.
     await sync_to_async(_release_db)()

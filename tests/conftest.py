@@ -31,6 +31,16 @@ def pytest_runtest_makereport(item, call):
         report.longrepr = f"skipped under CI (CI=true forbids skips): {report.longrepr}"
 
 
+def pytest_unconfigure(config):
+    # A thread left running (a stream, a pool worker) keeps the interpreter from exiting after the summary,
+    # and CI would wait out its whole timeout in silence. Give the exit two minutes, then print every
+    # thread's stack and fail.
+    import faulthandler
+    import sys
+
+    faulthandler.dump_traceback_later(120, exit=True, file=sys.__stderr__)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -93,6 +93,16 @@ def test_it_refuses_a_sign_in_without_a_pagerduty_link(outsider):
     assert status == 403
 
 
+def test_it_declines_with_204_under_wsgi_where_the_stream_would_never_be_sent(responder, client):
+    # The browser tests' live server speaks WSGI: an endless async stream there pinned a thread for ever
+    # and kept the test run from exiting. 204 is SSE's "do not reconnect".
+    client.force_login(responder, backend="django.contrib.auth.backends.ModelBackend")
+    response = client.get("/live/", secure=True)
+    assert response.status_code == 204
+    assert not response.streaming
+    assert not live.hub.connections
+
+
 def test_it_sends_a_retry_hint_then_ready_with_the_current_event_id(responder):
     newest = live.publish(topic="incident", ids=["PA"])
 
