@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
@@ -13,7 +12,7 @@ from accounts.models import PagerDutyUser
 from accounts.roles import admin_required
 from pdportal.pagerduty import NotFound, PagerDutyError
 from services.selectors import team_choices
-from services.webui import done, paginate, partial, query_without, refusal
+from services.webui import confirm_delete, done, paginate, partial, query_without, refusal, save_form
 
 from . import actions, selectors
 from .forms import (
@@ -104,16 +103,15 @@ def user_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def user_create(request: HttpRequest) -> HttpResponse:
     form = UserForm(request.POST or None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            pd_user = actions.user_create(actor=request.user, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"User {pd_user.name} created in PagerDuty.")
-            return done(request, "console:user_detail", pd_id=pd_user.pd_id)
-    return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": None})
+    return save_form(
+        request,
+        form=form,
+        template="console/user_form.html",
+        context={"pd_user": None},
+        save=lambda: actions.user_create(actor=request.user, payload=form.to_payload()),
+        success=lambda pd_user: f"User {pd_user.name} created in PagerDuty.",
+        then=lambda pd_user: done(request, "console:user_detail", pd_id=pd_user.pd_id),
+    )
 
 
 @admin_required
@@ -128,32 +126,29 @@ def user_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
         "job_title": pd_user.job_title,
     }
     form = UserForm(request.POST or None, initial=initial)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            pd_user = actions.user_update(actor=request.user, user=pd_user, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"User {pd_user.name} updated in PagerDuty.")
-            return done(request, "console:user_detail", pd_id=pd_id)
-    return render(request, "console/user_form.html", {"form": form, "error": error, "pd_user": pd_user})
+    return save_form(
+        request,
+        form=form,
+        template="console/user_form.html",
+        context={"pd_user": pd_user},
+        save=lambda: actions.user_update(actor=request.user, user=pd_user, payload=form.to_payload()),
+        success=lambda updated: f"User {updated.name} updated in PagerDuty.",
+        then=lambda updated: done(request, "console:user_detail", pd_id=pd_id),
+    )
 
 
 @admin_required
 @require_http_methods(["GET", "POST"])
 def user_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
     pd_user = _user_or_404(pd_id)
-    error = ""
-    if request.method == "POST":
-        try:
-            actions.user_delete(actor=request.user, user=pd_user)
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"User {pd_user.name} deleted in PagerDuty.")
-            return done(request, "console:user_list")
-    return render(request, "console/user_confirm_delete.html", {"pd_user": pd_user, "error": error})
+    return confirm_delete(
+        request,
+        template="console/user_confirm_delete.html",
+        context={"pd_user": pd_user},
+        delete=lambda: actions.user_delete(actor=request.user, user=pd_user),
+        success=f"User {pd_user.name} deleted in PagerDuty.",
+        to="console:user_list",
+    )
 
 
 # -- status-update templates -------------------------------------------------------------------------------------
@@ -186,16 +181,15 @@ def _template_or_404(pd_id: str):
 @require_http_methods(["GET", "POST"])
 def template_create(request: HttpRequest) -> HttpResponse:
     form = TemplateForm(request.POST or None)
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            template = actions.template_create(actor=request.user, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Template “{template.name}” created in PagerDuty.")
-            return done(request, "console:template_preview", pd_id=template.pd_id)
-    return render(request, "console/template_form.html", {"form": form, "error": error, "template": None})
+    return save_form(
+        request,
+        form=form,
+        template="console/template_form.html",
+        context={"template": None},
+        save=lambda: actions.template_create(actor=request.user, payload=form.to_payload()),
+        success=lambda template: f"Template “{template.name}” created in PagerDuty.",
+        then=lambda template: done(request, "console:template_preview", pd_id=template.pd_id),
+    )
 
 
 @admin_required
@@ -203,32 +197,29 @@ def template_create(request: HttpRequest) -> HttpResponse:
 def template_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
     template = _template_or_404(pd_id)
     form = TemplateForm(request.POST or None, initial=TemplateForm.initial_from(template))
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            template = actions.template_update(actor=request.user, template=template, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Template “{template.name}” updated in PagerDuty.")
-            return done(request, "console:template_list")
-    return render(request, "console/template_form.html", {"form": form, "error": error, "template": template})
+    return save_form(
+        request,
+        form=form,
+        template="console/template_form.html",
+        context={"template": template},
+        save=lambda: actions.template_update(actor=request.user, template=template, payload=form.to_payload()),
+        success=lambda updated: f"Template “{updated.name}” updated in PagerDuty.",
+        then=lambda updated: done(request, "console:template_list"),
+    )
 
 
 @admin_required
 @require_http_methods(["GET", "POST"])
 def template_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
     template = _template_or_404(pd_id)
-    error = ""
-    if request.method == "POST":
-        try:
-            actions.template_delete(actor=request.user, template=template)
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Template “{template.name}” deleted in PagerDuty.")
-            return done(request, "console:template_list")
-    return render(request, "console/template_confirm_delete.html", {"template": template, "error": error})
+    return confirm_delete(
+        request,
+        template="console/template_confirm_delete.html",
+        context={"template": template},
+        delete=lambda: actions.template_delete(actor=request.user, template=template),
+        success=f"Template “{template.name}” deleted in PagerDuty.",
+        to="console:template_list",
+    )
 
 
 @admin_required

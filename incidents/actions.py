@@ -148,9 +148,12 @@ def incident_snooze(*, actor: Any, incident: Incident, seconds: int) -> Incident
     return _finish(client, data)
 
 
-def incident_merge(*, actor: Any, incident: Incident, source_ids: Sequence[str]) -> Incident:
-    """Merge other incidents into this one (PUT /incidents/{id}/merge); the sources resolve in PagerDuty."""
-    sources = [s for s in dict.fromkeys(source_ids) if s and s != incident.pd_id]
+def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) -> Incident:
+    """Merge other incidents into this one (PUT /incidents/{id}/merge); the sources resolve in PagerDuty.
+
+    `sources` are PagerDuty ids or incident numbers ("#12" or "12"); numbers are looked up in the mirror.
+    """
+    sources = [s for s in dict.fromkeys(_merge_source_ids(sources)) if s != incident.pd_id]
     if not sources:
         raise ActionRefused("Choose at least one other incident to merge into this one.")
     client = client_for(actor)
@@ -165,6 +168,21 @@ def incident_merge(*, actor: Any, incident: Incident, source_ids: Sequence[str])
                 logger.info("could not refresh merged incident %s: %s", source_id, exc)
         _sync_alerts(client, target)
     return target
+
+
+def _merge_source_ids(refs: Iterable[str]) -> list[str]:
+    from incidents.selectors import find_incident
+
+    ids = []
+    for ref in (r.strip() for r in refs):
+        if not ref:
+            continue
+        found = find_incident(ref=ref)
+        if found is None and ref.lstrip("#").isdigit():
+            # PagerDuty only takes ids: a number we have not mirrored cannot be sent as it is.
+            raise ActionRefused(f"No incident #{ref.lstrip('#')} is known here. Give its PagerDuty id instead.")
+        ids.append(found.pd_id if found is not None else ref)
+    return ids
 
 
 def _sync_alerts(client: PagerDutyClient, incident: Incident) -> None:

@@ -329,14 +329,14 @@ def _snooze(request, incident):
 
 
 def _merge(request, incident):
-    def do(d):
-        ids = []
-        for ref in d["sources"]:
-            found = selectors.find_incident(ref=ref)
-            ids.append(found.pd_id if found is not None else ref)
-        actions.incident_merge(actor=request.user, incident=incident, source_ids=ids)
-
-    return _run(request, incident, form=forms.MergeForm(request.POST), form_name="merge_form", do=do, done="Merged.")
+    return _run(
+        request,
+        incident,
+        form=forms.MergeForm(request.POST),
+        form_name="merge_form",
+        do=lambda d: actions.incident_merge(actor=request.user, incident=incident, sources=d["sources"]),
+        done="Merged.",
+    )
 
 
 def _update_fields(request, incident):

@@ -14,7 +14,7 @@ from . import actions, selectors
 from .events import INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
 from .forms import ServiceFilterForm, ServiceForm, WebhookSubscriptionForm
 from .models import Service, WebhookSubscription
-from .webui import done, paginate, partial, query_without, refusal
+from .webui import confirm_delete, done, paginate, partial, query_without, refusal, save_form
 
 # -- services ----------------------------------------------------------------------------------------------------
 
@@ -90,16 +90,15 @@ def _policies(request: HttpRequest) -> list[tuple[str, str]]:
 @require_http_methods(["GET", "POST"])
 def service_create(request: HttpRequest) -> HttpResponse:
     form = ServiceForm(request.POST or None, policies=_policies(request))
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            service = actions.service_create(actor=request.user, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Service “{service.name}” created in PagerDuty.")
-            return done(request, "services:detail", pd_id=service.pd_id)
-    return render(request, "services/service_form.html", {"form": form, "error": error, "service": None})
+    return save_form(
+        request,
+        form=form,
+        template="services/service_form.html",
+        context={"service": None},
+        save=lambda: actions.service_create(actor=request.user, payload=form.to_payload()),
+        success=lambda service: f"Service “{service.name}” created in PagerDuty.",
+        then=lambda service: done(request, "services:detail", pd_id=service.pd_id),
+    )
 
 
 @admin_required
@@ -108,32 +107,29 @@ def service_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
     service = _service_or_404(pd_id)
     initial = ServiceForm.initial_from(service.raw or {})
     form = ServiceForm(request.POST or None, initial=initial, policies=_policies(request))
-    error = ""
-    if request.method == "POST" and form.is_valid():
-        try:
-            service = actions.service_update(actor=request.user, service=service, payload=form.to_payload())
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Service “{service.name}” updated in PagerDuty.")
-            return done(request, "services:detail", pd_id=service.pd_id)
-    return render(request, "services/service_form.html", {"form": form, "error": error, "service": service})
+    return save_form(
+        request,
+        form=form,
+        template="services/service_form.html",
+        context={"service": service},
+        save=lambda: actions.service_update(actor=request.user, service=service, payload=form.to_payload()),
+        success=lambda updated: f"Service “{updated.name}” updated in PagerDuty.",
+        then=lambda updated: done(request, "services:detail", pd_id=updated.pd_id),
+    )
 
 
 @admin_required
 @require_http_methods(["GET", "POST"])
 def service_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
     service = _service_or_404(pd_id)
-    error = ""
-    if request.method == "POST":
-        try:
-            actions.service_delete(actor=request.user, service=service)
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Service “{service.name}” deleted in PagerDuty.")
-            return done(request, "services:list")
-    return render(request, "services/service_confirm_delete.html", {"service": service, "error": error})
+    return confirm_delete(
+        request,
+        template="services/service_confirm_delete.html",
+        context={"service": service},
+        delete=lambda: actions.service_delete(actor=request.user, service=service),
+        success=f"Service “{service.name}” deleted in PagerDuty.",
+        to="services:list",
+    )
 
 
 # -- webhook subscriptions ---------------------------------------------------------------------------------------
@@ -304,16 +300,14 @@ def webhook_ping(request: HttpRequest, pd_id: str) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def webhook_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
     subscription = _subscription_or_404(pd_id)
-    error = ""
-    if request.method == "POST":
-        try:
-            actions.webhook_subscription_delete(actor=request.user, subscription=subscription)
-        except PagerDutyError as exc:
-            error = refusal(exc)
-        else:
-            messages.success(request, f"Webhook subscription {pd_id} deleted in PagerDuty.")
-            return done(request, "services:webhook_list")
-    return render(request, "services/webhook_confirm_delete.html", {"subscription": subscription, "error": error})
+    return confirm_delete(
+        request,
+        template="services/webhook_confirm_delete.html",
+        context={"subscription": subscription},
+        delete=lambda: actions.webhook_subscription_delete(actor=request.user, subscription=subscription),
+        success=f"Webhook subscription {pd_id} deleted in PagerDuty.",
+        to="services:webhook_list",
+    )
 
 
 @admin_required

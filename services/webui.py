@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django.contrib import messages
 from django.core.paginator import Page, Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, resolve_url
+from django.shortcuts import redirect, render, resolve_url
 
 from pdportal.pagerduty import PagerDutyError, Unauthorized
 
@@ -42,3 +44,42 @@ def done(request: HttpRequest, to: str, *args: Any, **kwargs: Any) -> HttpRespon
         response["HX-Redirect"] = resolve_url(to, *args, **kwargs)
         return response
     return redirect(to, *args, **kwargs)
+
+
+def save_form[T](
+    request: HttpRequest,
+    *,
+    form: Any,
+    template: str,
+    context: dict[str, Any],
+    save: Callable[[], T],
+    success: Callable[[T], str],
+    then: Callable[[T], HttpResponse],
+) -> HttpResponse:
+    """An admin form page: on a valid POST, write to PagerDuty and move on, or show PagerDuty's refusal."""
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            saved = save()
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, success(saved))
+            return then(saved)
+    return render(request, template, {**context, "form": form, "error": error})
+
+
+def confirm_delete(
+    request: HttpRequest, *, template: str, context: dict[str, Any], delete: Callable[[], object], success: str, to: str
+) -> HttpResponse:
+    """A delete page: GET asks for confirmation; POST deletes in PagerDuty, or shows PagerDuty's refusal."""
+    error = ""
+    if request.method == "POST":
+        try:
+            delete()
+        except PagerDutyError as exc:
+            error = refusal(exc)
+        else:
+            messages.success(request, success)
+            return done(request, to)
+    return render(request, template, {**context, "error": error})

@@ -149,10 +149,17 @@ def test_merge_sends_the_source_references(setup, responder):
             f"{API}/incidents/PINC1/alerts",
             json={"alerts": [alert_json("PALR2", "PINC1")], "more": False},
         )
-        actions.incident_merge(actor=responder, incident=setup, source_ids=["PINC2"])
+        actions.incident_merge(actor=responder, incident=setup, sources=["#2"])
         request = sent(rsps, "PUT", "/incidents/PINC1/merge")
     assert json.loads(request.body) == {"source_incidents": [{"id": "PINC2", "type": "incident_reference"}]}
     assert Incident.objects.get(pd_id="PINC2").status == "resolved"
+
+
+def test_merge_refuses_an_incident_number_it_does_not_know_without_calling_pagerduty(setup, responder):
+    with responses.RequestsMock() as rsps:
+        with pytest.raises(actions.ActionRefused, match="No incident #999 is known here"):
+            actions.incident_merge(actor=responder, incident=setup, sources=["PINC2", "#999"])
+        assert not rsps.calls
 
 
 def test_note_status_update_responders_and_render(setup, responder):
