@@ -205,6 +205,41 @@ def portal_user_create(*, email: str, password: str, username: str | None = None
     return user
 
 
+class LoginRefused(Exception):
+    """A change to a portal login that the portal itself refuses (the message says why)."""
+
+
+def portal_login_create(*, actor, email: str, password: str):
+    """An admin creates a local login for the PagerDuty user with this email (API-key mode sign-in)."""
+    User = get_user_model()
+    existing = User.objects.filter(email__iexact=email.strip()).first()
+    if existing is not None and existing.has_usable_password():
+        raise LoginRefused(
+            f"{existing.username} already signs in with {email}; set a new password on its page instead."
+        )
+    try:
+        user = portal_user_create(email=email, password=password)
+    except ValueError as exc:
+        raise LoginRefused(f"{exc}: a portal login must act as a PagerDuty user.") from None
+    logger.info("portal login %s created by %s", user.username, actor)
+    return user
+
+
+def portal_login_set_password(*, actor, user, password: str) -> None:
+    user.set_password(password)
+    user.save(update_fields=["password"])
+    logger.info("password of portal login %s set by %s", user.username, actor)
+
+
+def portal_login_set_active(*, actor, user, active: bool) -> None:
+    """Switch a login off or on. A switched-off login is signed out at its next request and cannot sign in."""
+    if not active and user.pk == actor.pk:
+        raise LoginRefused("You cannot switch off your own login.")
+    user.is_active = active
+    user.save(update_fields=["is_active"])
+    logger.info("portal login %s %s by %s", user.username, "switched on" if active else "switched off", actor)
+
+
 def preferences_update(*, user, time_zone: str, notify_desktop: bool) -> Profile:
     profile, _ = Profile.objects.get_or_create(user=user)
     default_zone = profile.pd_user.time_zone if profile.pd_user_id else ""

@@ -6,6 +6,7 @@ import zoneinfo
 from functools import cache
 
 from django import forms
+from django.contrib.auth import password_validation
 
 
 @cache
@@ -38,3 +39,32 @@ class PreferencesForm(forms.Form):
         super().__init__(*args, **kwargs)
         blank = f"PagerDuty's ({default_zone})" if default_zone else "UTC"
         self.fields["time_zone"].choices = [("", blank), *_zone_choices()]
+
+
+class NewPasswordForm(forms.Form):
+    password1 = forms.CharField(
+        label="Password", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+    password2 = forms.CharField(
+        label="Password again", strip=False, widget=forms.PasswordInput(attrs={"autocomplete": "new-password"})
+    )
+
+    def clean(self):
+        data = super().clean()
+        first, second = data.get("password1"), data.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", "The two passwords differ.")
+        elif first:
+            try:
+                password_validation.validate_password(first)
+            except forms.ValidationError as exc:
+                self.add_error("password1", exc)
+        return data
+
+
+class PortalLoginForm(NewPasswordForm):
+    email = forms.EmailField(
+        label="PagerDuty email",
+        help_text="The login acts in PagerDuty as the user with this email, with that user's role.",
+    )
+    field_order = ["email", "password1", "password2"]

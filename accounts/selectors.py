@@ -239,3 +239,20 @@ def settings_overview(*, user: Any) -> dict[str, Any]:
         "api_url": settings.PAGERDUTY_API_URL,
         "webhook_health": check_webhook_subscription(),
     }
+
+
+def portal_logins_query():
+    """Local sign-ins (a usable password), with the PagerDuty user each acts as; OAuth-only people are not listed."""
+    from django.contrib.auth import get_user_model
+
+    # Django marks an unusable password with a leading "!" (OAuth sign-ins get one).
+    users = get_user_model().objects.exclude(password__startswith="!").exclude(password="")
+    return users.select_related("profile__pd_user")
+
+
+def portal_logins() -> list[Any]:
+    return list(portal_logins_query().order_by("username"))
+
+
+def portal_login(*, user_id: int) -> Any | None:
+    return portal_logins_query().filter(pk=user_id).first()

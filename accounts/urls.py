@@ -11,4 +11,7 @@ urlpatterns = [
     path("settings/connection/check/", views.connection_check, name="connection_check"),
     path("settings/connection/disconnect/", views.connection_disconnect, name="connection_disconnect"),
     path("settings/me/", views.preferences_page, name="preferences"),
+    path("settings/logins/", views.logins_page, name="logins"),
+    path("settings/logins/<int:user_id>/", views.login_detail, name="login_detail"),
+    path("settings/logins/<int:user_id>/active/", views.login_active, name="login_active"),
 ]

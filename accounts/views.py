@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
+from pdportal.pagerduty import PagerDutyError
+
 from . import actions, selectors
-from .forms import ApiKeyForm, PreferencesForm
+from .forms import ApiKeyForm, NewPasswordForm, PortalLoginForm, PreferencesForm
 from .models import OAuthGrant, Profile
 from .roles import admin_required
 
@@ -89,3 +91,57 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         "default_zone": default_zone or "UTC",
     }
     return render(request, "accounts/preferences.html", context, status=400 if form.errors else 200)
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def logins_page(request: HttpRequest) -> HttpResponse:
+    form = PortalLoginForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user = actions.portal_login_create(
+                actor=request.user, email=form.cleaned_data["email"], password=form.cleaned_data["password1"]
+            )
+        except (actions.LoginRefused, PagerDutyError) as exc:
+            form.add_error("email", str(exc))
+        else:
+            pd_user = user.profile.pd_user
+            messages.success(request, f"{user.username} can now sign in, acting as {pd_user.name} ({pd_user.role}).")
+            return redirect("accounts:logins")
+    context = {"form": form, "logins": selectors.portal_logins()}
+    return render(request, "accounts/logins.html", context, status=400 if form.errors else 200)
+
+
+def _login_or_404(user_id: int):
+    user = selectors.portal_login(user_id=user_id)
+    if user is None:
+        raise Http404("No portal login with this id.")
+    return user
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def login_detail(request: HttpRequest, user_id: int) -> HttpResponse:
+    login = _login_or_404(user_id)
+    form = NewPasswordForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        actions.portal_login_set_password(actor=request.user, user=login, password=form.cleaned_data["password1"])
+        messages.success(request, f"New password set for {login.username}.")
+        return redirect("accounts:logins")
+    context = {"login": login, "form": form}
+    return render(request, "accounts/login_detail.html", context, status=400 if form.errors else 200)
+
+
+@admin_required
+@require_POST
+def login_active(request: HttpRequest, user_id: int) -> HttpResponse:
+    login = _login_or_404(user_id)
+    active = request.POST.get("active") == "1"
+    try:
+        actions.portal_login_set_active(actor=request.user, user=login, active=active)
+    except actions.LoginRefused as exc:
+        messages.error(request, str(exc))
+    else:
+        state = "can sign in again" if active else "is switched off and signed out"
+        messages.success(request, f"{login.username} {state}.")
+    return redirect("accounts:login_detail", user_id=login.pk)

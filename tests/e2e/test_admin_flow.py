@@ -105,3 +105,34 @@ def test_an_admin_walks_through_services_webhooks_templates_and_users(admin_page
     page.wait_for_url(f"{portal}/users/")
     assert "Bea Browser" not in page.locator("#user-list").inner_text()
     assert sandbox.get(f"/users/{pd_id}").status_code == 404
+
+
+def test_an_admin_gives_a_colleague_a_portal_login_then_switches_it_off(admin_page, portal, chromium):
+    page = admin_page
+    page.goto(f"{portal}/settings/")
+    page.click("text=Manage portal logins")
+    page.fill("#id_email", "responder2@example.com")
+    page.fill("#id_password1", "browser-made-passphrase-7")
+    page.fill("#id_password2", "browser-made-passphrase-7")
+    page.click("#login-create-submit")
+    page.wait_for_selector("text=responder2 can now sign in, acting as Ravi Responder (user).")
+    assert "Ravi Responder (responder2@example.com)" in page.locator("#login-list").inner_text()
+
+    # The colleague, in their own browser, signs in with it and acts as their PagerDuty user.
+    colleague = chromium.new_context().new_page()
+    try:
+        colleague.goto(f"{portal}/accounts/login/")
+        colleague.fill("#signin-local input[name=login]", "responder2")
+        colleague.fill("#signin-local input[name=password]", "browser-made-passphrase-7")
+        colleague.click("#signin-local button[type=submit]")
+        colleague.wait_for_url(f"{portal}/")
+        assert colleague.locator(".who .user").inner_text() == "Ravi Responder"
+
+        # Switched off, their next click lands on the sign-in page.
+        page.locator("#login-list a", has_text="responder2").click()
+        page.click("#login-switch-off")
+        page.wait_for_selector("#login-state >> text=switched off")
+        colleague.goto(f"{portal}/settings/me/")
+        assert "/accounts/login/" in colleague.url
+    finally:
+        colleague.context.close()
