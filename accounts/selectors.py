@@ -199,10 +199,16 @@ def account_client() -> PagerDutyClient:
     raise NoAccountConnection()
 
 
-def events_client() -> EventsClient:
-    """Events API v2 client (routing keys authenticate each event; no REST token involved)."""
+def events_client(*, user: Any | None = None) -> EventsClient:
+    """Events API v2 client (routing keys authenticate each event; no REST token involved).
+
+    Each event sent is audited under `user` (None: the portal itself), like a REST write.
+    """
     return EventsClient(
-        events_url=settings.PAGERDUTY_EVENTS_URL, debug=settings.PAGERDUTY_DEBUG, timeout=settings.PAGERDUTY_TIMEOUT
+        events_url=settings.PAGERDUTY_EVENTS_URL,
+        debug=settings.PAGERDUTY_DEBUG,
+        timeout=settings.PAGERDUTY_TIMEOUT,
+        on_write=audit_recorder(user=user),
     )
 
 

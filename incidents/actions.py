@@ -439,7 +439,7 @@ def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
                 payload[name] = data[key]
         if data.get("custom_details"):
             payload["custom_details"] = data["custom_details"]
-    return events_client().enqueue(
+    return events_client(user=actor).enqueue(
         routing_key=data["routing_key"],
         event_action=data["event_action"],
         dedup_key=data.get("dedup_key") or None,
@@ -452,7 +452,7 @@ def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Send Change Event (Events API v2 /v2/change/enqueue)."""
     from accounts.selectors import events_client
 
-    return events_client().send_change_event(
+    return events_client(user=actor).send_change_event(
         routing_key=data["routing_key"],
         summary=data["summary"],
         source=data.get("source") or None,

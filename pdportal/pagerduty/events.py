@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json as jsonlib
+import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -12,6 +13,8 @@ import requests
 
 from .client import HttpTransport
 from .errors import InvalidInput, NetworkError, PagerDutyError, error_from_response
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -39,17 +42,29 @@ class EventsClient(HttpTransport):
         backoff: float = 0.5,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        on_write: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
         super().__init__(
             timeout=timeout, max_retries=max_retries, backoff=backoff, debug=debug, session=session, sleep=sleep
         )
         self.events_url = events_url.rstrip("/")
+        # Called once per event sent, accepted or not (the portal's audit log); the same record as the REST client's.
+        self.on_write = on_write
 
     def __repr__(self) -> str:
         return f"EventsClient(events_url={self.events_url!r})"
 
+    def _notify_write(self, record: dict[str, Any]) -> None:
+        if self.on_write is None:
+            return
+        try:
+            self.on_write(record)
+        except Exception:
+            logger.exception("on_write callback failed for POST %s", record.get("path"))
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.events_url}{path}"
+        started = time.monotonic()
         # Events are idempotent by dedup_key (and change events are informational), so 5xx retries are safe.
         state = self.send(
             "POST",
@@ -59,15 +74,27 @@ class EventsClient(HttpTransport):
             retry_all_errors=True,
         )
         resp = state.response
+        error: PagerDutyError | None = None
         if resp is None:
             error = state.error or NetworkError("Could not reach PagerDuty's Events API")
             error.path = path
-            raise error
-        if resp.status >= 400:
+        elif resp.status >= 400:
             retry_after = self._retry_wait_for_429(resp.headers, 1) if resp.status == 429 else 0.0
-            raise error_from_response(
+            error = error_from_response(
                 status=resp.status, content=resp.content, method="POST", path=path, retry_after=retry_after
             )
+        self._notify_write(
+            {
+                "method": "POST",
+                "path": path,
+                "status": resp.status if resp is not None else None,
+                "error_message": error.message if error else None,
+                "error_code": error.code if error else None,
+                "duration_ms": round((time.monotonic() - started) * 1000, 1),
+            }
+        )
+        if error is not None:
+            raise error
         try:
             return jsonlib.loads(resp.content) if resp.content.strip() else {}
         except ValueError:

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from accounts.models import AuditEntry
 from incidents.models import ChangeEvent, Incident, Priority
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
@@ -91,6 +92,8 @@ def test_it_sends_an_event_and_pagerduty_opens_an_incident(mirrored, client_as, 
     assert ("POST", "/v2/enqueue") in writes(mirrored)
     body = sandbox.get("/incidents", params={"incident_key": "disk-7"}).json()
     assert body["incidents"], "the sandbox should have opened an incident for the event"
+    entry = AuditEntry.objects.get(path="/v2/enqueue")
+    assert (entry.actor, entry.method, entry.status, entry.error) == (responder, "POST", 202, "")
 
 
 def test_an_event_with_bad_json_is_a_field_error(mirrored, client_as, responder):
