@@ -11,7 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from pdportal import crypto
-from pdportal.pagerduty import PagerDutyError
+from pdportal.pagerduty import Forbidden, NotFound, PagerDutyError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from . import selectors, tokens
@@ -57,6 +57,49 @@ def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profil
     profile.save()
     user.profile = profile
     return profile
+
+
+def signin_refusal(*, data: dict[str, Any]) -> str | None:
+    """Why this PagerDuty sign-in must be refused (another PagerDuty account's person), or None to let it in.
+
+    PagerDuty lets other organisations authorise an OAuth app, so a valid sign-in alone does not prove the
+    person belongs to this portal's account: check the subdomain, or look them up through the account connection.
+    """
+    from .errors import IdentityError
+    from .pagerduty.provider import account_subdomain
+
+    subdomain = account_subdomain(data)
+    foreign = (
+        f"You signed in as a person of the PagerDuty account “{subdomain or 'unknown'}”, "
+        "which is not the account this PD Portal serves."
+    )
+    if settings.PAGERDUTY_SUBDOMAIN:
+        return None if subdomain.lower() == settings.PAGERDUTY_SUBDOMAIN.lower() else foreign
+    pd_id, email = str(data.get("id") or ""), str(data.get("email") or "").lower()
+    try:
+        client = selectors.account_client()
+    except IdentityError:
+        connection = selectors.stored_connection()
+        if connection is None or selectors.connection_mode() == Connection.Mode.NONE:
+            return None  # the first admin to sign in connects the portal to their account
+        linked = PagerDutyUser.objects.filter(profiles__user=connection.oauth_user_id).values_list("pd_id", flat=True)
+        if pd_id and pd_id in set(linked):
+            return None  # the admin whose grant is the connection, signing in again to renew it
+        return "PD Portal cannot check your PagerDuty account now: its account connection needs an admin's attention."
+    try:
+        found = client.get_entity(f"/users/{pd_id}")
+    except NotFound:
+        return foreign
+    except Forbidden:
+        return (
+            "PD Portal's account connection may not read users, so it cannot check your PagerDuty account. "
+            "An admin can set PAGERDUTY_SUBDOMAIN instead."
+        )
+    except PagerDutyError as exc:
+        return f"PD Portal could not check your PagerDuty account ({exc}). Please try again shortly."
+    if str(found.get("email") or "").lower() != email:
+        return foreign
+    return None
 
 
 def signin_complete(*, request, user, sociallogin) -> list[str]:

@@ -73,6 +73,17 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest, sociallogin) -> bool:
         return sociallogin.account.provider == PROVIDER_ID
 
+    def pre_social_login(self, request: HttpRequest, sociallogin) -> None:
+        """Refuse, before any account is created or joined, a person from another PagerDuty account."""
+        if sociallogin.account.provider != PROVIDER_ID:
+            return
+        from .actions import signin_refusal
+
+        reason = signin_refusal(data=dict(sociallogin.account.extra_data or {}))
+        if reason:
+            context = {"title": "Not this portal's PagerDuty account", "explanation": reason, "provider": None}
+            raise ImmediateHttpResponse(render(request, "socialaccount/authentication_error.html", context, status=403))
+
     def is_auto_signup_allowed(self, request: HttpRequest, sociallogin) -> bool:
         return True
 

@@ -185,6 +185,9 @@ PAGERDUTY_CLIENT_ID = env_str("PAGERDUTY_CLIENT_ID")
 PAGERDUTY_CLIENT_SECRET = env_str("PAGERDUTY_CLIENT_SECRET")
 PAGERDUTY_OAUTH_SCOPES = env_str("PAGERDUTY_OAUTH_SCOPES", "read write").split()
 PAGERDUTY_API_TOKEN = env_str("PAGERDUTY_API_TOKEN")
+# The PagerDuty account (acme in acme.pagerduty.com) whose people may sign in; unset: checked through the
+# account connection instead.
+PAGERDUTY_SUBDOMAIN = env_str("PAGERDUTY_SUBDOMAIN")
 PAGERDUTY_DEBUG = env_bool("PAGERDUTY_DEBUG", False)
 PAGERDUTY_WEBHOOK_SECRETS = env_list("PAGERDUTY_WEBHOOK_SECRETS")
 PAGERDUTY_REQUESTS_PER_MINUTE = env_int("PAGERDUTY_REQUESTS_PER_MINUTE", 900, minimum=1, maximum=960)
