@@ -252,35 +252,57 @@ class LoginRefused(Exception):
     """A change to a portal login that the portal itself refuses (the message says why)."""
 
 
+def _audit_login_change(*, actor, operation: str, login) -> None:
+    from .models import AuditEntry
+
+    AuditEntry.objects.create(
+        actor=actor,
+        actor_label=(actor.email or actor.get_username())[:255],
+        operation=operation,
+        target=login.get_username()[:255],
+    )
+    logger.info("%s: %s by %s", operation, login.get_username(), actor)
+
+
 def portal_login_create(*, actor, email: str, password: str):
     """An admin creates a local login for the PagerDuty user with this email (API-key mode sign-in)."""
-    User = get_user_model()
-    existing = User.objects.filter(email__iexact=email.strip()).first()
-    if existing is not None and existing.has_usable_password():
+    from allauth.socialaccount.models import SocialAccount
+
+    existing = get_user_model().objects.filter(email__iexact=email.strip()).first()
+    if existing is not None and SocialAccount.objects.filter(user=existing).exists():
+        # A password on it would let whoever knows the password act with that person's own PagerDuty sign-in.
+        raise LoginRefused(f"{existing.username} signs in with PagerDuty; a portal login cannot be added to it.")
+    if existing is not None:
         raise LoginRefused(
             f"{existing.username} already signs in with {email}; set a new password on its page instead."
         )
-    try:
-        user = portal_user_create(email=email, password=password)
-    except ValueError as exc:
-        raise LoginRefused(f"{exc}: a portal login must act as a PagerDuty user.") from None
-    logger.info("portal login %s created by %s", user.username, actor)
+    user = portal_user_create(email=email, password=password)
+    _audit_login_change(actor=actor, operation="Create portal login", login=user)
     return user
 
 
+def _check_may_manage(*, actor, login) -> None:
+    roles = dict(Profile.objects.filter(user__in=[actor, login]).values_list("user_id", "role"))
+    if roles.get(login.pk) == "owner" and roles.get(actor.pk) != "owner":
+        raise LoginRefused("Only the PagerDuty account owner may change the owner's portal login.")
+
+
 def portal_login_set_password(*, actor, user, password: str) -> None:
+    _check_may_manage(actor=actor, login=user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    logger.info("password of portal login %s set by %s", user.username, actor)
+    _audit_login_change(actor=actor, operation="Set portal login password", login=user)
 
 
 def portal_login_set_active(*, actor, user, active: bool) -> None:
     """Switch a login off or on. A switched-off login is signed out at its next request and cannot sign in."""
     if not active and user.pk == actor.pk:
         raise LoginRefused("You cannot switch off your own login.")
+    _check_may_manage(actor=actor, login=user)
     user.is_active = active
     user.save(update_fields=["is_active"])
-    logger.info("portal login %s %s by %s", user.username, "switched on" if active else "switched off", actor)
+    operation = "Switch on portal login" if active else "Switch off portal login"
+    _audit_login_change(actor=actor, operation=operation, login=user)
 
 
 def preferences_update(*, user, time_zone: str, notify_desktop: bool) -> Profile:

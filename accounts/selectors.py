@@ -251,9 +251,10 @@ def portal_logins_query():
     """Local sign-ins (a usable password), with the PagerDuty user each acts as; OAuth-only people are not listed."""
     from django.contrib.auth import get_user_model
 
-    # Django marks an unusable password with a leading "!" (OAuth sign-ins get one).
+    # Django marks an unusable password with a leading "!" (OAuth sign-ins get one). Anyone who has ever signed
+    # in with PagerDuty is left out even with a password: managing it would reach their own PagerDuty grant.
     users = get_user_model().objects.exclude(password__startswith="!").exclude(password="")
-    return users.select_related("profile__pd_user")
+    return users.filter(socialaccount__isnull=True).select_related("profile__pd_user")
 
 
 def portal_logins() -> list[Any]:

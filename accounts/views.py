@@ -11,6 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from pdportal.pagerduty import PagerDutyError
 
 from . import actions, selectors
+from .errors import IdentityError
 from .forms import ApiKeyForm, NewPasswordForm, PortalLoginForm, PreferencesForm
 from .models import OAuthGrant, Profile
 from .roles import admin_required
@@ -102,7 +103,7 @@ def logins_page(request: HttpRequest) -> HttpResponse:
             user = actions.portal_login_create(
                 actor=request.user, email=form.cleaned_data["email"], password=form.cleaned_data["password1"]
             )
-        except (actions.LoginRefused, PagerDutyError) as exc:
+        except (actions.LoginRefused, ValueError, IdentityError, PagerDutyError) as exc:
             form.add_error("email", str(exc))
         else:
             pd_user = user.profile.pd_user
@@ -125,9 +126,13 @@ def login_detail(request: HttpRequest, user_id: int) -> HttpResponse:
     login = _login_or_404(user_id)
     form = NewPasswordForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        actions.portal_login_set_password(actor=request.user, user=login, password=form.cleaned_data["password1"])
-        messages.success(request, f"New password set for {login.username}.")
-        return redirect("accounts:logins")
+        try:
+            actions.portal_login_set_password(actor=request.user, user=login, password=form.cleaned_data["password1"])
+        except actions.LoginRefused as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"New password set for {login.username}.")
+            return redirect("accounts:logins")
     context = {"login": login, "form": form}
     return render(request, "accounts/login_detail.html", context, status=400 if form.errors else 200)
 

@@ -4,6 +4,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from accounts.models import AuditEntry
 from tests.personas import PASSWORD
 
 NEW_PASSWORD = "another-long-passphrase-42"
@@ -92,12 +93,70 @@ def test_an_admin_cannot_switch_off_their_own_login(client_as, admin):
     assert admin.is_active
 
 
-def test_oauth_only_people_are_not_portal_logins(client_as, admin, responder):
-    responder.set_unusable_password()
-    responder.save()
+def _signed_in_with_pagerduty(user, *, password: bool):
+    from allauth.socialaccount.models import SocialAccount
+
+    if not password:
+        user.set_unusable_password()
+        user.save()
+    SocialAccount.objects.create(user=user, provider="pagerduty", uid=user.profile.pd_user.pd_id)
+
+
+@pytest.mark.parametrize("password", [False, True], ids=["oauth-only", "oauth-and-password"])
+def test_people_who_sign_in_with_pagerduty_are_not_portal_logins(client_as, admin, responder, password):
+    _signed_in_with_pagerduty(responder, password=password)
     client = client_as(admin)
     assert client.get(f"/settings/logins/{responder.pk}/").status_code == 404
+    response = client.post(f"/settings/logins/{responder.pk}/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 404
     assert f'id="login-{responder.pk}"' not in client.get("/settings/logins/").content.decode()
+
+
+def test_a_login_cannot_be_added_to_someone_who_signs_in_with_pagerduty(client_as, admin, responder):
+    # Their portal account holds their own PagerDuty grant: a password chosen by an admin would reach it.
+    _signed_in_with_pagerduty(responder, password=False)
+    response = _create(client_as(admin), "responder@example.com")
+    assert response.status_code == 400
+    assert "responder signs in with PagerDuty; a portal login cannot be added to it." in response.content.decode()
+    responder.refresh_from_db()
+    assert not responder.has_usable_password()
+
+
+def test_only_the_owner_may_change_the_owners_login(client_as, admin):
+    from tests.personas import make_portal_user
+
+    owner = make_portal_user(email="owner@example.com")
+    client = client_as(admin)
+    response = client.post(f"/settings/logins/{owner.pk}/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    assert response.status_code == 400
+    assert "Only the PagerDuty account owner may change the owner&#x27;s portal login." in response.content.decode()
+    client.post(f"/settings/logins/{owner.pk}/active/", {"active": "0"})
+    owner.refresh_from_db()
+    assert owner.is_active and owner.check_password(PASSWORD)
+    assert client_as(owner).post(f"/settings/logins/{admin.pk}/active/", {"active": "0"}).status_code == 302
+    admin.refresh_from_db()
+    assert not admin.is_active
+
+
+def test_without_an_account_connection_an_unknown_email_is_a_form_error(client_as, admin, settings):
+    settings.PAGERDUTY_API_TOKEN = ""
+    response = _create(client_as(admin), "responder2@example.com")
+    assert response.status_code == 400
+    assert "PD Portal is not connected to PagerDuty" in response.content.decode()
+
+
+def test_every_change_to_a_login_is_in_the_audit_log(on_sandbox, client_as, admin, responder):
+    client = client_as(admin)
+    _create(client, "responder2@example.com")
+    client.post(f"/settings/logins/{responder.pk}/", {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD})
+    client.post(f"/settings/logins/{responder.pk}/active/", {"active": "0"})
+    entries = AuditEntry.objects.order_by("id").values_list("actor", "operation", "target")
+    assert list(entries) == [
+        (admin.pk, "Create portal login", "responder2"),
+        (admin.pk, "Set portal login password", "responder"),
+        (admin.pk, "Switch off portal login", "responder"),
+    ]
+    assert "Switch off portal login" in client.get("/audit/").content.decode()
 
 
 @pytest.mark.parametrize(
