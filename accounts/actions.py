@@ -162,6 +162,7 @@ def connection_use_api_key(*, actor, api_key: str) -> Connection:
     connection.api_key = crypto.encrypt(api_key.strip())
     connection.created_by = actor
     connection.save()
+    _audit_local(actor=actor, operation="Connect with an API key", target="account connection")
     connection_check(connection=connection)
     return connection
 
@@ -174,6 +175,7 @@ def connection_use_oauth(*, actor) -> Connection:
     connection.api_key = ""
     connection.created_by = actor
     connection.save()
+    _audit_local(actor=actor, operation="Connect with own PagerDuty sign-in", target="account connection")
     connection_check(connection=connection)
     return connection
 
@@ -187,6 +189,7 @@ def connection_disconnect(*, actor) -> Connection:
     connection.healthy = None
     connection.last_error = ""
     connection.save()
+    _audit_local(actor=actor, operation="Remove the stored connection", target="account connection")
     return connection
 
 
@@ -252,16 +255,14 @@ class LoginRefused(Exception):
     """A change to a portal login that the portal itself refuses (the message says why)."""
 
 
-def _audit_login_change(*, actor, operation: str, login) -> None:
+def _audit_local(*, actor, operation: str, target: str) -> None:
+    """Audit a change the portal makes to its own security settings (no PagerDuty request involved)."""
     from .models import AuditEntry
 
     AuditEntry.objects.create(
-        actor=actor,
-        actor_label=(actor.email or actor.get_username())[:255],
-        operation=operation,
-        target=login.get_username()[:255],
+        actor=actor, actor_label=(actor.email or actor.get_username())[:255], operation=operation, target=target[:255]
     )
-    logger.info("%s: %s by %s", operation, login.get_username(), actor)
+    logger.info("%s: %s by %s", operation, target, actor)
 
 
 def portal_login_create(*, actor, email: str, password: str):
@@ -277,7 +278,7 @@ def portal_login_create(*, actor, email: str, password: str):
             f"{existing.username} already signs in with {email}; set a new password on its page instead."
         )
     user = portal_user_create(email=email, password=password)
-    _audit_login_change(actor=actor, operation="Create portal login", login=user)
+    _audit_local(actor=actor, operation="Create portal login", target=user.get_username())
     return user
 
 
@@ -291,7 +292,7 @@ def portal_login_set_password(*, actor, user, password: str) -> None:
     _check_may_manage(actor=actor, login=user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    _audit_login_change(actor=actor, operation="Set portal login password", login=user)
+    _audit_local(actor=actor, operation="Set portal login password", target=user.get_username())
 
 
 def portal_login_set_active(*, actor, user, active: bool) -> None:
@@ -302,7 +303,7 @@ def portal_login_set_active(*, actor, user, active: bool) -> None:
     user.is_active = active
     user.save(update_fields=["is_active"])
     operation = "Switch on portal login" if active else "Switch off portal login"
-    _audit_login_change(actor=actor, operation=operation, login=user)
+    _audit_local(actor=actor, operation=operation, target=user.get_username())
 
 
 def preferences_update(*, user, time_zone: str, notify_desktop: bool) -> Profile:

@@ -167,7 +167,8 @@ class ApiConsoleForm(forms.Form):
     def clean_headers(self) -> list[tuple[str, str]]:
         pairs = _pairs(self.cleaned_data.get("headers") or "", ":", "headers")
         for key, _ in pairs:
-            if key.lower() in ("authorization", "host"):
+            # From names who acts in PagerDuty: the portal sets it to the admin's own email, never another's.
+            if key.lower() in ("authorization", "host", "from"):
                 raise forms.ValidationError(f"The {key} header is set by the portal and cannot be changed here.")
         return pairs
 

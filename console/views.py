@@ -12,7 +12,7 @@ from accounts.models import PagerDutyUser
 from accounts.roles import admin_required
 from pdportal.pagerduty import NotFound, PagerDutyError
 from services.selectors import team_choices
-from services.webui import confirm_delete, done, paginate, partial, query_without, refusal, save_form
+from services.webui import confirm_delete, csv_safe, done, paginate, partial, query_without, refusal, save_form
 
 from . import actions, selectors
 from .forms import (
@@ -328,16 +328,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         def rows():
             yield writer.writerow(header)
             for e in entries.iterator(chunk_size=500):
+                # Paths and errors carry text typed into the console or sent back by PagerDuty.
                 yield writer.writerow(
                     [
                         e.created_at.isoformat(),
-                        e.actor_label,
-                        e.operation,
+                        csv_safe(e.actor_label),
+                        csv_safe(e.operation),
                         e.method,
-                        e.path,
-                        e.target,
+                        csv_safe(e.path),
+                        csv_safe(e.target),
                         "" if e.status is None else e.status,
-                        e.error,
+                        csv_safe(e.error),
                         "" if e.duration_ms is None else e.duration_ms,
                     ]
                 )

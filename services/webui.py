@@ -20,6 +20,12 @@ def refusal(exc: PagerDutyError) -> str:
     return str(exc)
 
 
+def csv_safe(value: Any) -> str:
+    """A CSV cell a spreadsheet will not run: text starting with = + - @ gets a leading quote."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+
+
 def partial(request: HttpRequest) -> str:
     """The `?partial=<dom-id>` the live layer (or htmx) asked for, or ""."""
     return request.GET.get("partial", "")

@@ -52,3 +52,18 @@ def test_the_environment_key_is_shown_and_checked(client_as, admin, api_key_mode
 def test_with_no_connection_the_page_says_so(client_as, admin, settings):
     settings.PAGERDUTY_API_TOKEN = ""
     assert "Not connected" in client_as(admin).get("/settings/").content.decode()
+
+
+@responses.activate
+def test_connection_changes_are_in_the_audit_log(client_as, admin, settings):
+    from accounts.models import AuditEntry
+
+    settings.PAGERDUTY_API_TOKEN = ""
+    responses.get(f"{API}/abilities", json={"abilities": []})
+    client = client_as(admin)
+    client.post("/settings/", {"api_key": "u+abcdefghijk"})
+    client.post("/settings/connection/disconnect/")
+    assert list(AuditEntry.objects.order_by("id").values_list("actor", "operation")) == [
+        (admin.pk, "Connect with an API key"),
+        (admin.pk, "Remove the stored connection"),
+    ]

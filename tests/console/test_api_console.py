@@ -220,6 +220,17 @@ def test_it_sends_extra_headers_but_never_lets_them_replace_the_token(admin, cli
     assert len(responses.calls) == 1
 
 
+@responses.activate
+def test_an_admin_cannot_act_as_someone_else_by_setting_from(admin, client_as, settings, api_key_mode):
+    settings.SECURE_SSL_REDIRECT = False
+    responses.post(f"{settings.PAGERDUTY_API_URL}/incidents/PINC001/notes", json={"note": {"id": "PN1"}})
+    response = _send(
+        client_as(admin), method="POST", target="/incidents/PINC001/notes", headers="From: owner@example.com"
+    )
+    assert "The From header is set by the portal and cannot be changed here." in response.content.decode()
+    assert not responses.calls
+
+
 def test_it_routes_full_urls_to_the_matching_configured_host(settings):
     settings.PAGERDUTY_API_URL = "https://api.pagerduty.test"
     settings.PAGERDUTY_EVENTS_URL = "https://events.pagerduty.test"

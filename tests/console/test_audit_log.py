@@ -81,6 +81,16 @@ def test_it_exports_the_filtered_entries_as_csv(entries, admin_client):
     assert all(r[1] == "responder@example.com" for r in rows[1:])
 
 
+def test_the_export_cannot_smuggle_a_spreadsheet_formula(admin, admin_client):
+    # The console's paths and PagerDuty's error text reach the export as typed.
+    audit_recorder(user=admin)(
+        {"method": "GET", "path": "=HYPERLINK(1)", "status": 400, "error_message": "@SUM(A1)", "duration_ms": 1}
+    )
+    response = admin_client.get("/audit/", {"format": "csv"})
+    row = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1]
+    assert (row[4], row[7]) == ("'=HYPERLINK(1)", "'@SUM(A1)")
+
+
 def test_the_export_link_keeps_the_filters(entries, admin_client):
     html = admin_client.get("/audit/", {"actor": "responder", "status": "error"}).content.decode()
 

@@ -47,7 +47,25 @@ ADMIN_PAGES = [
     ("GET", "/api-console/download/somekey/"),
     ("GET", "/audit/"),
     ("GET", "/audit/?format=csv"),
+    ("GET", "/settings/"),
+    ("POST", "/settings/"),
+    ("POST", "/settings/connection/oauth/"),
+    ("POST", "/settings/connection/check/"),
+    ("POST", "/settings/connection/disconnect/"),
+    ("GET", "/settings/logins/"),
+    ("POST", "/settings/logins/"),
+    ("GET", "/settings/logins/1/"),
+    ("POST", "/settings/logins/1/"),
+    ("POST", "/settings/logins/1/active/"),
 ]
+
+# Views open without a portal role, each for its own reason.
+UNGUARDED = {
+    "accounts.views.preferences_page": "any signed-in person's own settings (login_required)",
+    "incidents.live_views.pagerduty_webhook": "PagerDuty's webhooks, authenticated by signature",
+    "pdportal.views.healthz": "the health check",
+    "pdportal.live.stream": "checks sign-in and the PagerDuty link itself (async)",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -89,3 +107,27 @@ def test_it_shows_admin_links_only_to_admins(admin, responder, client_as, settin
     for link in ("/services/", "/users/", "/templates/", "/webhooks/", "/api-console/", "/audit/"):
         assert f'href="{link}"' in admin_page
         assert f'href="{link}"' not in responder_page
+
+
+def _our_views():
+    from django.urls import URLPattern, URLResolver, get_resolver
+
+    def walk(patterns, prefix=""):
+        for entry in patterns:
+            if isinstance(entry, URLResolver):
+                yield from walk(entry.url_patterns, prefix + str(entry.pattern))
+            elif isinstance(entry, URLPattern):
+                yield prefix + str(entry.pattern), entry.callback
+
+    for route, view in walk(get_resolver().url_patterns):
+        module = getattr(view, "__module__", "")
+        if module.split(".")[0] in {"accounts", "incidents", "services", "console", "pdportal"}:
+            yield route, f"{module}.{view.__name__}", view
+
+
+def test_every_portal_view_names_the_role_it_needs():
+    # A new view without reader_required/responder_required/admin_required would be open to any visitor.
+    views = list(_our_views())
+    assert len(views) > 40
+    unguarded = {name for _, name, view in views if getattr(view, "portal_roles", None) is None}
+    assert unguarded == set(UNGUARDED)
