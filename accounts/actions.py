@@ -15,6 +15,7 @@ from pdportal.pagerduty import Forbidden, NotFound, PagerDutyError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from . import selectors, tokens
+from .errors import NoAccountConnection
 from .models import Connection, PagerDutyUser, Profile
 
 logger = logging.getLogger("pdportal.accounts")
@@ -191,6 +192,16 @@ def connection_disconnect(*, actor) -> Connection:
     connection.save()
     _audit_local(actor=actor, operation="Remove the stored connection", target="account connection")
     return connection
+
+
+def sync_start(*, actor) -> None:
+    """Queue a full sync now (it also runs nightly); its progress shows on the Settings page."""
+    from incidents.tasks import schedule_full_sync
+
+    if selectors.connection_mode() == Connection.Mode.NONE:
+        raise NoAccountConnection()
+    schedule_full_sync()
+    _audit_local(actor=actor, operation="Start a full sync", target="sync")
 
 
 def connection_check(*, connection: Connection | None = None) -> Connection:

@@ -244,7 +244,29 @@ def settings_overview(*, user: Any) -> dict[str, Any]:
         "my_grant": OAuthGrant.objects.filter(user=user, revoked_at__isnull=True).first(),
         "api_url": settings.PAGERDUTY_API_URL,
         "webhook_health": check_webhook_subscription(),
+        "sync_states": sync_states(),
     }
+
+
+SYNC_LABELS = {"initial_sync": "Full sync", "reconcile": "Reconcile"}
+
+
+def sync_states() -> list[dict[str, Any]]:
+    """The background syncs as the Settings page shows them: status, the step under way, and a percentage."""
+    from pdportal.models import SyncState
+
+    found = {state.name: state for state in SyncState.objects.filter(name__in=SYNC_LABELS)}
+    shown = []
+    for name, label in SYNC_LABELS.items():
+        state = found.get(name)
+        where = (state.progress or {}) if state is not None else {}
+        percent = None
+        if state is not None and state.status == "running" and where.get("count"):
+            # Whole steps finished, plus the fraction of the current one (unknown total: none of it yet).
+            fraction = where["done"] / where["total"] if where.get("total") else 0.0
+            percent = round(100 * (max(where.get("number", 1) - 1, 0) + min(fraction, 1.0)) / where["count"])
+        shown.append({"name": name, "label": label, "state": state, "where": where, "percent": percent})
+    return shown
 
 
 def portal_logins_query():

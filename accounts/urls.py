@@ -10,6 +10,7 @@ urlpatterns = [
     path("settings/connection/oauth/", views.connection_oauth, name="connection_oauth"),
     path("settings/connection/check/", views.connection_check, name="connection_check"),
     path("settings/connection/disconnect/", views.connection_disconnect, name="connection_disconnect"),
+    path("settings/sync/", views.sync_start, name="sync_start"),
     path("settings/me/", views.preferences_page, name="preferences"),
     path("settings/logins/", views.logins_page, name="logins"),
     path("settings/logins/<int:user_id>/", views.login_detail, name="login_detail"),

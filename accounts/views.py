@@ -28,9 +28,24 @@ def settings_page(request: HttpRequest) -> HttpResponse:
         else:
             messages.warning(request, f"The API key is stored, but PagerDuty refused it: {connection.last_error}")
         return redirect("accounts:settings")
+    if request.GET.get("partial") == "sync-progress":
+        context = {"sync_states": selectors.sync_states(), "mode": selectors.connection_mode()}
+        return render(request, "accounts/settings.html#sync-progress", context)
     context = selectors.settings_overview(user=request.user)
     context["form"] = form
     return render(request, "accounts/settings.html", context, status=400 if form.errors else 200)
+
+
+@admin_required
+@require_POST
+def sync_start(request: HttpRequest) -> HttpResponse:
+    try:
+        actions.sync_start(actor=request.user)
+    except IdentityError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Full sync queued: its progress shows below.")
+    return redirect("accounts:settings")
 
 
 @admin_required

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from django.utils import timezone
 
 from incidents import mirror
 from incidents.models import Incident
+from pdportal import live
 from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError
 
@@ -56,22 +58,43 @@ class SyncReport:
 
 
 class _Recorder:
-    """Writes progress to SyncState (at most a few times per page) and forwards it to the caller's callback."""
+    """Writes progress to SyncState (at most a few times per page) and forwards it to the caller's callback.
 
-    def __init__(self, state: SyncState, progress: Progress | None) -> None:
+    Open Settings pages follow along through the live bus, at most about once a second.
+    """
+
+    PUBLISH_EVERY = 1.0
+
+    def __init__(self, state: SyncState, progress: Progress | None, steps: list[str] | None = None) -> None:
         self.state = state
         self.progress = progress
+        self.steps = steps or list(STEPS)
         self.base = 0
+        self.published_at = 0.0
 
     def report(self, step: str, done: int, total: int | None) -> None:
         if self.progress is not None:
             self.progress(step, done, total)
+        number = self.steps.index(step) + 1 if step in self.steps else 0
+        where = {"step": step, "number": number, "count": len(self.steps), "done": done, "total": total}
         SyncState.objects.filter(pk=self.state.pk).update(
-            done=self.base + done, total=(self.base + total) if total is not None else None, updated_at=timezone.now()
+            done=self.base + done,
+            total=(self.base + total) if total is not None else None,
+            progress=where,
+            updated_at=timezone.now(),
         )
+        now = time.monotonic()
+        if now - self.published_at >= self.PUBLISH_EVERY:
+            self.published_at = now
+            publish_sync_state(self.state.name)
 
     def finish_step(self, count: int) -> None:
         self.base += count
+
+
+def publish_sync_state(name: str) -> None:
+    """Tell open Settings pages that a sync's progress or outcome changed."""
+    live.publish(topic="sync", ids=[name], event="sync.progress")
 
 
 def _window(days: int) -> dict[str, str]:
@@ -193,9 +216,11 @@ def sync_all(
     state, _ = SyncState.objects.get_or_create(name=state_name)
     state.status, state.done, state.total, state.error = "running", 0, None, ""
     state.started_at, state.finished_at = started, None
+    state.progress = {}
     state.save()
+    publish_sync_state(state.name)
     report = SyncReport(started_at=started)
-    recorder = _Recorder(state, progress)
+    recorder = _Recorder(state, progress, steps=[name for name in STEPS if name in wanted])
     refs = mirror.Refs()
     window = _window(days)
 
@@ -264,6 +289,7 @@ def sync_all(
         )
         report.errors["sync"] = str(exc)
         logger.warning("PagerDuty sync failed: %s", exc)
+        publish_sync_state(state.name)
         raise
     report.finished_at = timezone.now()
     SyncState.objects.filter(pk=state.pk).update(
@@ -273,6 +299,8 @@ def sync_all(
         watermark=started,
         finished_at=report.finished_at,
         error="",
+        progress={},
         updated_at=report.finished_at,
     )
+    publish_sync_state(state.name)
     return report

@@ -33,6 +33,8 @@ class SyncState(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The step under way: {"step": name, "number": n, "count": of how many, "done": n, "total": n or None}.
+    progress = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
