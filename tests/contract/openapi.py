@@ -1,4 +1,4 @@
-"""Validate sandbox responses against PagerDuty's REST OpenAPI spec (with SOURCE.md's documented quirks)."""
+"""Validate sandbox responses against PagerDuty's REST and Events OpenAPI specs (with SOURCE.md's quirks)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,14 @@ from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
 from werkzeug.datastructures import Headers, ImmutableMultiDict
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "sandbox" / "openapi" / "rest-openapiv3.json"
+SPEC_DIR = Path(__file__).resolve().parents[2] / "sandbox" / "openapi"
+SPEC_PATH = SPEC_DIR / "rest-openapiv3.json"
 SPEC_HOST = "https://api.pagerduty.com"
+# spec name -> (file, the host its `servers` name; requests are validated as if sent there)
+SPECS = {
+    "rest": (SPEC_PATH, SPEC_HOST),
+    "events": (SPEC_DIR / "events-v2-openapiv3.json", "https://events.pagerduty.com"),
+}
 
 
 def relax(node):
@@ -51,10 +57,11 @@ def _patch_known_errata(spec):
     return spec
 
 
-@lru_cache(maxsize=1)
-def openapi() -> OpenAPI:
-    spec = json.loads(SPEC_PATH.read_text())
-    spec = _patch_known_errata(relax(copy.deepcopy(spec)))
+@lru_cache(maxsize=2)
+def openapi(name: str = "rest") -> OpenAPI:
+    spec = relax(copy.deepcopy(json.loads(SPECS[name][0].read_text())))
+    if name == "rest":
+        spec = _patch_known_errata(spec)
     return OpenAPI.from_dict(spec, config=Config(spec_validator_cls=None))
 
 
@@ -80,7 +87,7 @@ class _Response:
     headers: Headers
 
 
-def validate(response) -> None:
+def validate(response, spec: str = "rest") -> None:
     """Raise when the httpx response (and its status code) is not what the spec allows for the operation."""
     request = response.request
     url = urlsplit(str(request.url))
@@ -90,6 +97,7 @@ def validate(response) -> None:
         query=ImmutableMultiDict([tuple(p.split("=", 1)) if "=" in p else (p, "") for p in url.query.split("&") if p]),
         body=request.content or None,
         content_type=request.headers.get("content-type", "application/json"),
+        host_url=SPECS[spec][1],
     )
     content_type = response.headers.get("content-type", "application/json").split(";")[0]
     resp = _Response(
@@ -99,7 +107,7 @@ def validate(response) -> None:
         headers=Headers(list(response.headers.items())),
     )
     try:
-        openapi().validate_response(req, resp)
+        openapi(spec).validate_response(req, resp)
     except Exception as exc:
         raise AssertionError(f"{request.method} {url.path} -> {response.status_code}: {describe(exc)}") from None
 
