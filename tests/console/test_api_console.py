@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from unittest import mock
 
 import pytest
 import responses
@@ -251,3 +252,26 @@ def test_it_bounds_the_total_retry_wait(pd, admin_client):
 
     assert "keep it under 300 s" in response.content.decode()
     assert pd.requests_log() == []
+
+
+@pytest.mark.parametrize(("exponential", "delays"), [("on", [0.01, 0.02, 0.04]), ("", [0.01, 0.01, 0.01])])
+@responses.activate
+def test_it_waits_the_chosen_delay_between_retries_and_sends_the_chosen_timeout(
+    admin, client_as, settings, api_key_mode, exponential, delays
+):
+    from pdportal.pagerduty.client import HttpTransport
+
+    settings.SECURE_SSL_REDIRECT = False
+    responses.get(f"{settings.PAGERDUTY_API_URL}/priorities", status=500, json={"error": {"message": "boom"}})
+    waits = []
+    real = HttpTransport._backoff_delay
+
+    def spy(self, attempt, **kwargs):
+        waits.append(real(self, attempt, **kwargs))
+        return waits[-1]
+
+    with mock.patch.object(HttpTransport, "_backoff_delay", spy):
+        _send(client_as(admin), retries="3", retry_delay="0.01", exponential=exponential, timeout="7")
+    assert waits == delays
+    assert len(responses.calls) == 4
+    assert {call.request.req_kwargs["timeout"] for call in responses.calls} == {7.0}
