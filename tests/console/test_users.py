@@ -75,6 +75,8 @@ def test_it_creates_updates_and_deletes_a_user(pd, admin, admin_client):
     assert (remote["role"], remote["time_zone"], remote["job_title"]) == ("user", "Asia/Tokyo", "SRE")
     user.refresh_from_db()
     assert user.time_zone == "Asia/Tokyo"
+    page = admin_client.get(f"/users/{user.pd_id}/").content.decode()
+    assert "Asia/Tokyo" in page and "SRE" in page
 
     assert "Delete user" in admin_client.get(f"/users/{user.pd_id}/delete/").content.decode()
     response = admin_client.post(f"/users/{user.pd_id}/delete/", follow=True)

@@ -117,6 +117,35 @@ def test_it_shows_a_service_with_its_policy_integrations_and_incidents(pd, admin
     assert integration_names and all(name in html for name in integration_names)
 
 
+def test_the_service_page_lists_its_recent_incidents_newest_first(pd, admin_client):
+    pd_id = pd.services["API Gateway"]
+    admin_client.get(f"/services/{pd_id}/")
+    service = Service.objects.get(pd_id=pd_id)
+    other = Service.objects.exclude(pd_id=pd_id).first() or service
+    now = timezone.now()
+    Incident.objects.create(
+        pd_id="QOLD001",
+        number=9101,
+        title="Older one",
+        status="resolved",
+        service=service,
+        created_at=now - timezone.timedelta(hours=2),
+    )
+    Incident.objects.create(
+        pd_id="QNEW001", number=9102, title="Newer one", status="triggered", service=service, created_at=now
+    )
+    if other != service:
+        Incident.objects.create(
+            pd_id="QOTH001", number=9103, title="Elsewhere", status="triggered", service=other, created_at=now
+        )
+
+    html = admin_client.get(f"/services/{pd_id}/").content.decode()
+    section = html.split('id="service-incidents"', 1)[1]
+    assert section.index("Newer one") < section.index("Older one")
+    assert 'href="/incidents/QNEW001/"' in section
+    assert "Elsewhere" not in section
+
+
 def test_it_creates_a_service_in_pagerduty_then_mirrors_it(pd, admin, admin_client):
     admin_client.get("/services/new/")  # mirrors the escalation policies for the form
 
@@ -165,6 +194,7 @@ def test_it_updates_a_service(pd, admin_client):
     assert len(requests_to(pd, "PUT", f"/services/{pd_id}")) == 1
     assert pd.get(f"/services/{pd_id}").json()["service"]["description"] == "Takes the money"
     assert Service.objects.get(pd_id=pd_id).description == "Takes the money"
+    assert "Takes the money" in admin_client.get(f"/services/{pd_id}/").content.decode()
 
 
 def test_it_asks_before_deleting_then_deletes(pd, admin_client):

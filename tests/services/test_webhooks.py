@@ -162,18 +162,21 @@ def test_it_gets_updates_enables_and_deletes_a_subscription(pd, admin_client, po
     assert remote["active"] == 0
     sub.refresh_from_db()
     assert sub.events == ["incident.resolved"] and sub.active is False
+    assert "only resolutions" in admin_client.get(f"/webhooks/{sub.pd_id}/").content.decode()
 
     _set_remote(pd, sub.pd_id, temporarily_disabled=1)
     assert "temporarily disabled" in admin_client.get(f"/webhooks/{sub.pd_id}/").content.decode()
     assert admin_client.post(f"/webhooks/{sub.pd_id}/enable/").status_code == 302
     assert len(requests_to(pd, "POST", f"/webhook_subscriptions/{sub.pd_id}/enable")) == 1
     assert _remote(pd, sub.pd_id)["temporarily_disabled"] == 0
+    assert "temporarily disabled" not in admin_client.get(f"/webhooks/{sub.pd_id}/").content.decode()
 
     assert "Delete subscription" in admin_client.get(f"/webhooks/{sub.pd_id}/delete/").content.decode()
     assert admin_client.post(f"/webhooks/{sub.pd_id}/delete/").status_code == 302
     assert len(requests_to(pd, "DELETE", f"/webhook_subscriptions/{sub.pd_id}")) == 1
     assert _remote(pd, sub.pd_id) == {}
     assert not WebhookSubscription.objects.exists()
+    assert f'id="webhook-{sub.pd_id}"' not in admin_client.get("/webhooks/").content.decode()
 
 
 def test_it_sends_a_test_ping_and_shows_its_arrival(pd, admin_client, portal_url):
@@ -220,6 +223,8 @@ def test_it_removes_only_the_subscriptions_it_created(pd, admin_client, portal_u
     assert _remote(pd, theirs["id"])["url"] == "https://elsewhere.example/hook"
     assert not requests_to(pd, "DELETE", f"/webhook_subscriptions/{theirs['id']}")
     assert list(WebhookSubscription.objects.values_list("pd_id", flat=True)) == [theirs["id"]]
+    listing = admin_client.get("/webhooks/").content.decode()
+    assert f'id="webhook-{ours.pd_id}"' not in listing and f'id="webhook-{theirs["id"]}"' in listing
 
 
 def test_it_accepts_the_configured_extra_secrets(db, settings):
