@@ -19,7 +19,7 @@ from django.utils import timezone
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
 from pdportal import live
-from pdportal.pagerduty import PagerDutyClient, PagerDutyError
+from pdportal.pagerduty import Conflict, InvalidInput, NotFound, PagerDutyClient, PagerDutyError
 from pdportal.pagerduty.client import BULK_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -314,6 +314,16 @@ def _after_alerts(
 # -- many incidents ---------------------------------------------------------------------------------------------------
 
 BULK_STATUS = {"acknowledge": "acknowledged", "resolve": "resolved"}
+ALREADY_RESOLVED = "already resolved"
+# Actions that only make sense on an open incident: PagerDuty reopens a resolved incident that is acknowledged,
+# refuses to reassign or escalate one, and resolving it again changes nothing.
+OPEN_ONLY_ACTIONS = frozenset({"acknowledge", "resolve", "reassign", "escalate"})
+# Actions whose PUT would reopen a resolved incident. The mirror can lag a resolve (a webhook in flight), and a
+# reopened incident pages people, so PagerDuty is asked which of the selection are still open before sending.
+REOPENING_ACTIONS = frozenset({"acknowledge"})
+# Refusals about the incidents themselves (one resolved, one unknown): splitting the chunk finds the culprits.
+# Any other refusal (token, scope, rate limit, outage) would refuse every part as well, so it is not split.
+PER_INCIDENT_REFUSALS = (InvalidInput, NotFound, Conflict)
 
 
 @dataclass
@@ -324,6 +334,7 @@ class BulkResult:
     done: list[str] = field(default_factory=list)
     unchanged: dict[str, str] = field(default_factory=dict)  # id -> reason ("already resolved")
     failed: dict[str, str] = field(default_factory=dict)  # id -> PagerDuty's message
+    labels: dict[str, str] = field(default_factory=dict)  # id -> "#12" for the incidents the mirror knows
     requests: int = 0
 
     def summary(self) -> str:
@@ -337,55 +348,114 @@ class BulkResult:
         return ", ".join(parts) or "Nothing to do"
 
     @property
+    def refused(self) -> list[tuple[str, str, str]]:
+        """(id, "#number" or id, PagerDuty's message) of every refused incident."""
+        return [(pd_id, self.labels.get(pd_id, pd_id), message) for pd_id, message in self.failed.items()]
+
+    @property
     def ok(self) -> bool:
         return not self.failed
 
 
+def _bulk_change(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    if action in BULK_STATUS:
+        return {"status": BULK_STATUS[action]}
+    if action == "reassign":
+        if params.get("users"):
+            return {"assignments": [{"assignee": _user_ref(u)} for u in params["users"]]}
+        if params.get("escalation_policy"):
+            return {"escalation_policy": _policy_ref(params["escalation_policy"])}
+        raise ActionRefused("Choose users or an escalation policy.")
+    if action == "escalate":
+        return {"escalation_level": int(params["level"])}
+    if action == "priority":
+        return {"priority": {"id": params["priority"], "type": "priority_reference"}}
+    if action == "urgency":
+        return {"urgency": params["urgency"]}
+    raise ActionRefused(f"Unknown bulk action: {action}")
+
+
+def _open_in_pagerduty(client: PagerDutyClient, ids: Sequence[str]) -> set[str] | None:
+    """Which of these incidents PagerDuty itself lists as open; None when it cannot say (the mirror decides)."""
+    try:
+        listed = client.list_all(
+            "/incidents", {"statuses": ["triggered", "acknowledged"], "date_range": "all"}, concurrency=4
+        )
+    except PagerDutyError as exc:
+        logger.info("could not list open incidents before a bulk change: %s", exc)
+        return None
+    wanted = set(ids)
+    return {str(i.get("id")) for i in listed if i.get("id") in wanted}
+
+
+def _bulk_put(
+    client: PagerDutyClient, items: list[dict[str, Any]], result: BulkResult
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """PUT /incidents for these items; a refusal about some incident splits the items in two until it is found.
+
+    Returns (id, PagerDuty's incident or None) for every accepted item; refused ones land in `result.failed`
+    with PagerDuty's own message.
+    """
+    result.requests += 1
+    try:
+        updated = client.manage_incidents(items)
+    except PER_INCIDENT_REFUSALS as exc:
+        if len(items) == 1:
+            result.failed[items[0]["id"]] = str(exc)
+            return []
+        # Bisecting costs about 2·log2(n) requests per refused incident instead of one request per incident.
+        middle = len(items) // 2
+        return _bulk_put(client, items[:middle], result) + _bulk_put(client, items[middle:], result)
+    except PagerDutyError as exc:
+        for item in items:
+            result.failed[item["id"]] = str(exc)
+        return []
+    by_id = {str(data.get("id")): data for data in updated if isinstance(data, dict)}
+    with transaction.atomic():
+        for data in by_id.values():
+            _apply_incident(data)
+    return [(item["id"], by_id.get(item["id"])) for item in items]
+
+
 def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, params: dict[str, Any]) -> BulkResult:
-    """Manage Incidents (PUT /incidents) in chunks of 250; a refused chunk does not stop the others."""
+    """Manage Incidents (PUT /incidents) in chunks of 250, reporting every incident's outcome.
+
+    Resolved incidents are skipped for actions that need an open one ("already resolved"): by the mirror, by
+    PagerDuty's list of open incidents for an action that would reopen, and by PagerDuty's answer. A refused
+    chunk is split until the refused incidents are found, so the others still go through.
+    """
     ids = list(dict.fromkeys(incident_ids))
     if not ids:
         raise ActionRefused("Select at least one incident.")
-    change: dict[str, Any]
-    if action in BULK_STATUS:
-        change = {"status": BULK_STATUS[action]}
-    elif action == "reassign":
-        if params.get("users"):
-            change = {"assignments": [{"assignee": _user_ref(u)} for u in params["users"]]}
-        elif params.get("escalation_policy"):
-            change = {"escalation_policy": _policy_ref(params["escalation_policy"])}
-        else:
-            raise ActionRefused("Choose users or an escalation policy.")
-    elif action == "escalate":
-        change = {"escalation_level": int(params["level"])}
-    elif action == "priority":
-        change = {"priority": {"id": params["priority"], "type": "priority_reference"}}
-    elif action == "urgency":
-        change = {"urgency": params["urgency"]}
-    else:
-        raise ActionRefused(f"Unknown bulk action: {action}")
-    before = dict(Incident.objects.filter(pd_id__in=ids).values_list("pd_id", "status"))
+    change = _bulk_change(action, params)
+    target = change.get("status")
     result = BulkResult(action=action)
+    rows = Incident.objects.filter(pd_id__in=ids).values_list("pd_id", "status", "number")
+    mirrored = {pd_id: (status, number) for pd_id, status, number in rows}
+    result.labels = {pd_id: f"#{number}" for pd_id, (_, number) in mirrored.items()}
     client = client_for(actor)
-    for start in range(0, len(ids), BULK_LIMIT):
-        chunk = ids[start : start + BULK_LIMIT]
-        result.requests += 1
-        try:
-            updated = client.manage_incidents([{"id": pd_id, **change} for pd_id in chunk])
-        except PagerDutyError as exc:
-            for pd_id in chunk:
-                result.failed[pd_id] = str(exc)
-            continue
-        with transaction.atomic():
-            for data in updated:
-                _apply_incident(data)
-        for pd_id in chunk:
-            target = change.get("status")
-            if target and before.get(pd_id) == target:
+    send = ids
+    if action in OPEN_ONLY_ACTIONS:
+        send = [pd_id for pd_id in ids if mirrored.get(pd_id, ("", 0))[0] != Incident.Status.RESOLVED]
+        if action in REOPENING_ACTIONS and send:
+            still_open = _open_in_pagerduty(client, send)
+            if still_open is not None:
+                send = [pd_id for pd_id in send if pd_id in still_open]
+        for pd_id in ids:
+            if pd_id not in send:
+                result.unchanged[pd_id] = ALREADY_RESOLVED
+    for start in range(0, len(send), BULK_LIMIT):
+        chunk = [{"id": pd_id, **change} for pd_id in send[start : start + BULK_LIMIT]]
+        for pd_id, data in _bulk_put(client, chunk, result):
+            status = data.get("status") if data else None
+            if target != Incident.Status.RESOLVED and status == Incident.Status.RESOLVED:
+                # PagerDuty's answer says it is resolved: whatever the mirror thought, nothing was changed.
+                result.unchanged[pd_id] = ALREADY_RESOLVED
+            elif target and mirrored.get(pd_id, ("", 0))[0] == target:
                 result.unchanged[pd_id] = f"already {target}"
             else:
                 result.done.append(pd_id)
-    _publish(ids)
+    _publish(send)
     return result
 
 
@@ -463,14 +533,12 @@ def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 
 def change_event_update(*, actor: Any, event: ChangeEvent, data: dict[str, Any]) -> ChangeEvent | None:
-    """Update Change Event (PUT /change_events/{id}), then mirror PagerDuty's answer."""
-    changes: dict[str, Any] = {"summary": data["summary"]}
-    if data.get("source"):
-        changes["source"] = data["source"]
-    if data.get("custom_details"):
-        changes["custom_details"] = data["custom_details"]
-    if data.get("links"):
-        changes["links"] = data["links"]
+    """Update Change Event (PUT /change_events/{id}), then mirror PagerDuty's answer.
+
+    Only `summary` and `custom_details` are writable (the spec marks everything else readOnly). Custom details
+    are always sent, so emptying them clears them in PagerDuty ({}).
+    """
+    changes: dict[str, Any] = {"summary": data["summary"], "custom_details": data.get("custom_details") or {}}
     client = client_for(actor)
     body = client.update(f"/change_events/{event.pd_id}", changes, wrap="change_event")
     with transaction.atomic():
@@ -490,8 +558,44 @@ def priorities_fetch(*, actor: Any) -> list[Any]:
         return mirror.upsert_priorities(items)
 
 
-def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> list[ChangeEvent]:
-    """List Change Events (team, integration, since/until filters) and mirror them."""
+CHANGE_EVENTS_PER_PAGE = 100  # PagerDuty's largest page.
+CHANGE_EVENTS_MAX_PAGE = 100  # PagerDuty refuses offset + limit > 10,000.
+
+
+@dataclass
+class ChangeEventPage:
+    """One page of List Change Events as PagerDuty answered it, with what the pager needs."""
+
+    events: list[ChangeEvent]
+    page: int
+    per_page: int
+    total: int | None
+    more: bool
+
+    @property
+    def start(self) -> int:
+        return (self.page - 1) * self.per_page + 1 if self.events else 0
+
+    @property
+    def end(self) -> int:
+        return (self.page - 1) * self.per_page + len(self.events)
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.more and self.page < CHANGE_EVENTS_MAX_PAGE
+
+    @property
+    def beyond_reach(self) -> bool:
+        """PagerDuty has more than its offset limit lets anyone page to: only narrower dates reach the rest."""
+        return self.more and self.page >= CHANGE_EVENTS_MAX_PAGE
+
+
+def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPage:
+    """List Change Events (team, integration, since/until filters), one page of 100 at `filters["page"]`, mirrored."""
     params: dict[str, Any] = {}
     if filters.get("team"):
         params["team_ids"] = list(filters["team"])
@@ -500,11 +604,25 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> list[ChangeEv
     for key in ("since", "until"):
         if filters.get(key):
             params[key] = filters[key].astimezone(UTC).isoformat().replace("+00:00", "Z")
+    page = min(max(int(filters.get("page") or 1), 1), CHANGE_EVENTS_MAX_PAGE)
+    offset = (page - 1) * CHANGE_EVENTS_PER_PAGE
     client = client_for(actor)
-    body = client.get("/change_events", {**params, "limit": 100})
-    events = body.get("change_events", []) if isinstance(body, dict) else []
+    body = client.get("/change_events", {**params, "limit": CHANGE_EVENTS_PER_PAGE, "offset": offset, "total": True})
+    body = body if isinstance(body, dict) else {}
+    items = body.get("change_events") or []
     with transaction.atomic():
-        return [e for e in (mirror.upsert_change_event(item) for item in events) if e is not None]
+        stored = [e for e in (mirror.upsert_change_event(item) for item in items) if e is not None]
+    order = {e.pk: n for n, e in enumerate(stored)}
+    events = sorted(ChangeEvent.objects.filter(pk__in=order).prefetch_related("services"), key=lambda e: order[e.pk])
+    total = body.get("total")
+    more = bool(body.get("more")) if "more" in body else total is not None and offset + len(items) < int(total)
+    return ChangeEventPage(
+        events=events,
+        page=page,
+        per_page=CHANGE_EVENTS_PER_PAGE,
+        total=int(total) if total is not None else None,
+        more=more,
+    )
 
 
 def change_event_fetch(*, actor: Any, pd_id: str) -> ChangeEvent | None:

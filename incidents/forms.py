@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 
 from django import forms
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from incidents.models import Incident
 
@@ -32,6 +32,32 @@ class _Multi(forms.MultipleChoiceField):
         return True
 
 
+class UntilField(forms.DateTimeField):
+    """The end of a range: a date typed without a time means the end of that day, in the current time zone.
+
+    People write "until 2026-03-10" meaning that day included; midnight would leave the whole day out.
+    """
+
+    def to_python(self, value):
+        day = _date_only(value)
+        if day is None:
+            return super().to_python(value)
+        next_midnight = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
+        # The last instant of the day, so the selectors' inclusive `<=` keeps every incident of it.
+        return next_midnight - timedelta(microseconds=1)
+
+
+def _date_only(value: object) -> date | None:
+    if not isinstance(value, str) or not value.strip():
+        return None
+    for fmt in formats.get_format("DATE_INPUT_FORMATS"):
+        try:
+            return datetime.strptime(value.strip(), fmt).date()
+        except ValueError:
+            continue
+    return None
+
+
 class IncidentFilterForm(forms.Form):
     """The incident list's state: every filter, the sort and the page live in the query string."""
 
@@ -51,7 +77,7 @@ class IncidentFilterForm(forms.Form):
         label="Assigned",
     )
     since = forms.DateTimeField(required=False, label="Created from")
-    until = forms.DateTimeField(required=False, label="Created until")
+    until = UntilField(required=False, label="Created until")
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS] + [(f"-{k}", f"-{k}") for k in SORTS])
     page = forms.IntegerField(required=False, min_value=1)
     per_page = forms.TypedChoiceField(required=False, coerce=int, choices=PER_PAGE_CHOICES, empty_value=50)
@@ -320,7 +346,8 @@ class ChangeEventFilterForm(forms.Form):
     team = _Multi(required=False)
     integration = forms.CharField(required=False, max_length=64)
     since = forms.DateTimeField(required=False)
-    until = forms.DateTimeField(required=False)
+    until = UntilField(required=False)
+    page = forms.IntegerField(required=False, min_value=1, max_value=100)
 
     def __init__(self, *args, teams=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -333,10 +360,10 @@ class ChangeEventFilterForm(forms.Form):
         return data
 
 
-class ChangeEventForm(forms.Form):
-    """Send (routing key) or edit (summary, custom details) a change event."""
+class ChangeEventSendForm(forms.Form):
+    """Send Change Event (Events API v2): everything a new change event carries."""
 
-    routing_key = forms.CharField(required=False, max_length=64)
+    routing_key = forms.CharField(max_length=64)
     summary = forms.CharField(max_length=1024)
     source = forms.CharField(required=False, max_length=255)
     timestamp = forms.DateTimeField(required=False)
@@ -348,6 +375,21 @@ class ChangeEventForm(forms.Form):
 
     def clean_links(self):
         return _json_field(self.cleaned_data.get("links", ""), kind=list, label="Links")
+
+
+class ChangeEventEditForm(forms.Form):
+    """Update Change Event: PagerDuty lets only the summary and the custom details change (the rest is read-only).
+
+    Emptying the custom details clears them ({}).
+    """
+
+    summary = forms.CharField(max_length=1024)
+    custom_details = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 6}), help_text="A JSON object; leave empty to clear."
+    )
+
+    def clean_custom_details(self):
+        return _json_field(self.cleaned_data.get("custom_details", ""), kind=dict, label="Custom details")
 
 
 class NotificationFilterForm(forms.Form):

@@ -93,16 +93,22 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
     error = None
     if form.is_valid():
         data = form.cleaned_data
+        ids: list[str] | None = list(data["ids"])
         if data.get("select_all"):
             filter_form = forms.IncidentFilterForm(query, options=selectors.filter_options())
-            filters = filter_form.cleaned_data if filter_form.is_valid() else {}
-            ids = selectors.incident_ids_matching(filters=filters, user=request.user)
-        else:
-            ids = list(data["ids"])
-        try:
-            result = actions.incidents_bulk(actor=request.user, incident_ids=ids, action=data["action"], params=data)
-        except ACTION_ERRORS as exc:
-            error = str(exc)
+            if filter_form.is_valid():
+                ids = selectors.incident_ids_matching(filters=filter_form.cleaned_data, user=request.user)
+            else:
+                # Never widen a broken filter to "everything": refuse, and send nothing to PagerDuty.
+                ids = None
+                error = f"Nothing was changed: the list's filters are not valid ({_field_errors(filter_form)})."
+        if ids is not None:
+            try:
+                result = actions.incidents_bulk(
+                    actor=request.user, incident_ids=ids, action=data["action"], params=data
+                )
+            except ACTION_ERRORS as exc:
+                error = str(exc)
     else:
         error = " ".join(e for errs in form.errors.values() for e in errs)
     if request.htmx:
@@ -110,14 +116,31 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
         context["bulk_error"] = error
         return render(request, "incidents/incident_list.html#incident-table", context)
     if result is not None:
-        (messages.success if result.ok else messages.warning)(request, f"{_bulk_label(result)}: {result.summary()}")
+        text = f"{_bulk_label(result)}: {result.summary()}"
+        if result.refused:
+            shown = result.refused[:BULK_REFUSALS_SHOWN]
+            text += " — " + "; ".join(f"{label}: {message}" for _, label, message in shown)
+            if len(result.refused) > len(shown):
+                text += f"; and {len(result.refused) - len(shown)} more"
+        (messages.success if result.ok else messages.warning)(request, text)
     if error:
         messages.error(request, error)
     return redirect(f"{reverse('incidents:list')}?{query.urlencode()}" if query else reverse("incidents:list"))
 
 
+# A plain POST reports through a flash message: name this many refused incidents there (htmx lists them all).
+BULK_REFUSALS_SHOWN = 20
+
+
 def _bulk_label(result: actions.BulkResult) -> str:
     return dict(forms.BULK_ACTIONS).get(result.action, result.action)
+
+
+def _field_errors(form: Any) -> str:
+    return "; ".join(
+        f"{form.fields[name].label or name if name in form.fields else 'filters'}: {' '.join(errors)}"
+        for name, errors in form.errors.items()
+    )
 
 
 # -- one incident ----------------------------------------------------------------------------------------------------
@@ -545,7 +568,8 @@ def incident_new(request: HttpRequest) -> HttpResponse:
                 return redirect(url)
     else:
         form = forms.NewIncidentForm(**kwargs)
-    return render(request, "incidents/incident_new.html", {"form": form, "error": error})
+    template = "incidents/incident_new.html#incident-new-form" if request.htmx else "incidents/incident_new.html"
+    return render(request, template, {"form": form, "error": error})
 
 
 @responder_required
@@ -575,22 +599,31 @@ def _pd_message(exc: Exception) -> str:
 @reader_required
 @require_GET
 def change_event_list(request: HttpRequest) -> HttpResponse:
-    """List Change Events, read from PagerDuty with the person's identity (and kept in the mirror)."""
+    """List Change Events, read from PagerDuty with the person's identity (and kept in the mirror), 100 a page."""
     query = request.GET.copy()
     query.pop("partial", None)
     options = selectors.filter_options()
     form = forms.ChangeEventFilterForm(query or None, teams=options["teams"])
-    events: list[ChangeEvent] = []
+    listing = None
     error = None
     if not query or form.is_valid():
         filters = form.cleaned_data if query else {}
         try:
-            events = actions.change_events_fetch(actor=request.user, filters=filters)
+            listing = actions.change_events_fetch(actor=request.user, filters=filters)
         except ACTION_ERRORS as exc:
             error = str(exc)
+    base = query.copy()
+    base.pop("page", None)
     partial = _partial(request, {"change-event-list"})
     template = f"incidents/change_event_list.html#{partial}" if partial else "incidents/change_event_list.html"
-    context = {"form": form, "events": events, "error": error, "querystring": query.urlencode()}
+    context = {
+        "form": form,
+        "listing": listing,
+        "events": listing.events if listing is not None else [],
+        "error": error,
+        "querystring": query.urlencode(),
+        "base_querystring": base.urlencode(),
+    }
     return render(request, template, context)
 
 
@@ -611,6 +644,15 @@ def change_event_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
     return render(request, "incidents/change_event_detail.html", {"event": event, "error": error}, status=status)
 
 
+CHANGE_EVENT_FORM = "incidents/change_event_form.html"
+
+
+def _change_event_form(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+    """The whole page, or (htmx) only the form's partial, errors and result included."""
+    template = f"{CHANGE_EVENT_FORM}#change-event-form" if request.htmx else CHANGE_EVENT_FORM
+    return render(request, template, {"event": None, "result": None, "error": None, **context})
+
+
 @responder_required
 @require_http_methods(["GET", "POST"])
 def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
@@ -619,25 +661,25 @@ def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
         raise Http404("No such change event in the mirror")
     error = None
     if request.method == "POST":
-        form = forms.ChangeEventForm(request.POST)
+        form = forms.ChangeEventEditForm(request.POST)
         if form.is_valid():
             try:
                 actions.change_event_update(actor=request.user, event=event, data=form.cleaned_data)
             except ACTION_ERRORS as exc:
-                error = str(exc)
+                error = _pd_message(exc)
             else:
                 messages.success(request, "Change event updated.")
-                return redirect("incidents:change_event_detail", pd_id=pd_id)
+                url = reverse("incidents:change_event_detail", args=[pd_id])
+                if request.htmx:
+                    response = HttpResponse(status=204)
+                    response["HX-Redirect"] = url
+                    return response
+                return redirect(url)
     else:
-        form = forms.ChangeEventForm(
-            initial={
-                "summary": event.summary,
-                "source": event.source,
-                "custom_details": json.dumps(event.custom_details or {}, indent=2),
-                "links": json.dumps(event.links or [], indent=2),
-            }
+        form = forms.ChangeEventEditForm(
+            initial={"summary": event.summary, "custom_details": json.dumps(event.custom_details or {}, indent=2)}
         )
-    return render(request, "incidents/change_event_form.html", {"form": form, "event": event, "error": error})
+    return _change_event_form(request, {"form": form, "event": event, "error": error})
 
 
 @responder_required
@@ -645,19 +687,15 @@ def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
 def change_event_send(request: HttpRequest) -> HttpResponse:
     result = error = None
     if request.method == "POST":
-        form = forms.ChangeEventForm(request.POST)
-        if form.is_valid() and not form.cleaned_data.get("routing_key"):
-            form.add_error("routing_key", "Required to send a change event.")
+        form = forms.ChangeEventSendForm(request.POST)
         if form.is_valid():
             try:
                 result = actions.change_event_send(actor=request.user, data=form.cleaned_data)
             except ACTION_ERRORS as exc:
                 error = _pd_message(exc)
     else:
-        form = forms.ChangeEventForm()
-    return render(
-        request, "incidents/change_event_form.html", {"form": form, "event": None, "result": result, "error": error}
-    )
+        form = forms.ChangeEventSendForm()
+    return _change_event_form(request, {"form": form, "result": result, "error": error})
 
 
 @reader_required
