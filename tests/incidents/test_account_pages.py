@@ -69,6 +69,28 @@ def test_a_refused_new_incident_shows_pagerdutys_message(mirrored, client_as, re
     assert Incident.objects.filter(title="Dup").count() == 1
 
 
+def test_it_creates_an_incident_through_htmx_with_the_form_as_a_partial(mirrored, client_as, responder):
+    from services.models import Service
+
+    c = client_as(responder)
+    page = c.get("/incidents/new/").content.decode()
+    assert '<div id="incident-new-form">' in page and 'hx-post="/incidents/new/"' in page
+    assert 'hx-target="#incident-new-form"' in page
+    bad = c.post("/incidents/new/", {"service": ""}, HTTP_HX_REQUEST="true")
+    html = bad.content.decode().strip()
+    assert bad.status_code == 200 and html.startswith('<div id="incident-new-form">') and "<html" not in html
+    assert html.count("This field is required") >= 2
+    assert writes(mirrored) == []
+    service = Service.objects.get(name="Checkout")
+    data = {"title": "Checkout via htmx", "service": service.pd_id, "incident_key": "htmx-1"}
+    good = c.post("/incidents/new/", data, HTTP_HX_REQUEST="true")
+    incident = Incident.objects.get(title="Checkout via htmx")
+    assert good["HX-Redirect"] == f"/incidents/{incident.pd_id}/"
+    refused = c.post("/incidents/new/", data, HTTP_HX_REQUEST="true").content.decode().strip()
+    assert refused.startswith('<div id="incident-new-form">') and 'id="form-error"' in refused
+    assert writes(mirrored) == [("POST", "/incidents"), ("POST", "/incidents")]
+
+
 def test_it_sends_an_event_and_pagerduty_opens_an_incident(mirrored, client_as, responder, sandbox):
     key = sandbox.routing_keys["API Gateway"]
     response = client_as(responder).post(
