@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -142,6 +142,59 @@ def test_a_date_range_filters_by_creation(client_as, responder, services):
     since = (timezone.now() - timedelta(minutes=3, seconds=30)).astimezone(berlin).strftime("%Y-%m-%d %H:%M:%S")
     html = client_as(responder).get(f"/?since={since}").content.decode()
     assert ">Incident 3<" in html and ">Incident 4<" not in html
+
+
+def test_it_includes_the_whole_day_of_a_date_only_until_in_the_persons_time_zone(client_as, responder, services):
+    make_incidents(3)
+    berlin = ZoneInfo(responder.profile.time_zone)
+    late = datetime(2026, 3, 10, 23, 30, tzinfo=berlin)  # 22:30 UTC
+    Incident.objects.filter(number=1).update(created_at=datetime(2026, 3, 10, 0, 0, tzinfo=berlin))
+    Incident.objects.filter(number=2).update(created_at=late)
+    # 23:30 UTC on the 10th, but already the 11th in Berlin: outside "until 2026-03-10" for this person.
+    Incident.objects.filter(number=3).update(created_at=datetime(2026, 3, 11, 0, 30, tzinfo=berlin))
+    c = client_as(responder)
+    html = c.get("/?until=2026-03-10").content.decode()
+    assert ">Incident 1<" in html and ">Incident 2<" in html and ">Incident 3<" not in html
+    one_day = c.get("/?since=2026-03-10&until=2026-03-10").content.decode()
+    assert ">Incident 1<" in one_day and ">Incident 2<" in one_day and ">Incident 3<" not in one_day
+    # A time given explicitly is kept as typed.
+    html = c.get("/?until=2026-03-10 23:00").content.decode()
+    assert ">Incident 1<" in html and ">Incident 2<" not in html
+
+
+def test_the_filter_form_turns_a_date_only_until_into_the_end_of_that_day():
+    from incidents.forms import IncidentFilterForm
+
+    with timezone.override(ZoneInfo("America/New_York")):
+        form = IncidentFilterForm({"until": "2026-11-01"})
+        assert form.is_valid(), form.errors
+        until = form.cleaned_data["until"].astimezone(ZoneInfo("America/New_York"))
+    assert (until.date().isoformat(), until.hour, until.minute, until.second) == ("2026-11-01", 23, 59, 59)
+
+
+def test_it_filters_by_escalation_policy(client_as, responder, services):
+    make_incidents(4)
+    other = EscalationPolicy.objects.create(pd_id="PEP2", name="Database On-Call")
+    Incident.objects.filter(number__in=[2, 3]).update(escalation_policy=other)
+    c = client_as(responder)
+    html = c.get("/?escalation_policy=PEP2").content.decode()
+    assert ">Incident 2<" in html and ">Incident 3<" in html
+    assert ">Incident 1<" not in html and ">Incident 4<" not in html
+    both = c.get("/?escalation_policy=PEP2&escalation_policy=PEP1").content.decode()
+    assert all(f">Incident {n}<" in both for n in range(1, 5))
+
+
+def test_it_excludes_a_team(client_as, responder, services):
+    make_incidents(4)
+    platform = Team.objects.create(pd_id="PTEAMP", name="Platform")
+    data = Team.objects.create(pd_id="PTEAMD", name="Data")
+    Incident.objects.get(number=1).teams.add(platform)
+    Incident.objects.get(number=2).teams.add(platform, data)
+    Incident.objects.get(number=3).teams.add(data)
+    html = client_as(responder).get("/?not_team=PTEAMP").content.decode()
+    # Any one excluded team excludes the incident; incidents without a team stay.
+    assert ">Incident 3<" in html and ">Incident 4<" in html
+    assert ">Incident 1<" not in html and ">Incident 2<" not in html
 
 
 def test_the_partial_is_fetchable_by_its_dom_id(client_as, responder, services):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from io import StringIO
 
 import pytest
@@ -11,8 +13,9 @@ from accounts.models import PagerDutyUser, Team
 from incidents import sync
 from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdateTemplate
 from pdportal.models import SyncState
-from pdportal.pagerduty import PagerDutyClient, Unauthorized
+from pdportal.pagerduty import PagerDutyClient, RequestBudget, Unauthorized
 from services.models import EscalationPolicy, Service
+from tests.incidents.factories import incident_json
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
 
@@ -45,12 +48,42 @@ def test_it_fills_every_mirrored_kind_from_the_sandbox(sandbox, sandbox_client):
     assert again.counts["incidents"] == incidents
 
 
-def test_it_uses_concurrent_pagination(sandbox, sandbox_client):
-    sandbox.clear_log()
-    sync.sync_all(client=sandbox_client, detail_limit=0)
-    paths = [entry.get("path", "") for entry in sandbox.requests_log()]
-    incident_pages = [p for p in paths if p.split("?")[0] == "/incidents"]
-    assert len(incident_pages) >= 2
+class OverlapRecorder(PagerDutyClient):
+    """A PagerDuty that serves `total` incidents 100 a page, slowly, and records how many pages are in flight."""
+
+    def __init__(self, total: int, *, delay: float = 0.05) -> None:
+        super().__init__(token="fake", api_url="https://api.pagerduty.test", budget=RequestBudget(per_minute=10**6))
+        self.total, self.delay = total, delay
+        self.lock = threading.Lock()
+        self.in_flight = self.max_in_flight = 0
+        self.offsets: list[int] = []
+
+    def get(self, path, params=None, **kw):
+        assert path == "/incidents", path
+        params = dict(params or {})
+        offset, limit = int(params.get("offset", 0)), int(params.get("limit", 25))
+        with self.lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            self.offsets.append(offset)
+        try:
+            time.sleep(self.delay)  # long enough for a concurrent fetch to overlap the next one
+            rows = [incident_json(f"PF{n:05d}", n + 1) for n in range(offset, min(offset + limit, self.total))]
+            body = {"incidents": rows, "limit": limit, "offset": offset, "more": offset + limit < self.total}
+            return {**body, "total": self.total} if params.get("total") else body
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_it_fetches_incident_pages_concurrently(settings):
+    settings.PAGERDUTY_SYNC_CONCURRENCY = 4
+    client = OverlapRecorder(total=650)
+    report = sync.sync_all(client=client, steps=["incidents"])
+    assert report.counts["incidents"] == 650 == Incident.objects.count()
+    assert sorted(client.offsets) == list(range(0, 700, 100))
+    # After the first page (which tells the total), the other six are fetched several at a time.
+    assert client.max_in_flight >= 2
 
 
 def test_a_failed_sync_is_recorded(sandbox):
