@@ -129,3 +129,45 @@ def test_a_responder_bulk_resolves_three_incidents_with_shift_click(responder_pa
     page.click("#bulk-apply")
     page.wait_for_selector("#bulk-result:has-text('3 done')")
     assert set(Incident.objects.filter(pd_id__in=ids).values_list("status", flat=True)) == {"resolved"}
+
+
+def test_a_responder_creates_an_incident_and_edits_a_change_event_through_htmx(responder_page, portal):
+    from incidents.models import ChangeEvent
+    from services.models import Service
+
+    page = responder_page
+    service = Service.objects.get(name="Checkout")
+
+    # PagerDuty's refusal (an open incident already has this key) lands in the form's partial, not a new page.
+    page.goto(f"{portal}/incidents/new/")
+    page.evaluate("window.__sameDocument = true")
+    page.fill("#incident-new-form input[name=title]", "Checkout 500s")
+    page.select_option("#incident-new-form select[name=service]", service.pd_id)
+    page.fill("#incident-new-form input[name=incident_key]", "e2e-checkout-500s")
+    page.click("#btn-create")
+    page.wait_for_url(re.compile(r".*/incidents/P[A-Z0-9]+/$"))
+    incident = Incident.objects.get(title="Checkout 500s")
+    assert page.url.endswith(f"/incidents/{incident.pd_id}/")
+
+    page.goto(f"{portal}/incidents/new/")
+    page.evaluate("window.__sameDocument = true")
+    page.fill("#incident-new-form input[name=title]", "Checkout 500s again")
+    page.select_option("#incident-new-form select[name=service]", service.pd_id)
+    page.fill("#incident-new-form input[name=incident_key]", "e2e-checkout-500s")
+    page.click("#btn-create")
+    page.wait_for_selector("#incident-new-form #form-error")
+    assert page.evaluate("window.__sameDocument") is True  # swapped in place by htmx
+    assert page.input_value("#incident-new-form input[name=title]") == "Checkout 500s again"
+
+    # Editing a change event: source and links are shown, not editable; saving redirects to its page.
+    page.goto(f"{portal}/change-events/")  # read from PagerDuty into the mirror
+    event = ChangeEvent.objects.order_by("-timestamp").first()
+    assert event is not None
+    page.goto(f"{portal}/change-events/{event.pd_id}/edit/")
+    assert page.locator("#change-event-form [name=source]").count() == 0
+    page.fill("#change-event-form textarea[name=custom_details]", "")
+    page.fill("#change-event-form input[name=summary]", "Edited in the browser")
+    page.click("#btn-change-event")
+    page.wait_for_url(re.compile(rf".*/change-events/{event.pd_id}/$"))
+    event.refresh_from_db()
+    assert (event.summary, event.custom_details) == ("Edited in the browser", {})

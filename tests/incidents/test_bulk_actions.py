@@ -322,3 +322,26 @@ def test_bulk_input_errors_send_nothing(client_as, responder):
         )
     assert response.status_code == 200
     assert "Choose an escalation level" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_it_names_each_refused_incident_after_a_plain_post(client_as, responder, api_key_mode, settings):
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    mirror.upsert_incident(incident_json("PA", 41))
+    mirror.upsert_incident(incident_json("PB", 42))
+
+    def answer(request):
+        body = json.loads(request.body)
+        if any(i["id"] == "PB" for i in body["incidents"]):
+            error = {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["Priority not found"]}}
+            return 400, {}, json.dumps(error)
+        return 200, {}, json.dumps({"incidents": [incident_json(i["id"], 41) for i in body["incidents"]]})
+
+    with responses.RequestsMock() as rsps:
+        rsps.add_callback(responses.PUT, f"{API}/incidents", callback=answer)
+        response = client_as(responder).post(
+            "/incidents/bulk/", {"action": "priority", "priority": "PPRI9", "ids": ["PA", "PB"]}, follow=True
+        )
+    html = response.content.decode()
+    assert "1 done, 1 refused by PagerDuty: Invalid Input Provided (2001): Priority not found" in html
+    assert "#42: Invalid Input Provided (2001): Priority not found" in html
