@@ -36,6 +36,7 @@ from incidents.models import (
     Priority,
     StatusUpdate,
     StatusUpdateTemplate,
+    Tombstone,
 )
 from services.models import EscalationPolicy, Service
 
@@ -154,10 +155,13 @@ def _save(
     instance: models.Model | None = None,
     lookup: bool = True,
 ) -> tuple[models.Model | None, bool]:
-    """Create or update one row; returns (instance, applied). Not applied when the stored change is newer."""
+    """Create or update one row; returns (instance, applied). Not applied when the stored change is newer,
+    or when the record was deleted after this change (a tombstone, see mark_deleted)."""
     if instance is None and lookup:
         instance = model.objects.filter(pd_id=pd_id).first()
     if _is_stale(instance, changed_at):
+        return instance, False
+    if _buried(model, instance, pd_id, changed_at):
         return instance, False
     if instance is None:
         created = model(pd_id=pd_id, raw=dict(data), changed_at=changed_at, **fields)
@@ -858,7 +862,52 @@ def upsert(data: Json, *, changed_at: datetime | None = None, kind: str | None =
     return func(data, changed_at=changed_at, **kwargs)
 
 
-def mark_deleted(model: type[models.Model], pd_id: str) -> int:
-    """Remove a record PagerDuty says is gone (e.g. service.deleted); returns how many rows went."""
-    deleted, _ = model.objects.filter(pd_id=pd_id).delete()
+# Models PagerDuty deletes (service.deleted, admin deletes): only their inserts look for a tombstone, so the
+# incident path (incidents, alerts, notes, log entries) pays no extra query per new row.
+TOMBSTONED: tuple[type[models.Model], ...] = (
+    Service,
+    PagerDutyUser,
+    StatusUpdateTemplate,
+    EscalationPolicy,
+    Team,
+    Priority,
+)
+
+
+def _buried(model: type[models.Model], instance: models.Model | None, pd_id: str, changed_at: datetime | None) -> bool:
+    """True when `pd_id` was deleted at or after `changed_at`, and the row is gone or only a reference stub.
+
+    A change newer than the deletion (e.g. service.created after service.deleted) revives the record and drops
+    the tombstone. Without a change time (a REST read of what exists now) the record is written as well.
+    """
+    if model not in TOMBSTONED or (instance is not None and instance.changed_at is not None):
+        return False
+    stones = Tombstone.objects.filter(model=model._meta.label, pd_id=pd_id)
+    deleted_at = stones.values_list("deleted_at", flat=True).first()
+    if deleted_at is None:
+        return False
+    if changed_at is not None and changed_at <= deleted_at:
+        return True
+    stones.delete()
+    return False
+
+
+def mark_deleted(model: type[models.Model], pd_id: str, *, occurred_at: datetime | None = None) -> int:
+    """Remove a record PagerDuty says is gone (e.g. service.deleted, or our own delete); returns how many rows went.
+
+    A tombstone keeps the deletion time (`occurred_at`, else now), so a late webhook about an older change cannot
+    bring the record back. A deletion older than the row's last change (it was re-created since) is ignored.
+    """
+    deleted_at = occurred_at or timezone.now()
+    rows = model.objects.filter(pd_id=pd_id)
+    if rows.filter(changed_at__gt=deleted_at).exists():
+        return 0
+    with transaction.atomic():
+        deleted, _ = rows.delete()
+        stone, created = Tombstone.objects.get_or_create(
+            model=model._meta.label, pd_id=pd_id, defaults={"deleted_at": deleted_at}
+        )
+        if not created and stone.deleted_at < deleted_at:
+            stone.deleted_at = deleted_at
+            stone.save(update_fields=["deleted_at"])
     return deleted

@@ -144,9 +144,28 @@ class WebhookEvent(models.Model):
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
     processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     error = models.TextField(blank=True)
+    # Sweeps that failed to process it with a non-transient error (see incidents.tasks.sweep_webhook_events).
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["-received_at", "-id"]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"
+
+
+class Tombstone(models.Model):
+    """A mirrored record PagerDuty deleted, and when: a late webhook older than the deletion cannot revive it.
+
+    The row itself is deleted (every list and page keeps hiding it with no filter); only this marker stays.
+    """
+
+    model = models.CharField(max_length=100)  # the mirrored model's label, e.g. "services.Service"
+    pd_id = models.CharField(max_length=64)
+    deleted_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "pd_id"], name="tombstone_model_pd_id")]
+
+    def __str__(self) -> str:
+        return f"{self.model} {self.pd_id} deleted at {self.deleted_at:%Y-%m-%d %H:%M:%S}"

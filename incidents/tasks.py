@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -39,27 +40,68 @@ RECONCILE_MAX_WINDOW = timedelta(hours=6)
 # An unprocessed event younger than this is probably still in the broker queue.
 SWEEP_GRACE = timedelta(seconds=30)
 SWEEP_BATCH = 200
+# Sweeps that try an event failing with a non-transient error before it is given up (processed, error kept).
+SWEEP_MAX_ATTEMPTS = 3
 
 TRANSIENT = (NetworkError, ServerError, RateLimited)
 
 
+# A lock outlives its holder by at most this long; the holder renews it while it runs (every third of it).
+LOCK_TTL_SECONDS = 120
+
+
+class _Renewer(threading.Thread):
+    """Keeps a held lock alive while its task runs, so the TTL can stay short enough to outlast a killed worker
+    by minutes rather than hours."""
+
+    def __init__(self, client, key: str, token: str, ttl: int):
+        super().__init__(name=f"lock-renewer:{key}", daemon=True)
+        self.client, self.key, self.token, self.ttl = client, key, token.encode(), ttl
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.ttl / 3):
+            try:
+                if self.client.get(self.key) != self.token:
+                    return  # taken over (a redelivery of this task): no longer ours to renew
+                self.client.expire(self.key, self.ttl)
+            except Exception:  # Redis down: the lock expires by itself, and the next beat run takes it
+                logger.warning("could not renew %s", self.key, exc_info=True)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=5)
+
+
 @contextlib.contextmanager
-def _single_flight(name: str, timeout: int) -> Iterator[bool]:
+def _single_flight(name: str, *, holder: str | None = None, ttl: int = LOCK_TTL_SECONDS) -> Iterator[bool]:
     """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip.
 
-    A plain SET NX EX lock (no Lua: the embedded Redis-protocol server may lack a scripting engine).
+    `holder` is the Celery task id (self.request.id). It is the lock's value, so a redelivery of the same task
+    (acks_late + reject_on_worker_lost after its worker was killed mid-run) takes the lock over instead of
+    skipping and leaving its SyncState "running" until the lock expires. A plain SET NX EX lock (no Lua: the
+    embedded Redis-protocol server may lack a scripting engine), renewed by a thread while the run lasts.
     """
     from pdportal.redis import get_redis
 
-    key, token = f"pdportal:lock:{name}", uuid.uuid4().hex
+    key, token = f"pdportal:lock:{name}", holder or uuid.uuid4().hex
     try:
         client = get_redis()
-        acquired = bool(client.set(key, token, nx=True, ex=timeout))
+        acquired = bool(client.set(key, token, nx=True, ex=ttl))
+        if not acquired and holder and client.get(key) == token.encode():
+            logger.warning("%s: redelivered task %s takes over its own lock", name, holder)
+            acquired = bool(client.set(key, token, xx=True, ex=ttl))
     except Exception:  # noqa: BLE001 - without Redis there is no other worker to race with
         client, acquired = None, True
+    renewer = None
+    if client is not None and acquired:
+        renewer = _Renewer(client, key, token, ttl)
+        renewer.start()
     try:
         yield acquired
     finally:
+        if renewer is not None:
+            renewer.stop()
         if client is not None and acquired:
             with contextlib.suppress(Exception):
                 if client.get(key) == token.encode():
@@ -169,11 +211,17 @@ def enrich_incident(pd_id: str) -> None:
     _publish_incidents([pd_id], latest_type or "enriched")
 
 
-@shared_task(name="incidents.tasks.sweep_webhook_events", acks_late=True, ignore_result=True)
-def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
-    """Process stored events whose enrichment never ran (broker down, worker lost); returns how many."""
+@shared_task(name="incidents.tasks.sweep_webhook_events", bind=True, acks_late=True, ignore_result=True)
+def sweep_webhook_events(self, *, grace_seconds: float | None = None) -> int:
+    """Process stored events whose enrichment never ran (broker down, worker lost); returns how many.
+
+    A transient failure (network, 5xx, 429) leaves the event for the next sweep. Any other failure (403, 400,
+    no account connection...) is recorded on the event and counted; after SWEEP_MAX_ATTEMPTS sweeps the event
+    is marked processed with its error (reconcile heals the incident). Either way the sweep goes on to the next
+    events: taken oldest first, one poison event must not hold back every later one.
+    """
     grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
-    with _single_flight("sweep_webhook_events", timeout=600) as acquired:
+    with _single_flight("sweep_webhook_events", holder=self.request.id) as acquired:
         if not acquired:
             return 0
         cutoff = timezone.now() - grace
@@ -189,15 +237,24 @@ def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
         client = None
         processed = 0
         refetched: set[str] = set()
+        failed: dict[str, str] = {}  # pd_id -> error: one failed refetch per incident and sweep
         for row in pending:
             pd_id = row["resource_id"]
             if needs_enrichment(row["event_type"]) and pd_id and pd_id not in refetched:
-                if client is None:
-                    client = _account_client()
-                try:
-                    refetch_incident(client=client, pd_id=pd_id)
-                except TRANSIENT as exc:
-                    logger.warning("sweep: refetch of %s failed (%s); will retry on the next sweep", pd_id, exc)
+                error = failed.get(pd_id)
+                if error is None:
+                    try:
+                        if client is None:
+                            client = _account_client()
+                        refetch_incident(client=client, pd_id=pd_id)
+                    except TRANSIENT as exc:
+                        logger.warning("sweep: refetch of %s failed (%s); will retry on the next sweep", pd_id, exc)
+                        continue
+                    except Exception as exc:  # noqa: BLE001 - recorded on the event, see the docstring
+                        error = failed[pd_id] = f"{type(exc).__name__}: {exc}"[:2000]
+                        logger.warning("sweep: refetch of %s failed: %s", pd_id, error)
+                if error is not None:
+                    _record_sweep_failure(row["pk"], error)
                     continue
                 reapply_pending(pd_id=pd_id, received_before=cutoff)
                 refetched.add(pd_id)
@@ -208,12 +265,25 @@ def sweep_webhook_events(*, grace_seconds: float | None = None) -> int:
         return processed
 
 
-@shared_task(name="incidents.tasks.full_sync", acks_late=True, ignore_result=True)
-def full_sync() -> dict[str, int]:
+def _record_sweep_failure(pk: int, error: str) -> None:
+    """Count a failed attempt on the event; the last allowed one marks it processed, keeping the error."""
+    event = WebhookEvent.objects.filter(pk=pk, processed_at__isnull=True).first()
+    if event is None:
+        return
+    event.attempts += 1
+    event.error = error
+    if event.attempts >= SWEEP_MAX_ATTEMPTS:
+        event.processed_at = timezone.now()
+        logger.warning("sweep: gave up on webhook %s after %d attempts: %s", event.event_id, event.attempts, error)
+    event.save(update_fields=["attempts", "error", "processed_at"])
+
+
+@shared_task(name="incidents.tasks.full_sync", bind=True, acks_late=True, ignore_result=True)
+def full_sync(self) -> dict[str, int]:
     """The initial and nightly full sync (progress in SyncState "initial_sync", shown by the UI and /healthz)."""
     from incidents.sync import sync_all
 
-    with _single_flight("full_sync", timeout=6 * 3600) as acquired:
+    with _single_flight("full_sync", holder=self.request.id) as acquired:
         if not acquired:
             logger.info("full sync already running; skipped")
             return {}
@@ -233,14 +303,14 @@ def _reconcile_since() -> datetime:
     return timezone.now() - RECONCILE_DEFAULT_LOOKBACK
 
 
-@shared_task(name="incidents.tasks.reconcile", acks_late=True, ignore_result=True)
-def reconcile() -> int:
+@shared_task(name="incidents.tasks.reconcile", bind=True, acks_late=True, ignore_result=True)
+def reconcile(self) -> int:
     """Heal missed webhooks: read log entries since the watermark and refetch the incidents they name.
 
     The watermark (SyncState "reconcile") advances to this run's start only after everything succeeded, so a
     failed run is simply repeated from the same point. Returns how many incidents were refetched.
     """
-    with _single_flight("reconcile", timeout=1800) as acquired:
+    with _single_flight("reconcile", holder=self.request.id) as acquired:
         if not acquired:
             return 0
         started = timezone.now()

@@ -133,7 +133,7 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
         if not service_id:
             return Applied()
         if event.event_type == "service.deleted":
-            mirror.mark_deleted(Service, service_id)
+            mirror.mark_deleted(Service, service_id, occurred_at=event.occurred_at)
         else:
             mirror.upsert_service(data, changed_at=event.occurred_at, refs=_OneByOneRefs())
         return Applied(topic="service", ids=[service_id])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from unittest import mock
 from urllib.parse import parse_qs, urlparse
@@ -86,7 +87,8 @@ def test_full_sync_records_progress_and_tells_pages_to_resync(fake_pd):
     assert state.status == "done"
     assert state.done == state.total and state.total > 0
     assert state.watermark is not None
-    assert {c.kwargs["event"] for c in publish.call_args_list} == {"resync"}
+    told = {(c.kwargs["topic"], c.kwargs["event"]) for c in publish.call_args_list if c.kwargs["topic"] != "sync"}
+    assert told == {("incident", "resync"), ("service", "resync")}  # ("sync" topic: the progress bar)
 
 
 def test_enrichment_is_idempotent(fake_pd):
@@ -279,3 +281,131 @@ def test_reconcile_resumes_from_the_first_incident_it_had_no_time_for(fake_pd, m
     assert Incident.objects.filter(pd_id="PEARLY").exists()
     assert not Incident.objects.filter(pd_id="PLATE").exists()
     assert SyncState.objects.get(name="reconcile").watermark == datetime(2026, 11, 20, 9, 20, tzinfo=UTC)
+
+
+def test_it_configures_celery_to_acknowledge_late_requeue_on_worker_loss_and_prefetch_one():
+    from pdportal.celery import app
+
+    assert app.conf.task_acks_late is True
+    assert app.conf.task_reject_on_worker_lost is True
+    assert app.conf.worker_prefetch_multiplier == 1
+    scheduled = {entry["task"] for entry in app.conf.beat_schedule.values()}
+    assert scheduled >= {
+        "incidents.tasks.reconcile",
+        "incidents.tasks.full_sync",
+        "incidents.tasks.sweep_webhook_events",
+        "services.tasks.ensure_webhook_subscription",
+        "pdportal.tasks.heartbeat",
+    }
+    app.loader.import_default_modules()
+    assert scheduled <= set(app.tasks), scheduled - set(app.tasks)
+
+
+# -- the unprocessed-event sweep -----------------------------------------------------------------------------------
+
+
+def _stored_event(event_id: str, pd_id: str, minutes_ago: int) -> WebhookEvent:
+    event = WebhookEvent.objects.create(
+        event_id=event_id,
+        event_type="incident.triggered",
+        resource_type="incident",
+        resource_id=pd_id,
+        payload={"event": {"id": event_id, "data": {"id": pd_id, "type": "incident"}}},
+    )
+    WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=minutes_ago))
+    return event
+
+
+def test_it_sweeps_past_a_poison_event_and_gives_it_up_after_a_few_attempts(fake_pd):
+    poison = _stored_event("01EVTPOISON", "PPOISON", minutes_ago=5)
+    good = _stored_event("01EVTGOOD", "PGOOD", minutes_ago=4)
+    fake_pd.failing.add("PPOISON")  # PagerDuty answers 400 for this one, every time
+
+    assert tasks.sweep_webhook_events(grace_seconds=0) == 1
+    good.refresh_from_db()
+    assert good.processed_at is not None
+    assert Incident.objects.filter(pd_id="PGOOD").exists()
+    poison.refresh_from_db()
+    assert poison.processed_at is None
+    assert poison.attempts == 1
+    assert "Invalid Input" in poison.error
+
+    for _ in range(tasks.SWEEP_MAX_ATTEMPTS - 1):
+        tasks.sweep_webhook_events(grace_seconds=0)
+    poison.refresh_from_db()
+    assert poison.attempts == tasks.SWEEP_MAX_ATTEMPTS
+    assert poison.processed_at is not None  # given up, with its error kept for the record
+    assert "Invalid Input" in poison.error
+    assert tasks.sweep_webhook_events(grace_seconds=0) == 0
+
+
+def test_it_leaves_an_event_whose_refetch_failed_transiently_for_the_next_sweep(fake_pd):
+    from pdportal.pagerduty import ServerError
+
+    flaky = _stored_event("01EVTFLAKY", "PFLAKY", minutes_ago=5)
+    good = _stored_event("01EVTGOOD2", "PGOOD2", minutes_ago=4)
+    real = tasks.refetch_incident
+
+    def refetch(*, client, pd_id):
+        if pd_id == "PFLAKY":
+            raise ServerError("Service Unavailable", status=503)
+        return real(client=client, pd_id=pd_id)
+
+    with mock.patch("incidents.tasks.refetch_incident", side_effect=refetch):
+        for _ in range(tasks.SWEEP_MAX_ATTEMPTS + 1):
+            tasks.sweep_webhook_events(grace_seconds=0)
+    flaky.refresh_from_db()
+    assert (flaky.processed_at, flaky.attempts, flaky.error) == (None, 0, "")
+    good.refresh_from_db()
+    assert good.processed_at is not None
+    assert tasks.sweep_webhook_events(grace_seconds=0) == 1  # PagerDuty is back
+    flaky.refresh_from_db()
+    assert flaky.processed_at is not None
+
+
+# -- single-flight locks --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def locks(redis_url):
+    from pdportal.redis import get_redis
+
+    client = get_redis()
+    names = ["full_sync", "reconcile", "sweep_webhook_events", "renewal-test"]
+    for name in names:
+        client.delete(f"pdportal:lock:{name}")
+    yield client
+    for name in names:
+        client.delete(f"pdportal:lock:{name}")
+
+
+def test_it_lets_a_redelivered_task_take_over_the_lock_its_killed_worker_left(fake_pd, locks):
+    fake_pd.incidents["PREDEL1"] = rest_incident("PREDEL1")
+    # The worker running task "t-killed" died mid-sync: its lock is still there, and SyncState says running.
+    locks.set("pdportal:lock:full_sync", "t-killed", ex=3600)
+    SyncState.objects.create(name="initial_sync", status="running")
+
+    # acks_late + reject_on_worker_lost: the broker hands the same task (same id) to another worker.
+    counts = tasks.full_sync.apply(task_id="t-killed").get()
+    assert counts["incidents"] == 1
+    state = SyncState.objects.get(name="initial_sync")
+    assert state.status == "done"
+    assert Incident.objects.filter(pd_id="PREDEL1").exists()
+    assert locks.get("pdportal:lock:full_sync") is None  # released when the run finished
+
+
+def test_it_still_skips_a_run_while_another_task_holds_the_lock(fake_pd, locks):
+    locks.set("pdportal:lock:full_sync", "t-running", ex=3600)
+    assert tasks.full_sync.apply(task_id="t-other").get() == {}
+    assert locks.get("pdportal:lock:full_sync") == b"t-running"
+    assert not SyncState.objects.filter(name="initial_sync", status="done").exists()
+
+
+def test_it_keeps_a_short_lock_alive_while_its_holder_runs(locks):
+    key = "pdportal:lock:renewal-test"
+    with tasks._single_flight("renewal-test", holder="t-long", ttl=1) as acquired:
+        assert acquired is True
+        assert 0 < locks.ttl(key) <= 1
+        time.sleep(2.0)  # twice the TTL: only the renewals keep it
+        assert locks.get(key) == b"t-long"
+    assert locks.get(key) is None

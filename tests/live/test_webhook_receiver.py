@@ -270,3 +270,57 @@ def test_a_burst_of_events_about_one_incident_queues_one_refetch(post_webhook, d
     assert apply_async.call_args.kwargs["args"] == ["PINC9"]
     assert apply_async.call_args.kwargs["countdown"] > 0
     assert Incident.objects.get(pd_id="PINC9").status == "resolved"
+
+
+def _service_event(event_type: str, occurred_at: str, event_id: str, **data) -> dict:
+    body = {"id": "PSVCDEL", "type": "service", "name": "Checkout", "summary": "Checkout", **data}
+    return webhook(event_type, body, event_id=event_id, occurred_at=occurred_at, resource_type="service")
+
+
+def test_it_keeps_a_deleted_service_deleted_when_an_older_update_arrives_late(
+    post_webhook, django_capture_on_commit_callbacks
+):
+    from services.models import Service
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(_service_event("service.created", "2026-11-20T10:00:00Z", "01EVTSVC1")).status_code == 202
+        assert Service.objects.filter(pd_id="PSVCDEL").exists()
+        assert post_webhook(_service_event("service.deleted", "2026-11-20T10:10:00Z", "01EVTSVC2")).status_code == 202
+        assert not Service.objects.filter(pd_id="PSVCDEL").exists()
+        late = _service_event("service.updated", "2026-11-20T10:05:00Z", "01EVTSVC3", description="older change")
+        assert post_webhook(late).status_code == 202
+        assert not Service.objects.filter(pd_id="PSVCDEL").exists()
+        late_created = _service_event("service.created", "2026-11-20T10:00:00Z", "01EVTSVC4")  # redelivered
+        assert post_webhook(late_created).status_code == 202
+        assert not Service.objects.filter(pd_id="PSVCDEL").exists()
+
+        # A change newer than the deletion brings it back (PagerDuty says it exists again).
+        revived = _service_event("service.created", "2026-11-20T10:20:00Z", "01EVTSVC5", name="Checkout v2")
+        assert post_webhook(revived).status_code == 202
+    assert Service.objects.get(pd_id="PSVCDEL").name == "Checkout v2"
+
+
+def test_it_ignores_a_late_deletion_older_than_the_services_last_change(
+    post_webhook, django_capture_on_commit_callbacks
+):
+    from services.models import Service
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert post_webhook(_service_event("service.updated", "2026-11-20T10:20:00Z", "01EVTSVC6")).status_code == 202
+        assert post_webhook(_service_event("service.deleted", "2026-11-20T10:10:00Z", "01EVTSVC7")).status_code == 202
+    assert Service.objects.filter(pd_id="PSVCDEL").exists()
+
+
+def test_it_keeps_a_user_deleted_in_the_portal_deleted_when_an_older_update_arrives():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from accounts.models import PagerDutyUser
+    from incidents import mirror
+
+    user = {"id": "PUSRDEL", "type": "user", "name": "Gone", "email": "gone@example.com"}
+    mirror.upsert_user(user, changed_at=timezone.now() - timedelta(minutes=5))
+    mirror.mark_deleted(PagerDutyUser, "PUSRDEL")  # an admin's delete: the deletion time is now
+    mirror.upsert_user(user, changed_at=timezone.now() - timedelta(minutes=1))
+    assert not PagerDutyUser.objects.filter(pd_id="PUSRDEL").exists()
