@@ -1,4 +1,4 @@
-"""A tiny loopback HTTP receiver for webhook tests: records every POST, answers a chosen status."""
+"""A tiny loopback HTTP receiver for webhook tests: records every POST, answers a chosen or scripted status."""
 
 from __future__ import annotations
 
@@ -20,9 +20,29 @@ class Received:
 
 @dataclass
 class Receiver:
+    """`status` answers every request; `script([503, ...])` queues answers for the next requests first.
+
+    A scripted answer is taken when the request arrives, so a test never races the sender's retries.
+    """
+
     status: int = 200
     received: list[Received] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
+    statuses: list[int] = field(default_factory=list)
+    answered: list[int] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def script(self, statuses: list[int]) -> Receiver:
+        with self.lock:
+            self.statuses.extend(statuses)
+        return self
+
+    def _answer(self, received: Received) -> int:
+        with self.lock:
+            status = self.statuses.pop(0) if self.statuses else self.status
+            self.received.append(received)
+            self.answered.append(status)
+        return status
 
     @property
     def url(self) -> str:
@@ -35,8 +55,8 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
-                receiver.received.append(Received(headers=dict(self.headers), body=self.rfile.read(length)))
-                self.send_response(receiver.status)
+                status = receiver._answer(Received(headers=dict(self.headers), body=self.rfile.read(length)))
+                self.send_response(status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
