@@ -19,6 +19,7 @@ from accounts.roles import reader_required, responder_required
 from incidents import actions, forms, selectors
 from incidents.models import ChangeEvent, Incident, Priority
 from pdportal.pagerduty import PagerDutyError
+from services.webui import csv_safe
 
 # What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
 ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)
@@ -512,18 +513,13 @@ def incident_alerts_csv(request: HttpRequest, pd_id: str) -> HttpResponse:
                 alert.created_at.isoformat(),
                 alert.status,
                 alert.severity,
-                _csv_safe(alert.summary),
-                _csv_safe(alert.alert_key),
-                _csv_safe(alert.service.name if alert.service else ""),
-                _csv_safe(json.dumps(details, sort_keys=True) if details is not None else ""),
+                csv_safe(alert.summary),
+                csv_safe(alert.alert_key),
+                csv_safe(alert.service.name if alert.service else ""),
+                csv_safe(json.dumps(details, sort_keys=True) if details is not None else ""),
             ]
         )
     return response
-
-
-def _csv_safe(value: str) -> str:
-    # Spreadsheets execute cells starting with = + - @; alert text comes from monitoring tools, not from us.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
 # -- creating things and account-wide pages -------------------------------------------------------------------------
