@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class PortalConfig(AppConfig):
     name = "pdportal"
     verbose_name = "PD Portal"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the deployment checks)

@@ -70,8 +70,24 @@ def test_check_deploy_is_clean_with_debug_off():
         DEBUG="0",
         SECRET_KEY="x" * 20 + "-deploy-check-key-that-is-long-enough-1234567890",
         ALLOWED_HOSTS="portal.example.com",
+        REDIS_URL="redis://127.0.0.1:6379/0",
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_check_deploy_warns_when_redis_is_not_configured():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="0",
+        SECRET_KEY="x" * 20 + "-deploy-check-key-that-is-long-enough-1234567890",
+        ALLOWED_HOSTS="portal.example.com",
+        REDIS_URL="",
+    )
+    assert result.returncode != 0
+    assert "pdportal.W001" in result.stderr and "REDIS_URL is unset" in result.stderr
 
 
 def test_postgres_url_selects_psycopg():
