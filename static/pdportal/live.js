@@ -22,7 +22,10 @@
   var NOTIFY_EVENTS = /(triggered|escalated|reassigned|delegated|assigned|reopened)$/;
   var ANY_ID_EVENTS = /(created|triggered|deleted|resync|reopened)$/;
 
-  var source = null;
+  var source = null; // at most one EventSource at a time
+  var reconnectTimer = null; // at most one scheduled reconnect
+  var attempt = 0; // bumped by every connect: a probe answering for an older attempt is ignored
+  var off = false; // the server said live updates are off here (204): never reconnect
   var lastEventId = null;
   var connectedOnce = false;
   var downSince = null;
@@ -41,7 +44,12 @@
     if (!statusEl) return;
     statusEl.setAttribute("data-state", state);
     statusEl.textContent = text;
-    statusEl.title = state === "live" ? "Updates arrive as they happen" : "Updates are paused; the page will catch up";
+    statusEl.title =
+      state === "live"
+        ? "Updates arrive as they happen"
+        : state === "off"
+          ? "This server does not push updates; reload the page to see changes"
+          : "Updates are paused; the page will catch up";
   }
 
   function markDown() {
@@ -272,11 +280,74 @@
     maybeNotify(message);
   }
 
+  function cancelReconnect() {
+    if (reconnectTimer !== null) {
+      window.clearTimeout(reconnectTimer);
+      reconnectTimer = null;
+    }
+  }
+
+  function scheduleReconnect() {
+    cancelReconnect();
+    reconnectTimer = window.setTimeout(function () {
+      reconnectTimer = null;
+      connect();
+    }, retryDelay);
+    retryDelay = Math.min(retryDelay * 2, 30000);
+  }
+
+  function turnOff() {
+    off = true;
+    cancelReconnect();
+    downSince = null;
+    if (staleTimer !== null) {
+      window.clearTimeout(staleTimer);
+      staleTimer = null;
+    }
+    setStatus("off", "live updates off");
+  }
+
+  // EventSource hides the status code, and a 204 (the server's "live updates are off here", e.g. under WSGI)
+  // closes it just like a crash or a 5xx. One GET per backoff step tells them apart: 204 means stop for good;
+  // anything else (or no answer) means try again later. The probe is dropped as soon as its headers arrive.
+  function probeThenReconnect() {
+    var mine = attempt;
+    if (!window.fetch) {
+      scheduleReconnect();
+      return;
+    }
+    var controller = window.AbortController ? new AbortController() : null;
+    window
+      .fetch(url, {
+        credentials: "same-origin",
+        cache: "no-store",
+        headers: { Accept: "text/event-stream" },
+        signal: controller ? controller.signal : undefined,
+      })
+      .then(
+        function (response) {
+          if (controller) controller.abort();
+          if (mine !== attempt || off) return;
+          if (response.status === 204) turnOff();
+          else scheduleReconnect();
+        },
+        function () {
+          if (mine !== attempt || off) return;
+          scheduleReconnect();
+        }
+      );
+  }
+
   function connect() {
+    cancelReconnect();
+    if (off) return;
+    if (source !== null) source.close();
+    attempt += 1;
     var target = url;
     if (lastEventId) target += (url.indexOf("?") === -1 ? "?" : "&") + "last_event_id=" + encodeURIComponent(lastEventId);
-    source = new EventSource(target);
-    source.addEventListener("ready", function (event) {
+    var mine = new EventSource(target);
+    source = mine;
+    mine.addEventListener("ready", function (event) {
       if (event.lastEventId) lastEventId = event.lastEventId;
       var wasDown = connectedOnce && downSince !== null;
       connectedOnce = true;
@@ -285,23 +356,23 @@
       // A reconnect re-fetches what is visible (DESIGN rule 4), whatever the replay carried.
       if (wasDown) refreshAll();
     });
-    source.addEventListener("open", function () {
+    mine.addEventListener("open", function () {
       // Stay "reconnecting" until the stream says ready: the server may still refuse (sign-in, Redis down).
       if (!connectedOnce) setStatus("connecting", "connecting…");
     });
-    source.addEventListener("invalidate", onInvalidate);
-    source.addEventListener("resync", function (event) {
+    mine.addEventListener("invalidate", onInvalidate);
+    mine.addEventListener("resync", function (event) {
       if (event.lastEventId) lastEventId = event.lastEventId;
       markLive();
       refreshAll();
     });
-    source.onerror = function () {
+    mine.onerror = function () {
+      if (mine !== source) return; // a replaced connection: already closed
       markDown();
-      if (source.readyState === EventSource.CLOSED) {
-        // The browser gave up (server restarting, 5xx, signed out): retry ourselves with backoff.
+      if (mine.readyState === EventSource.CLOSED) {
+        // The browser gave up (server restarting, 5xx, signed out, or 204): find out which, then retry or stop.
         source = null;
-        window.setTimeout(connect, retryDelay);
-        retryDelay = Math.min(retryDelay * 2, 30000);
+        probeThenReconnect();
       }
     };
   }
@@ -324,7 +395,8 @@
   }
 
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible" && source === null) connect();
+    // Back in view while a reconnect waits: connect now (connect() cancels the timer, so still only one).
+    if (document.visibilityState === "visible" && source === null && !off) connect();
   });
 
   window.pdLive = {
