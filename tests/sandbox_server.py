@@ -36,7 +36,11 @@ class SandboxServer:
         self.process = process
         self.log_path = log_path
         self.client = httpx.Client(base_url=url, timeout=30.0)
-        self.routing_keys, self.users, self.services = self._read_seed()
+        try:
+            self.routing_keys, self.users, self.services = self._read_seed()
+        except BaseException:
+            self.client.close()
+            raise
 
     # --- seed facts (read straight from the template database, so they never depend on the API) ---
     def _read_seed(self):
@@ -98,16 +102,21 @@ class SandboxServer:
 
     def stop(self) -> None:
         self.client.close()
+        _stop_process(self.process)
         log_file = getattr(self, "log_file", None)
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
         if log_file is not None:
             log_file.close()
+
+
+def _stop_process(process: subprocess.Popen) -> None:
+    """Terminate (then kill) the server and always reap it, so no process or zombie outlives the session."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    process.wait(timeout=10)
 
 
 def _env(db_url: str, template: Path | None = None) -> dict:
@@ -165,6 +174,21 @@ def _serve(workdir: Path, live: Path, template: Path, attempt: int) -> SandboxSe
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, process, log, log_path)
+        server = SandboxServer(
+            url=url, api_token=TOKEN, db_path=live, template_path=template, process=process, log_path=log_path
+        )
+    except BaseException:
+        # Not handed to anyone: stop and reap it here (a timeout, a bad seed, Ctrl-C while waiting).
+        _stop_process(process)
+        log.close()
+        raise
+    server.log_file = log
+    return server
+
+
+def _wait_ready(url: str, process: subprocess.Popen, log, log_path: Path) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         if process.poll() is not None:
@@ -176,19 +200,13 @@ def _serve(workdir: Path, live: Path, template: Path, attempt: int) -> SandboxSe
         try:
             response = httpx.get(f"{url}/priorities", headers={"Authorization": f"Token token={TOKEN}"}, timeout=2)
             if response.status_code == 200:
-                break
+                return
         except httpx.HTTPError:
             pass
         if time.monotonic() > deadline:
-            process.kill()
-            log.close()
+            log.flush()
             raise RuntimeError(f"sandbox not ready after {READY_TIMEOUT}s:\n{log_path.read_text(errors='replace')}")
         time.sleep(0.1)
-    server = SandboxServer(
-        url=url, api_token=TOKEN, db_path=live, template_path=template, process=process, log_path=log_path
-    )
-    server.log_file = log
-    return server
 
 
 @pytest.fixture(scope="session")
