@@ -25,6 +25,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.timeout(300)
 
 REPO = Path(__file__).resolve().parents[2]
 RESPONDER_EMAIL = "responder@example.com"
+ADMIN_EMAIL = "admin@example.com"
 
 SESSION_SCRIPT = """
 import django
@@ -51,6 +52,12 @@ class Portal:
     session_key: str
     process: subprocess.Popen | None
     start: object  # () -> subprocess.Popen: (re)starts uvicorn on the same port
+    run: dict | None = None  # subprocess.run() keywords for commands against this portal's database and Redis
+
+    def python(self, script: str) -> str:
+        """Run a script as the portal would (its settings, database and Redis); returns its last output line."""
+        done = subprocess.run([sys.executable, "-c", script], **self.run)
+        return done.stdout.decode().strip().splitlines()[-1] if done.stdout.strip() else ""
 
     def crash_and_restart(self, pause: float) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -143,7 +150,7 @@ def portal(sandbox, redis_url, tmp_path_factory):
             raise
         return process
 
-    portal = Portal(url=url, session_key="", process=None, start=start)
+    portal = Portal(url=url, session_key="", process=None, start=start, run=run)
     try:
         portal.process = start()
         # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
@@ -416,5 +423,48 @@ def test_it_keeps_one_event_source_when_the_tab_shows_while_a_reconnect_waits(ch
         assert open_sources == 1
         assert page.evaluate("window.__sources.length") == 2
         assert hits.count("eventsource") == 2
+    finally:
+        context.close()
+
+
+SYNC_PROGRESS_SCRIPT = """
+import django
+django.setup()
+from django.utils import timezone
+from incidents.sync import _Recorder, publish_sync_state
+from pdportal.models import SyncState
+
+state, _ = SyncState.objects.update_or_create(
+    name="initial_sync", defaults={"status": "running", "started_at": timezone.now(), "progress": {}}
+)
+if %(finish)s:
+    SyncState.objects.filter(pk=state.pk).update(status="done", total=1649, finished_at=timezone.now(), progress={})
+    publish_sync_state(state.name)
+else:
+    _Recorder(state, None).report("incidents", 250, 1000)
+"""
+
+
+def test_the_settings_page_follows_a_running_sync_live(chromium, portal):
+    from playwright.sync_api import expect
+
+    context = chromium.new_context()
+    admin_session = portal.python(SESSION_SCRIPT % ADMIN_EMAIL)
+    context.add_cookies([{"name": "sessionid", "value": admin_session, "url": portal.url}])
+    page = context.new_page()
+    try:
+        page.goto(f"{portal.url}/settings/")
+        _wait_live(page)
+        page.evaluate("window.__notReloaded = true")
+
+        portal.python(SYNC_PROGRESS_SCRIPT % {"finish": False})
+        bar = page.locator("#sync-initial_sync progress")
+        expect(bar).to_have_attribute("value", "62", timeout=2_000)
+        expect(page.locator("#sync-initial_sync")).to_contain_text("step 7 of 10: incidents (250 of 1000)")
+
+        portal.python(SYNC_PROGRESS_SCRIPT % {"finish": True})
+        expect(page.locator("#sync-initial_sync")).to_contain_text("Done", timeout=2_000)
+        expect(page.locator("#sync-initial_sync")).to_contain_text("1649 records")
+        assert page.evaluate("window.__notReloaded") is True
     finally:
         context.close()
