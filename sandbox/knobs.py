@@ -10,6 +10,7 @@ import time
 from datetime import UTC, datetime
 
 from django.http import HttpResponse, JsonResponse
+from django.http.request import RawPostDataException
 
 from sandbox.identity.tokens import token_id_from_header
 
@@ -202,6 +203,25 @@ def _fault_applies(path: str) -> bool:
     return not prefixes or any(path.startswith(p) for p in prefixes)
 
 
+LOGGED_BODY_LIMIT = 64 * 1024
+
+
+def _logged_body(request):
+    """A write's JSON body as the client sent it (for tests that check what the portal sent), else None."""
+    if request.method in ("GET", "HEAD", "OPTIONS") or "json" not in request.content_type:
+        return None
+    try:
+        raw = request.body
+    except RawPostDataException:  # a view already streamed it (uploads): nothing to show
+        return None
+    if not raw or len(raw) > LOGGED_BODY_LIMIT:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")
+
+
 class KnobsMiddleware:
     """Outermost middleware: logs API requests, injects latency and faults, enforces the rate limit."""
 
@@ -223,6 +243,8 @@ class KnobsMiddleware:
                 "path": path,
                 "query": request.META.get("QUERY_STRING", ""),
                 "token_id": token,
+                "from": request.headers.get("From", ""),
+                "body": _logged_body(request),
                 "status": response.status_code,
                 "duration_ms": round((time.monotonic() - started) * 1000, 2),
             }

@@ -10,12 +10,9 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry
 from incidents.models import ChangeEvent, Incident, Priority
+from tests.incidents.sandbox_log import writes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
-
-
-def writes(sandbox):
-    return [(e["method"], e["path"]) for e in sandbox.requests_log() if e["method"] != "GET"]
 
 
 def test_it_creates_an_incident(mirrored, client_as, responder):

@@ -10,12 +10,9 @@ import responses
 from incidents import actions, mirror
 from incidents.models import Incident
 from tests.incidents.factories import incident_json
+from tests.incidents.sandbox_log import writes
 
 API = "https://api.pagerduty.test"
-
-
-def writes(sandbox):
-    return [(e["method"], e["path"]) for e in sandbox.requests_log() if e["method"] != "GET"]
 
 
 @pytest.fixture

@@ -7,12 +7,9 @@ import pytest
 
 from accounts.models import AuditEntry
 from incidents.models import Alert, Incident, LogEntry, Note, StatusUpdate
+from tests.incidents.sandbox_log import writes
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.sandbox]
-
-
-def writes(sandbox):
-    return [(e["method"], e["path"]) for e in sandbox.requests_log() if e["method"] != "GET"]
 
 
 def post(client, incident, action, data=None, htmx=False):
@@ -25,6 +22,8 @@ def test_it_acknowledges_with_the_actors_identity(mirrored, pick, client_as, res
     response = post(client_as(responder), incident, "acknowledge")
     assert response.status_code == 302
     assert ("PUT", f"/incidents/{incident.pd_id}") in writes(mirrored)
+    [put] = [e for e in mirrored.requests_log() if e["method"] == "PUT"]
+    assert put["body"] == {"incident": {"type": "incident_reference", "status": "acknowledged"}}
     incident.refresh_from_db()
     assert incident.status == "acknowledged"
     # The sandbox attributes the change to the From header's user: the mirrored log entry names the responder.
