@@ -9,7 +9,8 @@ from typing import Any
 from django.conf import settings
 
 from pdportal import crypto
-from pdportal.pagerduty import EventsClient, PagerDutyClient, Unauthorized, budget_for
+from pdportal.pagerduty import EventsClient, PagerDutyClient, RequestBudget, Unauthorized, budget_for
+from pdportal.pagerduty.budget import SharedWindow, token_key
 
 from . import tokens
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
@@ -83,6 +84,21 @@ class GrantClient(PagerDutyClient):
             ) from exc
 
 
+def _budget(token: str) -> RequestBudget:
+    """The token's budget in this process, tied to its window in Redis so all processes share PagerDuty's limit."""
+    budget = budget_for(token, settings.PAGERDUTY_REQUESTS_PER_MINUTE)
+    if not settings.REDIS_URL:
+        budget.shared = None
+        return budget
+    # Keyed by host and token (hashed): the sandbox and PagerDuty, or two accounts, are separate limits.
+    key = "pdportal:budget:" + token_key(f"{settings.PAGERDUTY_API_URL}\n{token}")[:32]
+    if budget.shared is None or budget.shared.key != key:
+        from pdportal.redis import get_redis
+
+        budget.shared = SharedWindow(redis=get_redis(), key=key)
+    return budget
+
+
 def _client(*, token: str, auth: str, from_email: str | None, on_write, grant_id: int | None = None) -> PagerDutyClient:
     cls = GrantClient if grant_id is not None else PagerDutyClient
     client = cls(
@@ -93,7 +109,7 @@ def _client(*, token: str, auth: str, from_email: str | None, on_write, grant_id
         on_write=on_write,
         debug=settings.PAGERDUTY_DEBUG,
         timeout=settings.PAGERDUTY_TIMEOUT,
-        budget=budget_for(token, settings.PAGERDUTY_REQUESTS_PER_MINUTE),
+        budget=_budget(token),
     )
     if grant_id is not None:
         client.grant_id = grant_id

@@ -1,15 +1,57 @@
-"""A shared, thread-safe request budget per PagerDuty token that waits instead of exceeding the limit."""
+"""A shared, thread-safe request budget per PagerDuty token that waits instead of exceeding the limit.
+
+Within a process, `RequestBudget` keeps the sliding window in memory. PagerDuty counts per token across every
+process using it (web workers, Celery workers), so a budget can also hold a `SharedWindow`: the same window in
+Redis, consulted after the local one. If Redis fails, the local window alone keeps each process in bounds.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
+SHARED_RETRY_SECONDS = 30.0
 DEFAULT_PER_MINUTE = 900  # PagerDuty allows 960/min per token; the margin absorbs other clients of the same key.
+
+
+# Atomic sliding window on a sorted set: drop what left the window, then take a slot or say how long to wait.
+_TAKE_SLOT = """
+local key, now, window, limit = KEYS[1], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', key, '-inf', now - window)
+if redis.call('ZCARD', key) < limit then
+  redis.call('ZADD', key, now, ARGV[4])
+  redis.call('PEXPIRE', key, window)
+  return 0
+end
+local oldest = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+return math.max(tonumber(oldest[2]) + window - now, 1)
+"""
+
+
+class SharedWindow:
+    """One token's sliding window kept in Redis, shared by every process that sends with the token."""
+
+    def __init__(self, *, redis: Any, key: str, clock: Callable[[], float] = time.time) -> None:
+        self.key = key
+        self._script = redis.register_script(_TAKE_SLOT)
+        # Wall-clock time: processes compare timestamps in one window, and monotonic clocks are per process.
+        self._clock = clock
+
+    def take(self, per_minute: int) -> float:
+        """Take a slot: 0.0 when taken, else the seconds until one frees. Raises when Redis fails."""
+        now_ms = int(self._clock() * 1000)
+        member = f"{now_ms}-{uuid.uuid4().hex[:12]}"
+        wait_ms = self._script(keys=[self.key], args=[now_ms, int(WINDOW_SECONDS * 1000), int(per_minute), member])
+        return int(wait_ms) / 1000
 
 
 class RequestBudget:
@@ -32,6 +74,8 @@ class RequestBudget:
         self.peak_per_minute = 0
         self.total = 0
         self.waited_seconds = 0.0
+        self.shared: SharedWindow | None = None
+        self._shared_failed_at = float("-inf")
 
     def _purge(self, now: float) -> None:
         while self._sent and self._sent[0] <= now - WINDOW_SECONDS:
@@ -48,11 +92,33 @@ class RequestBudget:
                     self._sent.append(now)
                     self.total += 1
                     self.peak_per_minute = max(self.peak_per_minute, len(self._sent))
-                    self.waited_seconds += waited
-                    return waited
+                    break
                 delay = max(self._sent[0] + WINDOW_SECONDS - now, 0.001)
             self._sleep(delay)
             waited += delay
+        waited += self._acquire_shared()
+        with self._lock:
+            self.waited_seconds += waited
+        return waited
+
+    def _acquire_shared(self) -> float:
+        waited = 0.0
+        # After a Redis failure, skip the shared window for a while: every request paying a timeout would be
+        # worse than the small risk of processes together overshooting (PagerDuty's 429 handling covers that).
+        if time.monotonic() - self._shared_failed_at < SHARED_RETRY_SECONDS:
+            return waited
+        while self.shared is not None:
+            try:
+                delay = self.shared.take(self.per_minute)
+            except Exception:
+                self._shared_failed_at = time.monotonic()
+                logger.warning("shared request budget unavailable; this process keeps its own", exc_info=True)
+                return waited
+            if delay <= 0:
+                return waited
+            self._sleep(delay)
+            waited += delay
+        return waited
 
     def in_last_minute(self) -> int:
         """How many requests were sent during the last 60 seconds."""

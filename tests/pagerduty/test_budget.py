@@ -6,6 +6,8 @@ from pdportal.pagerduty.budget import RequestBudget, budget_for, clear_budgets
 
 
 class FakeTime:
+    wall = 0.0  # the wall clock processes share (the Redis window's timestamps)
+
     def __init__(self):
         self.now = 1000.0
         self.sleeps = []
@@ -65,3 +67,67 @@ def test_a_client_without_an_explicit_budget_uses_its_tokens_shared_budget():
     second = PagerDutyClient(token="shared-token", auth="bearer")
     assert first.budget is second.budget is budget_for("shared-token")
     assert first.budget.per_minute == 900
+
+
+def _shared(redis_url, key):
+    import redis
+
+    from pdportal.pagerduty.budget import SharedWindow
+
+    client = redis.Redis.from_url(redis_url)
+    client.delete(key)
+    return SharedWindow(redis=client, key=key, clock=lambda: FakeTime.wall)
+
+
+def test_processes_sharing_a_token_share_one_window_in_redis(redis_url):
+    # Two budgets stand for two processes (a web worker and a Celery worker) sending with the same token.
+    FakeTime.wall = 5000.0
+    t = FakeTime()
+    web = RequestBudget(per_minute=3, clock=t.clock, sleep=t.sleep)
+    worker = RequestBudget(per_minute=3, clock=t.clock, sleep=t.sleep)
+    web.shared = _shared(redis_url, "pdportal:test:budget")
+    worker.shared = _shared(redis_url, "pdportal:test:budget")
+    web.acquire()
+    FakeTime.wall += 1
+    worker.acquire()
+    FakeTime.wall += 1
+    web.acquire()
+    assert t.sleeps == []
+    # Each process alone is under its limit, but the token's window is full until the first slot frees.
+    original = t.sleep
+
+    def sleep_and_move_the_wall(seconds):
+        original(seconds)
+        FakeTime.wall += seconds
+
+    worker._sleep = sleep_and_move_the_wall
+    worker.acquire()
+    assert t.sleeps == [58.0]
+
+
+def test_a_redis_failure_falls_back_to_the_process_window(caplog):
+    import redis
+
+    from pdportal.pagerduty.budget import SharedWindow
+
+    budget = RequestBudget(per_minute=5)
+    budget.shared = SharedWindow(redis=redis.Redis(port=1, socket_connect_timeout=0.2), key="k")
+    assert budget.acquire() == 0.0
+    assert budget.acquire() == 0.0
+    assert budget.total == 2
+    assert [r.message for r in caplog.records].count(
+        "shared request budget unavailable; this process keeps its own"
+    ) == 1
+
+
+def test_portal_clients_share_their_tokens_window_without_naming_the_token(db, settings, redis_url):
+    from accounts.selectors import _client
+
+    settings.REDIS_URL = redis_url
+    client = _client(token="secret-token-123", auth="token", from_email=None, on_write=None)
+    window = client.budget.shared
+    assert window is not None and window.key.startswith("pdportal:budget:")
+    assert "secret-token-123" not in window.key
+    settings.PAGERDUTY_API_URL = "https://api.eu.pagerduty.com"
+    other_host = _client(token="secret-token-123", auth="token", from_email=None, on_write=None)
+    assert other_host.budget.shared.key != window.key
