@@ -1,7 +1,8 @@
-"""Live updates across processes: a change in the sandbox reaches two open pages served by 2 uvicorn workers.
+"""Live updates across processes: a change in the sandbox reaches two open pages served by different processes.
 
-The portal runs as a subprocess (`uvicorn --workers 2`, a file SQLite database, the session's Redis), synced from
-the sandbox, with the webhook subscription registered by the portal itself (pointing at that portal).
+The portal runs as subprocesses (`uvicorn --workers 2` on PORTAL_URL, where webhooks land, plus a separate
+single-worker uvicorn on another port; one file SQLite database, the session's Redis), synced from the sandbox,
+with the webhook subscription registered by the portal itself (pointing at PORTAL_URL).
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ class Portal:
     process: subprocess.Popen | None
     start: object  # () -> subprocess.Popen: (re)starts uvicorn on the same port
     run: dict | None = None  # subprocess.run() keywords for commands against this portal's database and Redis
+    other_url: str = ""  # a second server process sharing the database and Redis, not receiving webhooks
+    other_process: subprocess.Popen | None = None
 
     def python(self, script: str) -> str:
         """Run a script as the portal would (its settings, database and Redis); returns its last output line."""
@@ -122,37 +125,52 @@ def portal(sandbox, redis_url, tmp_path_factory):
     run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 180}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
     log = workdir / "uvicorn.log"
-    args = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "pdportal.asgi:application",
-        "--workers",
-        "2",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--no-access-log",
-        "--timeout-graceful-shutdown",
-        "2",
-    ]
 
-    def start() -> subprocess.Popen:
+    def uvicorn(on_port: int, workers: int) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "pdportal.asgi:application",
+            "--workers",
+            str(workers),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(on_port),
+            "--no-access-log",
+            "--timeout-graceful-shutdown",
+            "2",
+        ]
+
+    def launch(on_port: int, workers: int) -> subprocess.Popen:
         with open(log, "ab") as out:
             process = subprocess.Popen(
-                args, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+                uvicorn(on_port, workers),
+                cwd=REPO,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         try:
-            _wait_http(f"{url}/healthz", process, log)
+            _wait_http(f"http://127.0.0.1:{on_port}/healthz", process, log)
         except BaseException:
             _stop_group(process, signal.SIGKILL)  # not up: the caller never gets it, so nobody else would
             raise
         return process
 
+    def start() -> subprocess.Popen:
+        return launch(port, 2)
+
     portal = Portal(url=url, session_key="", process=None, start=start, run=run)
+    # A second, separate server process on another port: webhooks land on the first (PORTAL_URL), so a page
+    # served here can only learn of them through the Redis bus.
+    other_port = free_port()
+    portal.other_url = f"http://127.0.0.1:{other_port}"
     try:
         portal.process = start()
+        portal.other_process = launch(other_port, 1)
         # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
         subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
         session = subprocess.run([sys.executable, "-c", SESSION_SCRIPT % RESPONDER_EMAIL], **run)
@@ -160,6 +178,7 @@ def portal(sandbox, redis_url, tmp_path_factory):
         yield portal
     finally:
         _stop_group(portal.process)
+        _stop_group(portal.other_process)
         sandbox.reset()
 
 
@@ -200,7 +219,8 @@ def test_a_change_in_pagerduty_reaches_two_open_pages_without_reload(chromium, p
     ctx_b, listing = _signed_in_page(chromium, portal)
     try:
         detail.goto(f"{portal.url}/incidents/{pd_id}/")
-        listing.goto(f"{portal.url}/?status=triggered&status=acknowledged")
+        # The list is served by the other process: it hears of the webhook only through Redis.
+        listing.goto(f"{portal.other_url}/?status=triggered&status=acknowledged")
         expect(detail.locator("#incident-status")).to_have_text("triggered")
         expect(listing.locator(f"#incident-row-{pd_id}")).to_contain_text("triggered")
         _wait_live(detail)
