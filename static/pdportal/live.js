@@ -18,7 +18,9 @@
   var me = body.getAttribute("data-pd-user-id") || "";
   var notifyOn = body.getAttribute("data-notify-desktop") === "1";
   var STALE_AFTER_MS = window.PD_LIVE_STALE_AFTER_MS || 10000;
-  var DEBOUNCE_MS = 20;
+  // Only gathers invalidations of the same moment into one re-fetch: a longer burst is bounded anyway, since an
+  // element has one request in flight and at most one more queued ("dirty"). Each ms here is a ms of latency.
+  var DEBOUNCE_MS = 5;
   var NOTIFY_EVENTS = /(triggered|escalated|reassigned|delegated|assigned|reopened)$/;
   var ANY_ID_EVENTS = /(created|triggered|deleted|resync|reopened)$/;
 
