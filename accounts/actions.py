@@ -80,13 +80,9 @@ def signin_refusal(*, data: dict[str, Any]) -> str | None:
     try:
         client = selectors.account_client()
     except IdentityError:
-        connection = selectors.stored_connection()
-        if connection is None or selectors.connection_mode() == Connection.Mode.NONE:
-            return None  # the first admin to sign in connects the portal to their account
-        linked = PagerDutyUser.objects.filter(profiles__user=connection.oauth_user_id).values_list("pd_id", flat=True)
-        if pd_id and pd_id in set(linked):
-            return None  # the admin whose grant is the connection, signing in again to renew it
-        return "PD Portal cannot check your PagerDuty account now: its account connection needs an admin's attention."
+        return _refusal_without_connection(pd_id=pd_id, email=email)
+    except PagerDutyError as exc:  # refreshing the connection's OAuth token failed
+        return f"PD Portal could not check your PagerDuty account ({exc}). Please try again shortly."
     try:
         found = client.get_entity(f"/users/{pd_id}")
     except NotFound:
@@ -101,6 +97,21 @@ def signin_refusal(*, data: dict[str, Any]) -> str | None:
     if str(found.get("email") or "").lower() != email:
         return foreign
     return None
+
+
+def _refusal_without_connection(*, pd_id: str, email: str) -> str | None:
+    """With no working account connection to ask, only people the mirror already knows may sign in.
+
+    A fresh portal knows nobody: its first admin to sign in connects it to their account. Once the mirror holds
+    an account's people, a disconnected portal must not be connected to another account by a stranger.
+    """
+    known = PagerDutyUser.objects.filter(pd_id=pd_id, email__iexact=email).exists() if pd_id and email else False
+    if known or not PagerDutyUser.objects.exists():
+        return None
+    return (
+        "PD Portal cannot check your PagerDuty account now: its account connection is missing or needs an admin's "
+        "attention. An admin can sign in with a portal login, or set PAGERDUTY_SUBDOMAIN."
+    )
 
 
 def signin_complete(*, request, user, sociallogin) -> list[str]:
@@ -223,6 +234,21 @@ def connection_check(*, connection: Connection | None = None) -> Connection:
     return connection
 
 
+def pagerduty_user_by_email(*, email: str) -> PagerDutyUser:
+    """The PagerDuty user with this email: from the mirror, or from PagerDuty through the account connection.
+
+    Raises ValueError when no PagerDuty user has it.
+    """
+    pd_user = PagerDutyUser.objects.filter(email__iexact=email).first()
+    if pd_user is not None:
+        return pd_user
+    client = selectors.account_client()
+    found = [u for u in client.list_all("/users", {"query": email}) if str(u.get("email", "")).lower() == email.lower()]
+    if not found:
+        raise ValueError(f"No PagerDuty user has the email {email}")
+    return mirror_pagerduty_user(data=found[0])
+
+
 def portal_user_create(*, email: str, password: str, username: str | None = None, is_staff: bool = False):
     """Create (or update) a local portal login linked by email to the PagerDuty user with that email.
 
@@ -232,15 +258,7 @@ def portal_user_create(*, email: str, password: str, username: str | None = None
     from allauth.account.models import EmailAddress
 
     email = email.strip()
-    pd_user = PagerDutyUser.objects.filter(email__iexact=email).first()
-    if pd_user is None:
-        client = selectors.account_client()
-        found = [
-            u for u in client.list_all("/users", {"query": email}) if str(u.get("email", "")).lower() == email.lower()
-        ]
-        if not found:
-            raise ValueError(f"No PagerDuty user has the email {email}")
-        pd_user = mirror_pagerduty_user(data=found[0])
+    pd_user = pagerduty_user_by_email(email=email)
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
@@ -288,14 +306,20 @@ def portal_login_create(*, actor, email: str, password: str):
         raise LoginRefused(
             f"{existing.username} already signs in with {email}; set a new password on its page instead."
         )
+    pd_user = pagerduty_user_by_email(email=email.strip())
+    if pd_user.role == "owner" and _role_of(actor) != "owner":
+        raise LoginRefused("Only the PagerDuty account owner may give the owner a portal login.")
     user = portal_user_create(email=email, password=password)
     _audit_local(actor=actor, operation="Create portal login", target=user.get_username())
     return user
 
 
+def _role_of(user) -> str:
+    return Profile.objects.filter(user=user).values_list("role", flat=True).first() or ""
+
+
 def _check_may_manage(*, actor, login) -> None:
-    roles = dict(Profile.objects.filter(user__in=[actor, login]).values_list("user_id", "role"))
-    if roles.get(login.pk) == "owner" and roles.get(actor.pk) != "owner":
+    if _role_of(login) == "owner" and _role_of(actor) != "owner":
         raise LoginRefused("Only the PagerDuty account owner may change the owner's portal login.")
 
 

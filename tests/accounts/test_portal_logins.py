@@ -138,6 +138,18 @@ def test_only_the_owner_may_change_the_owners_login(client_as, admin):
     assert not admin.is_active
 
 
+def test_an_admin_cannot_give_the_owner_a_login(client_as, admin):
+    from accounts.models import PagerDutyUser
+    from tests.personas import seed_users
+
+    owner = seed_users()["owner@example.com"]
+    PagerDutyUser.objects.create(pd_id=owner.pd_id, name=owner.name, email=owner.email, role="owner")
+    response = _create(client_as(admin), "owner@example.com")
+    assert response.status_code == 400
+    assert "Only the PagerDuty account owner may give the owner a portal login." in response.content.decode()
+    assert not get_user_model().objects.filter(email="owner@example.com").exists()
+
+
 def test_without_an_account_connection_an_unknown_email_is_a_form_error(client_as, admin, settings):
     settings.PAGERDUTY_API_TOKEN = ""
     response = _create(client_as(admin), "responder2@example.com")

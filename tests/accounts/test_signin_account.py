@@ -77,3 +77,35 @@ def test_a_connection_that_may_not_read_users_says_how_to_fix_it(client, connect
     response = _sign_in(client)
     assert response.status_code == 403
     assert "PAGERDUTY_SUBDOMAIN" in response.content.decode()
+
+
+@responses.activate
+def test_after_the_connection_is_removed_a_stranger_cannot_sign_in_and_take_it(client, oauth_app, admin):
+    # The mirror holds this account's people (admin is one); nothing can be asked, so strangers are refused.
+    stranger = {**me_json(), "id": "PFOREIGN", "email": "boss@evilcorp.example"}
+    params = start_signin(client)
+    responses.post(f"{OAUTH}/oauth/token", json=token_answer())
+    responses.get(f"{API}/users/me", json={"user": stranger})
+    response = client.get(CALLBACK, {"code": "c", "state": params["state"]})
+    assert response.status_code == 403
+    assert "PAGERDUTY_SUBDOMAIN" in response.content.decode()
+    assert not get_user_model().objects.filter(email="boss@evilcorp.example").exists()
+
+
+@responses.activate
+def test_after_the_connection_is_removed_a_known_person_still_signs_in(client, oauth_app, responder):
+    assert _sign_in(client).status_code == 302
+
+
+@responses.activate
+def test_a_failing_connection_refresh_is_a_friendly_refusal_not_a_500(client, oauth_app, admin):
+    from unittest import mock
+
+    from accounts.models import Connection
+    from pdportal.pagerduty import NetworkError
+
+    Connection.objects.create(pk=1, mode=Connection.Mode.OAUTH, oauth_user=admin)
+    with mock.patch("accounts.selectors.account_client", side_effect=NetworkError("Could not reach PagerDuty")):
+        response = _sign_in(client)
+    assert response.status_code == 403
+    assert "Please try again shortly" in response.content.decode()
