@@ -77,10 +77,12 @@ class _Renewer(threading.Thread):
 def _single_flight(name: str, *, holder: str | None = None, ttl: int = LOCK_TTL_SECONDS) -> Iterator[bool]:
     """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip.
 
-    `holder` is the Celery task id (self.request.id). It is the lock's value, so a redelivery of the same task
-    (acks_late + reject_on_worker_lost after its worker was killed mid-run) takes the lock over instead of
-    skipping and leaving its SyncState "running" until the lock expires. A plain SET NX EX lock (no Lua: the
-    embedded Redis-protocol server may lack a scripting engine), renewed by a thread while the run lasts.
+    `holder` is the Celery task id (self.request.id), kept as the lock's value. When the same task id already
+    holds the lock, this is either a redelivery after its worker was killed (acks_late + reject_on_worker_lost:
+    nobody renews the lock, so it lapses within one `ttl`) or a duplicate delivery while the first run goes on
+    (the broker's visibility timeout ran out: its renewer keeps the lock). Waiting out one `ttl` tells the two
+    apart, so a killed run is taken over within minutes and a duplicate never runs beside the original. A plain
+    SET NX EX lock, renewed by a thread while the run lasts.
     """
     from pdportal.redis import get_redis
 
@@ -89,8 +91,12 @@ def _single_flight(name: str, *, holder: str | None = None, ttl: int = LOCK_TTL_
         client = get_redis()
         acquired = bool(client.set(key, token, nx=True, ex=ttl))
         if not acquired and holder and client.get(key) == token.encode():
-            logger.warning("%s: redelivered task %s takes over its own lock", name, holder)
-            acquired = bool(client.set(key, token, xx=True, ex=ttl))
+            deadline = time.monotonic() + ttl + 1
+            while not acquired and time.monotonic() < deadline:
+                time.sleep(min(1.0, ttl / 4))
+                acquired = bool(client.set(key, token, nx=True, ex=ttl))
+            if acquired:
+                logger.warning("%s: redelivered task %s took over the lock its stopped run left", name, holder)
     except Exception:  # noqa: BLE001 - without Redis there is no other worker to race with
         client, acquired = None, True
     renewer = None

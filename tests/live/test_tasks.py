@@ -381,8 +381,9 @@ def locks(redis_url):
 
 def test_it_lets_a_redelivered_task_take_over_the_lock_its_killed_worker_left(fake_pd, locks):
     fake_pd.incidents["PREDEL1"] = rest_incident("PREDEL1")
-    # The worker running task "t-killed" died mid-sync: its lock is still there, and SyncState says running.
-    locks.set("pdportal:lock:full_sync", "t-killed", ex=3600)
+    # The worker running task "t-killed" died mid-sync: its lock is still there (nobody renews it any more, so it
+    # lapses within one TTL; here, in a second), and SyncState says running.
+    locks.set("pdportal:lock:full_sync", "t-killed", ex=1)
     SyncState.objects.create(name="initial_sync", status="running")
 
     # acks_late + reject_on_worker_lost: the broker hands the same task (same id) to another worker.
@@ -399,6 +400,17 @@ def test_it_still_skips_a_run_while_another_task_holds_the_lock(fake_pd, locks):
     assert tasks.full_sync.apply(task_id="t-other").get() == {}
     assert locks.get("pdportal:lock:full_sync") == b"t-running"
     assert not SyncState.objects.filter(name="initial_sync", status="done").exists()
+
+
+def test_a_duplicate_delivery_never_runs_beside_the_original(locks):
+    # The broker's visibility timeout ran out while "t-dup" still runs: the same task id is delivered again.
+    key = "pdportal:lock:renewal-test"
+    with tasks._single_flight("renewal-test", holder="t-dup", ttl=1) as original:
+        assert original is True
+        with tasks._single_flight("renewal-test", holder="t-dup", ttl=1) as duplicate:
+            assert duplicate is False  # the original's renewals kept the lock through the wait
+        assert locks.get(key) == b"t-dup"  # the duplicate did not release the original's lock
+    assert locks.get(key) is None
 
 
 def test_it_keeps_a_short_lock_alive_while_its_holder_runs(locks):
