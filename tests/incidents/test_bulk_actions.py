@@ -157,6 +157,22 @@ def test_it_retries_a_refused_chunk_in_parts_so_only_the_refused_incident_fails(
 
 
 @pytest.mark.django_db
+def test_a_refusal_of_the_change_itself_costs_a_bounded_number_of_requests(responder, api_key_mode, settings):
+    # An escalation level the policy lacks: PagerDuty refuses every half the same way.
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    ids = [f"PBULK{n:03d}" for n in range(600)]
+    error = {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["Escalation level invalid"]}}
+    with responses.RequestsMock() as rsps:
+        put = rsps.add(responses.PUT, f"{API}/incidents", status=400, json=error)
+        result = actions.incidents_bulk(actor=responder, incident_ids=ids, action="urgency", params={"urgency": "low"})
+    # One chunk of 250 and its bounded search; the other 350 are not sent at all.
+    assert put.call_count == result.requests <= 1 + actions.BISECT_BUDGET
+    assert set(result.failed) == set(ids) and not result.done
+    assert set(result.failed.values()) == {"Invalid Input Provided (2001): Escalation level invalid"}
+    assert result.summary() == "600 refused by PagerDuty: Invalid Input Provided (2001): Escalation level invalid"
+
+
+@pytest.mark.django_db
 def test_it_reports_already_resolved_when_pagerdutys_answer_says_so(responder, api_key_mode, settings):
     settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
     mirror.upsert_incident(incident_json("PA", 1, status="triggered"))
