@@ -151,8 +151,11 @@ class HttpTransport:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = MAX_WAIT_SECONDS,
+        on_write: WriteCallback | None = None,
     ) -> None:
         self.timeout = timeout
+        # Called once per write, accepted or not (the portal's audit log).
+        self.on_write = on_write
         self.max_retries = max(int(max_retries), 0)
         self.backoff = backoff
         self.debug = debug
@@ -166,6 +169,14 @@ class HttpTransport:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self.session = session
+
+    def _notify_write(self, record: dict[str, Any]) -> None:
+        if self.on_write is None:
+            return
+        try:
+            self.on_write(record)
+        except Exception:
+            logger.exception("on_write callback failed for %s %s", record.get("method"), record.get("path"))
 
     def _backoff_delay(self, attempt: int, *, backoff: float | None = None, exponential: bool = True) -> float:
         base = self.backoff if backoff is None else max(float(backoff), 0.0)
@@ -318,12 +329,12 @@ class PagerDutyClient(HttpTransport):
             session=session,
             sleep=sleep,
             max_wait=max_wait,
+            on_write=on_write,
         )
         self.token = token
         self.auth = auth
         self.api_url = api_url.rstrip("/")
         self.from_email = from_email
-        self.on_write = on_write
         self.last_ratelimit: dict[str, float] = {}
 
     def __repr__(self) -> str:
@@ -366,14 +377,6 @@ class PagerDutyClient(HttpTransport):
                 found[name] = value
         if found:
             self.last_ratelimit = found
-
-    def _notify_write(self, record: dict[str, Any]) -> None:
-        if self.on_write is None:
-            return
-        try:
-            self.on_write(record)
-        except Exception:
-            logger.exception("on_write callback failed for %s %s", record.get("method"), record.get("path"))
 
     def request(
         self,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json as jsonlib
-import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime
@@ -11,10 +10,8 @@ from typing import Any
 
 import requests
 
-from .client import HttpTransport
+from .client import HttpTransport, WriteCallback
 from .errors import InvalidInput, NetworkError, PagerDutyError, error_from_response
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_EVENTS_URL = "https://events.pagerduty.com"
 EVENT_ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -42,25 +39,21 @@ class EventsClient(HttpTransport):
         backoff: float = 0.5,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
-        on_write: Callable[[dict[str, Any]], None] | None = None,
+        on_write: WriteCallback | None = None,
     ) -> None:
         super().__init__(
-            timeout=timeout, max_retries=max_retries, backoff=backoff, debug=debug, session=session, sleep=sleep
+            timeout=timeout,
+            max_retries=max_retries,
+            backoff=backoff,
+            debug=debug,
+            session=session,
+            sleep=sleep,
+            on_write=on_write,
         )
         self.events_url = events_url.rstrip("/")
-        # Called once per event sent, accepted or not (the portal's audit log); the same record as the REST client's.
-        self.on_write = on_write
 
     def __repr__(self) -> str:
         return f"EventsClient(events_url={self.events_url!r})"
-
-    def _notify_write(self, record: dict[str, Any]) -> None:
-        if self.on_write is None:
-            return
-        try:
-            self.on_write(record)
-        except Exception:
-            logger.exception("on_write callback failed for POST %s", record.get("path"))
 
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         url = f"{self.events_url}{path}"
