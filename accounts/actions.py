@@ -289,7 +289,7 @@ def _audit_local(*, actor, operation: str, target: str) -> None:
     from .models import AuditEntry
 
     AuditEntry.objects.create(
-        actor=actor, actor_label=(actor.email or actor.get_username())[:255], operation=operation, target=target[:255]
+        actor=actor, actor_label=selectors.audit_label(actor)[:255], operation=operation, target=target[:255]
     )
     logger.info("%s: %s by %s", operation, target, actor)
 

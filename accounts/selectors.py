@@ -33,9 +33,14 @@ def describe_write(method: str, path: str) -> tuple[str, str]:
     return f"{method} /{'/'.join(shape)}", target
 
 
+def audit_label(user: Any | None) -> str:
+    """Who an audit entry names: the person's email (or login), or the portal itself for background work."""
+    return (getattr(user, "email", "") or user.get_username()) if user is not None else "PD Portal (background)"
+
+
 def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[str, Any]], None]:
     """The client's on_write callback: one AuditEntry per write, successful or not."""
-    label = (getattr(user, "email", "") or user.get_username()) if user is not None else "PD Portal (background)"
+    label = audit_label(user)
 
     def record(write: dict[str, Any]) -> None:
         method = write.get("method") or ""
