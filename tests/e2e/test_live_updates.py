@@ -173,8 +173,7 @@ def portal(sandbox, redis_url, tmp_path_factory):
         portal.other_process = launch(other_port, 1)
         # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
         subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
-        session = subprocess.run([sys.executable, "-c", SESSION_SCRIPT % RESPONDER_EMAIL], **run)
-        portal.session_key = session.stdout.decode().strip().splitlines()[-1]
+        portal.session_key = portal.python(SESSION_SCRIPT % RESPONDER_EMAIL)
         yield portal
     finally:
         _stop_group(portal.process)

@@ -61,8 +61,9 @@ def test_a_bad_database_url_stops_start_up():
     assert "DATABASE_URL must be" in result.stderr
 
 
-def test_check_deploy_is_clean_with_debug_off():
-    result = _manage(
+def _deploy_check(*, redis_url: str) -> subprocess.CompletedProcess:
+    """`check --deploy` as production runs it (DEBUG off, a real key and host), failing on warnings too."""
+    return _manage(
         "check",
         "--deploy",
         "--fail-level",
@@ -70,22 +71,17 @@ def test_check_deploy_is_clean_with_debug_off():
         DEBUG="0",
         SECRET_KEY="x" * 20 + "-deploy-check-key-that-is-long-enough-1234567890",
         ALLOWED_HOSTS="portal.example.com",
-        REDIS_URL="redis://127.0.0.1:6379/0",
+        REDIS_URL=redis_url,
     )
+
+
+def test_check_deploy_is_clean_with_debug_off():
+    result = _deploy_check(redis_url="redis://127.0.0.1:6379/0")
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_check_deploy_warns_when_redis_is_not_configured():
-    result = _manage(
-        "check",
-        "--deploy",
-        "--fail-level",
-        "WARNING",
-        DEBUG="0",
-        SECRET_KEY="x" * 20 + "-deploy-check-key-that-is-long-enough-1234567890",
-        ALLOWED_HOSTS="portal.example.com",
-        REDIS_URL="",
-    )
+    result = _deploy_check(redis_url="")
     assert result.returncode != 0
     assert "pdportal.W001" in result.stderr and "REDIS_URL is unset" in result.stderr
 
