@@ -19,7 +19,7 @@ from accounts.roles import reader_required, responder_required
 from incidents import actions, forms, selectors
 from incidents.models import ChangeEvent, Incident, Priority
 from pdportal.pagerduty import PagerDutyError
-from services.webui import csv_safe
+from services.webui import csv_safe, done
 
 # What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
 ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)
@@ -556,12 +556,7 @@ def incident_new(request: HttpRequest) -> HttpResponse:
                 error = str(exc)
             else:
                 messages.success(request, f"Incident #{incident.number} created.")
-                url = reverse("incidents:detail", args=[incident.pd_id])
-                if request.htmx:
-                    response = HttpResponse(status=204)
-                    response["HX-Redirect"] = url
-                    return response
-                return redirect(url)
+                return done(request, "incidents:detail", pd_id=incident.pd_id)
     else:
         form = forms.NewIncidentForm(**kwargs)
     template = "incidents/incident_new.html#incident-new-form" if request.htmx else "incidents/incident_new.html"
@@ -665,12 +660,7 @@ def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
                 error = _pd_message(exc)
             else:
                 messages.success(request, "Change event updated.")
-                url = reverse("incidents:change_event_detail", args=[pd_id])
-                if request.htmx:
-                    response = HttpResponse(status=204)
-                    response["HX-Redirect"] = url
-                    return response
-                return redirect(url)
+                return done(request, "incidents:change_event_detail", pd_id=pd_id)
     else:
         form = forms.ChangeEventEditForm(
             initial={"summary": event.summary, "custom_details": json.dumps(event.custom_details or {}, indent=2)}
