@@ -249,16 +249,23 @@ def pagerduty_user_by_email(*, email: str) -> PagerDutyUser:
     return mirror_pagerduty_user(data=found[0])
 
 
-def portal_user_create(*, email: str, password: str, username: str | None = None, is_staff: bool = False):
+def portal_user_create(
+    *,
+    email: str,
+    password: str,
+    username: str | None = None,
+    is_staff: bool = False,
+    pd_user: PagerDutyUser | None = None,
+):
     """Create (or update) a local portal login linked by email to the PagerDuty user with that email.
 
-    The PagerDuty user comes from the mirror, or from PagerDuty through the account connection when not mirrored.
-    Raises ValueError when no PagerDuty user has this email.
+    The PagerDuty user is `pd_user` when the caller already found it, else it comes from the mirror, or from
+    PagerDuty through the account connection when not mirrored. Raises ValueError when no PagerDuty user has it.
     """
     from allauth.account.models import EmailAddress
 
     email = email.strip()
-    pd_user = pagerduty_user_by_email(email=email)
+    pd_user = pd_user or pagerduty_user_by_email(email=email)
     User = get_user_model()
     with transaction.atomic():
         user = User.objects.filter(email__iexact=email).first()
@@ -309,7 +316,7 @@ def portal_login_create(*, actor, email: str, password: str):
     pd_user = pagerduty_user_by_email(email=email.strip())
     if pd_user.role == "owner" and _role_of(actor) != "owner":
         raise LoginRefused("Only the PagerDuty account owner may give the owner a portal login.")
-    user = portal_user_create(email=email, password=password)
+    user = portal_user_create(email=email, password=password, pd_user=pd_user)
     _audit_local(actor=actor, operation="Create portal login", target=user.get_username())
     return user
 
