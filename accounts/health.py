@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
-from pdportal.health import register
+from django.http import HttpRequest
+
+from pdportal.health import register, set_detail_gate
+
+from .roles import is_portal_admin
+
+
+def admins_see_details(request: HttpRequest) -> bool:
+    """Only a signed-in PagerDuty admin or owner reads /healthz's details; everyone else gets ok or failing."""
+    return is_portal_admin(getattr(request, "user", None))
+
+
+set_detail_gate(admins_see_details)
 
 
 @register("pagerduty_connection")

@@ -38,6 +38,8 @@ class AuditEntry(models.Model):
     operation = models.CharField(max_length=128, db_index=True)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=512)
+    # The exact URL sent (query included, secrets redacted); the path alone can hide where a request went.
+    url = models.TextField(blank=True)
     target = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)

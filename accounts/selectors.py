@@ -57,6 +57,7 @@ def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[s
             operation=(operation or derived)[:128],
             method=method[:8],
             path=path[:512],
+            url=str(write.get("url") or ""),
             target=target[:255],
             status=write.get("status"),
             error=error,

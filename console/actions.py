@@ -18,8 +18,9 @@ from incidents import mirror
 from pdportal import live
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, redact_body, redact_headers, redact_url
 from pdportal.pagerduty.client import encode_params
+from pdportal.pagerduty.errors import ForeignOrigin
 
-from .selectors import ConsoleTarget, resolve_console_target
+from .selectors import ConsoleTarget, ForeignHost, resolve_console_target
 
 USER_INCLUDES = ["contact_methods", "notification_rules", "teams"]
 LIST_PAGE = 100
@@ -180,6 +181,7 @@ class ConsoleRequest:
 @dataclass
 class ConsoleResult:
     target: ConsoleTarget
+    url: str = ""  # exactly what was sent, secrets redacted
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
     elapsed_ms: float = 0.0
@@ -198,7 +200,7 @@ class ConsoleResult:
         return self.status is not None and 200 <= self.status < 400
 
 
-def _debug_view(client: PagerDutyClient, req: ConsoleRequest, target: ConsoleTarget, headers: dict) -> dict:
+def _debug_view(req: ConsoleRequest, *, client: PagerDutyClient, url: str, headers: dict) -> dict:
     """The outgoing request as the portal sends it, with the token and secret fields redacted."""
     sent_headers = client.headers(extra=headers)
     if req.body_type in ("form", "multipart") and "content-type" not in {k.lower() for k in headers}:
@@ -206,10 +208,6 @@ def _debug_view(client: PagerDutyClient, req: ConsoleRequest, target: ConsoleTar
         sent_headers["Content-Type"] = (
             "application/x-www-form-urlencoded" if req.body_type == "form" else "multipart/form-data; boundary=…"
         )
-    query = urlencode(encode_params(req.params))
-    url = client.url_for(target.path)
-    if query:
-        url += ("&" if "?" in url else "?") + query
     if req.body_type == "json":
         body: Any = json.dumps(redact_body(req.json_value), indent=2)
     elif req.body_type == "form":
@@ -270,9 +268,14 @@ def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyCl
         else:
             # requests only builds a multipart body when there is a file part; an empty one keeps it multipart.
             kwargs["files"] = {"_": ("", b"")}
-    result = ConsoleResult(target=target)
+    try:
+        # The client's own choke point, asked first: the URL exactly as it will be sent, on a configured host.
+        sent_url = client.checked_url(client.url_for(target.path), encode_params(request.params))
+    except ForeignOrigin as exc:
+        raise ForeignHost(exc.message) from None
+    result = ConsoleResult(target=target, url=redact_url(sent_url))
     if request.debug:
-        result.debug = _debug_view(client, request, target, headers)
+        result.debug = _debug_view(request, client=client, url=sent_url, headers=headers)
     try:
         response = client.request(
             method,
@@ -290,7 +293,7 @@ def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyCl
     except PagerDutyError as exc:
         result.error = str(exc)
         result.attempts = request.retries + 1
-        _audit_read(actor, method, target, operation, status=None, error=result.error, duration_ms=0)
+        _audit_read(actor, method, target, operation, url=result.url, status=None, error=result.error, duration_ms=0)
         return result
     result.status = response.status
     result.headers = dict(response.headers)
@@ -303,7 +306,14 @@ def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyCl
         # The client's on_write only records writes; the console records every call.
         error = "" if response.status < 400 else f"HTTP {response.status}"
         _audit_read(
-            actor, method, target, operation, status=response.status, error=error, duration_ms=response.elapsed_ms
+            actor,
+            method,
+            target,
+            operation,
+            url=result.url,
+            status=response.status,
+            error=error,
+            duration_ms=response.elapsed_ms,
         )
     return result
 
@@ -317,7 +327,7 @@ def _fill_body(result: ConsoleResult, actor: Any, content: bytes, response_type:
         try:
             result.body_text = json.dumps(json.loads(content), indent=2, ensure_ascii=False)
             result.is_json = True
-        except ValueError:
+        except (ValueError, RecursionError):  # a body nested too deeply to pretty-print is shown as text
             result.body_text = "(The response is not JSON; shown as text.)\n" + content.decode("utf-8", "replace")
     else:
         result.body_text = content.decode("utf-8", "replace")
@@ -327,7 +337,15 @@ def _fill_body(result: ConsoleResult, actor: Any, content: bytes, response_type:
 
 
 def _audit_read(
-    actor: Any, method: str, target: ConsoleTarget, operation: str, *, status: int | None, error: str, duration_ms
+    actor: Any,
+    method: str,
+    target: ConsoleTarget,
+    operation: str,
+    *,
+    url: str,
+    status: int | None,
+    error: str,
+    duration_ms: float,
 ) -> None:
     if method not in ("GET", "HEAD", "OPTIONS"):
         return  # writes are already recorded by the client's on_write
@@ -338,6 +356,7 @@ def _audit_read(
         operation=operation[:128],
         method=method[:8],
         path=target.path.split("?", 1)[0][:512],
+        url=url,
         target=ident[:255],
         status=status,
         error=error,

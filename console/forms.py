@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+
+from pdportal.web import BoundedDateField, JsonInputError, parse_json_input
 
 # PagerDuty's user roles (the User schema's `role` enum).
 USER_ROLES = [
@@ -184,9 +185,9 @@ class ApiConsoleForm(forms.Form):
                 self.add_error("json_body", "Enter a JSON body, or choose “No body”.")
             else:
                 try:
-                    data["json_value"] = json.loads(text)
-                except ValueError as exc:
-                    self.add_error("json_body", f"This is not valid JSON: {exc}")
+                    data["json_value"] = parse_json_input(text)
+                except JsonInputError as exc:
+                    self.add_error("json_body", str(exc))
         retries, delay = data.get("retries") or 0, data.get("retry_delay") or 0
         waits = sum(min(delay * (2**i if data.get("exponential") else 1), 60) for i in range(retries))
         if waits > MAX_TOTAL_WAIT:
@@ -205,5 +206,5 @@ class AuditFilterForm(forms.Form):
     actor = forms.CharField(required=False)
     operation = forms.CharField(required=False)
     status = forms.CharField(required=False, help_text="ok, error or an HTTP status")
-    date_from = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    date_to = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_from = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = BoundedDateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))

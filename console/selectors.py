@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -118,36 +119,90 @@ def _origin(url: str) -> tuple[str, str, int]:
     return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
 
 
+# A scheme at the start ("http:", "HTTP:", "javascript:"), as RFC 3986 and browsers read one.
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+_MAX_DECODE_ROUNDS = 4
+
+
+def _decodings(text: str) -> list[str]:
+    """The text and every percent-decoding of it (double, triple… encoding), until nothing changes."""
+    seen = [text]
+    for _ in range(_MAX_DECODE_ROUNDS):
+        decoded = unquote(seen[-1])
+        if decoded == seen[-1]:
+            break
+        seen.append(decoded)
+    return seen
+
+
+def _path_problem(path: str) -> str:
+    """Why a console path could leave the API host (or be read so by some parser), or "" when it is a plain path.
+
+    Every spelling counts: each percent-decoding is checked as well, since a proxy or server may decode again.
+    """
+    for text in _decodings(path):
+        if any(ord(c) < 0x21 or ord(c) >= 0x7F for c in text):
+            # Browsers and urllib drop tabs and newlines inside URLs ("/\t/evil" becomes "//evil").
+            return "it contains spaces, control or non-ASCII characters"
+        if "\\" in text:
+            return "it contains a backslash, which some URL parsers read as a slash"
+        bare = text.lstrip("/")
+        if text.startswith("//"):
+            return "it starts with //, which names another host"
+        if _SCHEME.match(bare):
+            return "it starts with a scheme (such as http:), which names another host"
+        if "@" in text:
+            return "it contains @, which can name another host"
+        if "#" in text:
+            return "it contains #"
+        if ".." in text.split("/"):
+            return "it contains a .. segment"
+    return ""
+
+
+def _checked_path(path: str, original: str) -> str:
+    problem = _path_problem(path)
+    if problem:
+        raise ForeignHost(f"“{original}” is not a path on the PagerDuty API: {problem}.")
+    return path
+
+
 def resolve_console_target(target: str) -> ConsoleTarget:
     """Where a console request goes: a path on the REST API, or a full URL on one of the configured hosts.
 
-    Raises ForeignHost for anything else (other hosts, other schemes, credentials in the URL, protocol-relative).
+    The target is split into an origin and a path. Raises ForeignHost, before anything is sent, for another
+    host, another scheme, credentials in the URL, or a path that any parser could read as absolute or
+    network-relative (`//evil`, `\\evil`, `http:/x`, `/http://evil`, percent-encoded or with tabs inside).
     """
     target = (target or "").strip()
     if not target:
         raise ForeignHost("Enter a path such as /incidents, or a full PagerDuty URL.")
-    if "://" not in target:
-        if target.startswith("//") or ":" in target.split("/", 1)[0] or "\\" in target:
-            raise ForeignHost(f"“{target}” is not a path on the PagerDuty API.")
-        base = settings.PAGERDUTY_API_URL.rstrip("/")
-        path = "/" + target.lstrip("/")
-        return ConsoleTarget(base_url=base, path=path, url=base + path)
-    parts = urlsplit(target)
     allowed = ", ".join(console_hosts())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ForeignHost(f"Only http(s) URLs on the configured PagerDuty hosts are allowed ({allowed}).")
-    if parts.username or parts.password:
-        raise ForeignHost("URLs with embedded credentials are not allowed.")
-    for base in console_hosts():
-        base_parts = urlsplit(base)
-        if _origin(target) == _origin(base):
-            prefix = base_parts.path.rstrip("/")
-            if prefix and not (parts.path == prefix or parts.path.startswith(prefix + "/")):
-                continue
-            rest = parts.path[len(prefix) :] or "/"
-            path = rest + (f"?{parts.query}" if parts.query else "")
-            return ConsoleTarget(base_url=base, path=path, url=base + path)
-    raise ForeignHost(
-        f"Refused: {parts.hostname} is not a PagerDuty host configured for this portal. "
-        f"The API console only calls {allowed}."
-    )
+    path_part, sep, query = target.partition("?")
+    # A full URL only when it starts with http(s)://, spelled exactly: anything else that names a scheme
+    # ("HTTP:\\x", "http:/x", "javascript:") is refused by the path check below.
+    if re.match(r"^https?://", target, re.IGNORECASE) and "\\" not in path_part:
+        parts = urlsplit(target)
+        if not parts.hostname:
+            raise ForeignHost(f"Only http(s) URLs on the configured PagerDuty hosts are allowed ({allowed}).")
+        if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+            raise ForeignHost("URLs with embedded credentials are not allowed.")
+        if parts.fragment:
+            raise ForeignHost(f"“{target}” has a #fragment; remove it.")
+        for base in console_hosts():
+            base_parts = urlsplit(base)
+            if _origin(target) == _origin(base):
+                prefix = base_parts.path.rstrip("/")
+                if prefix and not (parts.path == prefix or parts.path.startswith(prefix + "/")):
+                    continue
+                rest = _checked_path(parts.path[len(prefix) :] or "/", target)
+                path = rest + (f"?{parts.query}" if parts.query else "")
+                return ConsoleTarget(base_url=base, path=path, url=base + path)
+        raise ForeignHost(
+            f"Refused: {parts.hostname} is not a PagerDuty host configured for this portal. "
+            f"The API console only calls {allowed}."
+        )
+    path = _checked_path(path_part if path_part.startswith("/") else "/" + path_part, target)
+    base = settings.PAGERDUTY_API_URL.rstrip("/")
+    path = path + (sep + query if query else "")
+    return ConsoleTarget(base_url=base, path=path, url=base + path)

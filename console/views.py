@@ -323,7 +323,7 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     )
     if request.GET.get("format") == "csv":
         writer = csv.writer(_Echo())
-        header = ["time", "actor", "operation", "method", "path", "target", "status", "error", "duration_ms"]
+        header = ["time", "actor", "operation", "method", "path", "target", "status", "error", "duration_ms", "url"]
 
         def rows():
             yield writer.writerow(header)
@@ -334,12 +334,13 @@ def audit_log(request: HttpRequest) -> HttpResponse:
                         e.created_at.isoformat(),
                         csv_safe(e.actor_label),
                         csv_safe(e.operation),
-                        e.method,
+                        csv_safe(e.method),
                         csv_safe(e.path),
                         csv_safe(e.target),
                         "" if e.status is None else e.status,
                         csv_safe(e.error),
                         "" if e.duration_ms is None else e.duration_ms,
+                        csv_safe(e.url),
                     ]
                 )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, time, timedelta
 
 from django import forms
 from django.utils import formats, timezone
 
 from incidents.models import Incident
+from pdportal.web import BoundedDateTimeField, JsonInputError, parse_json_input
 
 SORTS = {
     "number": "number",
@@ -32,7 +32,7 @@ class _Multi(forms.MultipleChoiceField):
         return True
 
 
-class UntilField(forms.DateTimeField):
+class UntilField(BoundedDateTimeField):
     """The end of a range: a date typed without a time means the end of that day, in the current time zone.
 
     People write "until 2026-03-10" meaning that day included; midnight would leave the whole day out.
@@ -42,6 +42,8 @@ class UntilField(forms.DateTimeField):
         day = _date_only(value)
         if day is None:
             return super().to_python(value)
+        # 9999-12-31 has no next midnight: check the range before adding the day.
+        super().to_python(day.isoformat())
         next_midnight = timezone.make_aware(datetime.combine(day + timedelta(days=1), time.min))
         # The last instant of the day, so the selectors' inclusive `<=` keeps every incident of it.
         return next_midnight - timedelta(microseconds=1)
@@ -76,7 +78,7 @@ class IncidentFilterForm(forms.Form):
         choices=[("", "Anyone"), ("me", "Assigned to me"), ("my_teams", "My teams")],
         label="Assigned",
     )
-    since = forms.DateTimeField(required=False, label="Created from")
+    since = BoundedDateTimeField(required=False, label="Created from")
     until = UntilField(required=False, label="Created until")
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in SORTS] + [(f"-{k}", f"-{k}") for k in SORTS])
     page = forms.IntegerField(required=False, min_value=1)
@@ -295,9 +297,9 @@ def _json_field(value: str, *, kind: type, label: str):
     if not value or not value.strip():
         return kind()
     try:
-        parsed = json.loads(value)
-    except ValueError as exc:
-        raise forms.ValidationError(f"{label} must be valid JSON ({exc.msg} at line {exc.lineno}).") from None
+        parsed = parse_json_input(value)
+    except JsonInputError as exc:
+        raise forms.ValidationError(f"{label}: {exc}") from None
     if not isinstance(parsed, kind):
         raise forms.ValidationError(f"{label} must be a JSON {'object' if kind is dict else 'list'}.")
     return parsed
@@ -345,7 +347,7 @@ class SendEventForm(forms.Form):
 class ChangeEventFilterForm(forms.Form):
     team = _Multi(required=False)
     integration = forms.CharField(required=False, max_length=64)
-    since = forms.DateTimeField(required=False)
+    since = BoundedDateTimeField(required=False)
     until = UntilField(required=False)
     page = forms.IntegerField(required=False, min_value=1, max_value=100)
 
@@ -366,7 +368,7 @@ class ChangeEventSendForm(forms.Form):
     routing_key = forms.CharField(max_length=64)
     summary = forms.CharField(max_length=1024)
     source = forms.CharField(required=False, max_length=255)
-    timestamp = forms.DateTimeField(required=False)
+    timestamp = BoundedDateTimeField(required=False)
     custom_details = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     links = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -393,8 +395,8 @@ class ChangeEventEditForm(forms.Form):
 
 
 class NotificationFilterForm(forms.Form):
-    since = forms.DateTimeField()
-    until = forms.DateTimeField()
+    since = BoundedDateTimeField()
+    until = BoundedDateTimeField()
     filter = forms.ChoiceField(
         required=False,
         choices=[

@@ -509,10 +509,10 @@ def incident_alerts_csv(request: HttpRequest, pd_id: str) -> HttpResponse:
         details = alert.body.get("details") if isinstance(alert.body, dict) else None
         writer.writerow(
             [
-                alert.pd_id,
+                csv_safe(alert.pd_id),
                 alert.created_at.isoformat(),
-                alert.status,
-                alert.severity,
+                csv_safe(alert.status),
+                csv_safe(alert.severity),
                 csv_safe(alert.summary),
                 csv_safe(alert.alert_key),
                 csv_safe(alert.service.name if alert.service else ""),

@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import connection
+from django.http import HttpRequest
 
 Check = Callable[[], dict]
 _CHECKS: dict[str, Check] = {}
+
+# The overall states, each with its HTTP status. A new state (for example "degraded": 200) is one entry here
+# plus its rule in `overall_status`; anonymous callers see only the state's name.
+OK = "ok"
+FAILING = "failing"
+HTTP_STATUS: dict[str, int] = {OK: 200, FAILING: 503}
+
+# Who may read the details (subscription, connection mode, sync state, errors). The accounts app installs
+# its rule ("a signed-in PagerDuty admin or owner") at start-up; until then nobody may.
+DetailGate = Callable[[HttpRequest], bool]
+_detail_gate: list[DetailGate] = []
+
+
+def set_detail_gate(gate: DetailGate) -> None:
+    _detail_gate[:] = [gate]
+
+
+def may_see_details(request: HttpRequest) -> bool:
+    return bool(_detail_gate) and _detail_gate[0](request)
 
 
 def register(name: str) -> Callable[[Check], Check]:
@@ -45,8 +69,58 @@ def check_redis() -> dict:
     return {"ok": True, "ms": round((time.perf_counter() - started) * 1000, 1)}
 
 
-def report() -> tuple[bool, dict]:
+def overall_status(results: dict[str, dict]) -> str:
+    """The one word an anonymous caller gets. Only the database and Redis decide liveness; the rest informs."""
+    if not (results["database"]["ok"] and results["redis"]["ok"]):
+        return FAILING
+    return OK
+
+
+@dataclass(frozen=True)
+class Report:
+    status: str  # a key of HTTP_STATUS
+    checks: dict[str, dict]
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS[self.status]
+
+    def public(self) -> dict[str, str]:
+        """What anyone may read: the state, nothing about hosts, ports, subscriptions or modes."""
+        return {"status": self.status}
+
+    def details(self) -> dict[str, Any]:
+        """For admins: every check, with hosts, ports and credentials taken out of error texts."""
+        checks = {
+            name: redact_check(result) if name in SERVICE_CHECKS else result for name, result in self.checks.items()
+        }
+        return {"status": self.status, "ok": self.status != FAILING, **checks}
+
+
+def report() -> Report:
     results = {name: check() for name, check in _CHECKS.items()}
-    # Only the database and Redis decide liveness; the rest is information for operators.
-    healthy = results["database"]["ok"] and results["redis"]["ok"]
-    return healthy, results
+    return Report(status=overall_status(results), checks=results)
+
+
+# Checks whose errors come from a driver that names the server (redis-py, psycopg): hosts and ports come out.
+SERVICE_CHECKS = frozenset({"database", "redis", "worker"})
+# host:port, user:password@host, and the configured service hosts, wherever an error text names them.
+_CREDENTIALS = re.compile(r"[\w.+-]*:[^@\s/]*@")
+_HOST_PORT = re.compile(r"(?:\[[0-9a-fA-F:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?):\d{1,5}\b")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+REDACTED_HOST = "[host]"
+
+
+def redact_error(text: str) -> str:
+    """An error text without credentials, hosts or ports (redis-py names both: "connecting to 10.0.0.5:6379")."""
+    text = _CREDENTIALS.sub("", text)
+    for url in (settings.REDIS_URL, settings.DATABASES["default"].get("HOST") or ""):
+        host = urlsplit(url).hostname if "://" in str(url) else str(url)
+        if host:
+            text = text.replace(host, REDACTED_HOST)
+    text = _HOST_PORT.sub(REDACTED_HOST, text)
+    return _IP.sub(REDACTED_HOST, text)
+
+
+def redact_check(result: dict) -> dict:
+    return {k: redact_error(v) if k == "error" and isinstance(v, str) else v for k, v in result.items()}

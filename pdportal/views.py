@@ -10,5 +10,7 @@ from pdportal import health
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    healthy, results = health.report()
-    return JsonResponse({"ok": healthy, **results}, status=200 if healthy else 503)
+    """`{"status": "ok"|"failing"}` for anyone (load balancers, uptime checks); every check for an admin."""
+    result = health.report()
+    body = result.details() if health.may_see_details(request) else result.public()
+    return JsonResponse(body, status=result.http_status)

@@ -20,10 +20,14 @@ def refusal(exc: PagerDutyError) -> str:
     return str(exc)
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (tab and CR too: some strip them first).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_safe(value: Any) -> str:
-    """A CSV cell a spreadsheet will not run: text starting with = + - @ gets a leading quote."""
+    """A CSV cell a spreadsheet will not run: text starting with = + - @, a tab or a CR gets a leading quote."""
     text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@") else text
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def partial(request: HttpRequest) -> str:

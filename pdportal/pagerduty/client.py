@@ -8,13 +8,16 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
-from urllib.parse import urljoin
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import LocationParseError
+from urllib3.util import parse_url
 
 from .budget import RequestBudget, budget_for
 from .errors import (
+    ForeignOrigin,
     InvalidInput,
     NetworkError,
     PagerDutyError,
@@ -80,6 +83,7 @@ class _Attempt:
     error: NetworkError | None = None
     attempts: int = 0
     waits: list[float] = field(default_factory=list)
+    url: str = ""  # exactly what was sent, query included (for the audit log)
 
 
 def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list[tuple[str, str]]:
@@ -137,8 +141,46 @@ def _header_float(headers: Mapping[str, str], name: str) -> float | None:
         return None
 
 
+Origin = tuple[str, str, int]
+
+
+def origin_of(url: str) -> Origin | None:
+    """(scheme, host, port) an http(s) URL connects to, or None if it has none or userinfo or parsers disagree.
+
+    urllib3 (which opens the connection) and urllib.parse must agree: a URL they read differently, such as
+    `https://api.example\\@evil/`, is a crafted one.
+    """
+    try:
+        parsed = parse_url(url)
+        split = urlsplit(url)
+        split_port = split.port
+    except (LocationParseError, ValueError):
+        return None
+    scheme = (parsed.scheme or "").lower()
+    if scheme not in ("http", "https") or not parsed.host or parsed.auth or split.username is not None:
+        return None
+    default = 443 if scheme == "https" else 80
+    origin = (scheme, parsed.host.lower(), parsed.port or default)
+    if (split.scheme.lower(), (split.hostname or "").lower(), split_port or default) != origin:
+        return None
+    return origin
+
+
+def final_url(url: str, params: list[tuple[str, str]] | None = None) -> str:
+    """The URL exactly as requests will send it (query encoded, path quoted)."""
+    prepared = requests.PreparedRequest()
+    try:
+        prepared.prepare_url(url, params or None)
+    except requests.RequestException as exc:
+        raise ForeignOrigin(f"Not a URL PD Portal can send to: {type(exc).__name__}", path=url) from None
+    return str(prepared.url)
+
+
 class HttpTransport:
     """Shared HTTP engine: budget, retries with backoff, 429 waits, debug logging, no `requests` leaks."""
+
+    # The configured PagerDuty base URL this transport talks to; every request must keep its origin.
+    base_url: str = ""
 
     def __init__(
         self,
@@ -169,6 +211,21 @@ class HttpTransport:
             session.mount("https://", adapter)
             session.mount("http://", adapter)
         self.session = session
+
+    def checked_url(self, url: str, params: list[tuple[str, str]] | None = None) -> str:
+        """The final URL to send, refused (ForeignOrigin) unless its origin is this transport's PagerDuty host.
+
+        This is the one choke point every request passes: credentials never leave for another origin.
+        """
+        sent = final_url(url, params)
+        allowed = origin_of(self.base_url)
+        if allowed is None or origin_of(sent) != allowed:
+            raise ForeignOrigin(
+                f"Refused to send a request to {redact_url(sent)}: it is not the configured PagerDuty host "
+                f"{self.base_url or '(none configured)'}",
+                path=redact_url(sent),
+            )
+        return sent
 
     def _notify_write(self, record: dict[str, Any]) -> None:
         if self.on_write is None:
@@ -212,11 +269,13 @@ class HttpTransport:
         `exponential=False` keeps every retry delay equal to it (the raw console's retry settings).
         """
         method = method.upper()
+        url = self.checked_url(url, params)
+        params = None  # now part of `url`: what was checked is exactly what is sent
         retries = self.max_retries if max_retries is None else max(int(max_retries), 0)
         repeatable = retry_all_errors or method in IDEMPOTENT_METHODS
         body = jsonlib.dumps(json).encode("utf-8") if json is not None else data
         delay_for = lambda attempt: self._backoff_delay(attempt, backoff=backoff, exponential=exponential)  # noqa: E731
-        state = _Attempt()
+        state = _Attempt(url=url)
         while True:
             state.attempts += 1
             if self.budget is not None:
@@ -343,13 +402,23 @@ class PagerDutyClient(HttpTransport):
 
     # -- plumbing ---------------------------------------------------------------------------------------------
 
+    @property
+    def base_url(self) -> str:  # type: ignore[override]
+        return self.api_url
+
     def url_for(self, path: str) -> str:
-        """Absolute URL for a path; full URLs are accepted only on this client's API host (never leak the token)."""
-        if path.startswith(("http://", "https://")):
-            if path == self.api_url or path.startswith(self.api_url + "/") or path.startswith(self.api_url + "?"):
-                return path
-            raise ValueError(f"Refusing to send PagerDuty credentials to a foreign URL: {path}")
-        return urljoin(self.api_url + "/", path.lstrip("/"))
+        """Absolute URL for a path: appended to the API base, never resolved against it.
+
+        (urljoin let `//evil`, `HTTP://evil` or `http:evil` replace the host.) A full URL is accepted only on
+        this client's API origin; `send` checks the final origin again before anything leaves.
+        """
+        if path[:8].lower().startswith(("http://", "https://")):
+            if origin_of(path) != origin_of(self.api_url) or not urlsplit(path).path.startswith(
+                urlsplit(self.api_url).path
+            ):
+                raise ForeignOrigin(f"Refused to send PagerDuty credentials to {redact_url(path)}", path=path)
+            return path
+        return self.api_url + "/" + path.lstrip("/")
 
     def path_of(self, path: str) -> str:
         """The API-relative path ("/incidents/P1") of a path or full URL."""
@@ -448,6 +517,7 @@ class PagerDutyClient(HttpTransport):
                 {
                     "method": method,
                     "path": api_path,
+                    "url": redact_url(state.url),
                     "status": resp.status if resp is not None else None,
                     "error_message": message,
                     "error_code": code,

@@ -226,3 +226,7 @@ def error_from_response(
     if cls is RateLimited:
         return RateLimited(message, retry_after=retry_after, **kwargs)
     return cls(message, **kwargs)
+
+
+class ForeignOrigin(PagerDutyError):
+    """Refused before sending: the URL's origin is not the configured PagerDuty host, so no credential may go there."""

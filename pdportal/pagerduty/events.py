@@ -52,6 +52,10 @@ class EventsClient(HttpTransport):
         )
         self.events_url = events_url.rstrip("/")
 
+    @property
+    def base_url(self) -> str:  # type: ignore[override]
+        return self.events_url
+
     def __repr__(self) -> str:
         return f"EventsClient(events_url={self.events_url!r})"
 
@@ -80,6 +84,7 @@ class EventsClient(HttpTransport):
             {
                 "method": "POST",
                 "path": path,
+                "url": state.url,
                 "status": resp.status if resp is not None else None,
                 "error_message": error.message if error else None,
                 "error_code": error.code if error else None,

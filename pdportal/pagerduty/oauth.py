@@ -92,6 +92,7 @@ def _token_request(
 ) -> TokenSet:
     path = "/oauth/token"
     transport = HttpTransport(timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep)
+    transport.base_url = oauth_url  # the client secret goes to the OAuth host and nowhere else
     # A refresh token may be single-use, so a token request is never repeated once it may have reached the server.
     state = transport.send(
         "POST",

@@ -86,9 +86,11 @@ def redact_url(url: str) -> str:
     if "@" in netloc:
         netloc = f"{REDACTED}@{netloc.rsplit('@', 1)[1]}"
     query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
+    pairs = parse_qsl(query, keep_blank_values=True) if query else []
+    if any(_is_secret_key(k) for k, _ in pairs):
         query = urlencode([(k, REDACTED if _is_secret_key(k) else v) for k, v in pairs], safe="[]")
+    elif netloc == parts.netloc:
+        return url  # nothing secret: exactly as given (the audit log keeps the URL as sent)
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
@@ -98,6 +100,9 @@ def redact_text(text: str) -> str:
     if stripped[:1] in ("{", "["):
         try:
             return json.dumps(redact_data(json.loads(stripped)))
+        except RecursionError:
+            # Too deep to walk field by field, so it cannot be shown with its secrets removed.
+            return "[body nested too deeply to redact]"
         except ValueError:
             pass
     if "=" in text and "\n" not in stripped:

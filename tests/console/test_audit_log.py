@@ -75,7 +75,18 @@ def test_it_exports_the_filtered_entries_as_csv(entries, admin_client):
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
-    assert rows[0] == ["time", "actor", "operation", "method", "path", "target", "status", "error", "duration_ms"]
+    assert rows[0] == [
+        "time",
+        "actor",
+        "operation",
+        "method",
+        "path",
+        "target",
+        "status",
+        "error",
+        "duration_ms",
+        "url",
+    ]
     assert len(rows) == 3
     assert {r[2] for r in rows[1:]} == {"PUT /incidents/{id}", "POST /incidents/{id}/notes"}
     assert all(r[1] == "responder@example.com" for r in rows[1:])

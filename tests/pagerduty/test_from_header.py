@@ -49,7 +49,9 @@ def test_it_accepts_full_urls_on_its_own_api_host(client, mocked):
 
 
 def test_it_refuses_to_send_the_token_to_another_host(client, mocked):
-    with pytest.raises(ValueError, match="foreign URL"):
+    from pdportal.pagerduty.errors import ForeignOrigin
+
+    with pytest.raises(ForeignOrigin, match="Refused to send PagerDuty credentials"):
         client.get("https://evil.example.com/incidents")
     assert len(mocked.calls) == 0
 

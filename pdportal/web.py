@@ -1,0 +1,118 @@
+"""Input and output guards shared by every app's forms and templates: bounded JSON, sane dates, safe link URLs."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from typing import Any
+
+from django import forms
+
+# Deeper than any real PagerDuty payload, and far below the interpreter's recursion limit, which every later
+# step (redaction, json.dumps, the template) would otherwise hit one by one.
+MAX_JSON_DEPTH = 64
+
+# Dates a person may filter by: wide enough for any PagerDuty data, narrow enough that no time zone shift
+# or "end of that day" step can leave Python's or the database's datetime range.
+EARLIEST_DATE = dt.date(1970, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}."
+
+
+class JsonInputError(ValueError):
+    """Text that is not JSON the portal will accept; the message says why, in words for a form."""
+
+
+def json_depth(value: Any) -> int:
+    """Nesting depth of a decoded JSON value, without recursion (a scalar is 0, `[]` is 1)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth + 1)
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+def parse_json_input(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
+    """Decode JSON typed into a form; JsonInputError (never RecursionError) for bad or too deeply nested input."""
+    try:
+        value = json.loads(text)
+    except RecursionError:
+        raise JsonInputError(f"It is nested too deeply (PD Portal accepts at most {max_depth} levels).") from None
+    except ValueError as exc:
+        where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
+        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+        raise JsonInputError(f"This is not valid JSON ({message}{where}).") from None
+    if json_depth(value) > max_depth:
+        raise JsonInputError(f"It is nested too deeply (PD Portal accepts at most {max_depth} levels).")
+    return value
+
+
+def check_date_range(value: dt.date | dt.datetime | None) -> None:
+    """ValidationError for a date outside EARLIEST_DATE..LATEST_DATE (9999-12-31 overflows a day later)."""
+    if value is None:
+        return
+    day = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise forms.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
+
+
+def _date_range_first(value: Any) -> None:
+    # Reject an out-of-range date before any arithmetic on it (time zone conversion, "the end of that day").
+    if isinstance(value, str):
+        match = re.match(r"\s*(\d{1,4})-\d{1,2}-\d{1,2}", value)
+        if match and not EARLIEST_DATE.year <= int(match.group(1)) <= LATEST_DATE.year:
+            raise forms.ValidationError(DATE_RANGE_MESSAGE, code="date_range")
+
+
+class BoundedDateTimeField(forms.DateTimeField):
+    """A DateTimeField that refuses dates outside EARLIEST_DATE..LATEST_DATE with a form error, never a 500."""
+
+    def to_python(self, value: Any) -> dt.datetime | None:
+        _date_range_first(value)
+        try:
+            result = super().to_python(value)
+        except OverflowError:
+            raise forms.ValidationError(DATE_RANGE_MESSAGE, code="date_range") from None
+        check_date_range(result)
+        return result
+
+
+class BoundedDateField(forms.DateField):
+    """A DateField that refuses dates outside EARLIEST_DATE..LATEST_DATE with a form error."""
+
+    def to_python(self, value: Any) -> dt.date | None:
+        result = super().to_python(value)
+        check_date_range(result)
+        return result
+
+
+# -- links taken from PagerDuty data ---------------------------------------------------------------------------
+
+SAFE_LINK_SCHEMES = frozenset({"http", "https", "mailto"})
+_LINK_SCHEME = re.compile(r"^([a-z][a-z0-9+.-]*):", re.IGNORECASE)
+# What browsers strip or ignore before reading a URL's scheme ("java\tscript:", " javascript:").
+_IGNORED_IN_URLS = re.compile(r"[\x00-\x20\x7f]")
+
+
+def safe_link_url(value: Any) -> str:
+    """The URL if a browser would open it as http(s) or mailto; "" for javascript:, data:, vbscript: and others.
+
+    Relative URLs are refused too: a link from PagerDuty data must say where it goes.
+    """
+    if not isinstance(value, str) or not value:
+        return ""
+    # Browsers drop leading/trailing C0 controls and spaces, and tabs and newlines anywhere, before parsing.
+    squeezed = _IGNORED_IN_URLS.sub("", value)
+    match = _LINK_SCHEME.match(squeezed)
+    if match is None or match.group(1).lower() not in SAFE_LINK_SCHEMES:
+        return ""
+    return value.strip()
