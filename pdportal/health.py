@@ -113,13 +113,13 @@ REDACTED_HOST = "[host]"
 
 def redact_error(text: str) -> str:
     """An error text without credentials, hosts or ports (redis-py names both: "connecting to 10.0.0.5:6379")."""
-    text = _CREDENTIALS.sub("", text)
+    text = _HOST_PORT.sub(REDACTED_HOST, _CREDENTIALS.sub("", text))
     for url in (settings.REDIS_URL, settings.DATABASES["default"].get("HOST") or ""):
         host = urlsplit(url).hostname if "://" in str(url) else str(url)
         if host:
             text = text.replace(host, REDACTED_HOST)
-    text = _HOST_PORT.sub(REDACTED_HOST, text)
-    return _IP.sub(REDACTED_HOST, text)
+    text = _IP.sub(REDACTED_HOST, text)
+    return re.sub(re.escape(REDACTED_HOST) + r":\d{1,5}\b", REDACTED_HOST, text)
 
 
 def redact_check(result: dict) -> dict:

@@ -160,22 +160,28 @@ def test_connecting_the_account_registers_the_webhook_and_starts_the_initial_syn
 # -- /healthz ------------------------------------------------------------------------------------------------------
 
 
-def test_healthz_reports_the_worker_heartbeat(client):
+@pytest.fixture
+def admin_health(client_as, admin):
+    """/healthz's details are for admins; anonymous callers read only ok or failing (tests/security)."""
+    return client_as(admin)
+
+
+def test_healthz_reports_the_worker_heartbeat(admin_health):
     from pdportal.redis import get_redis
     from pdportal.tasks import HEARTBEAT_KEY, heartbeat
 
     get_redis().delete(HEARTBEAT_KEY)
-    assert client.get("/healthz").json()["worker"]["ok"] is False
+    assert admin_health.get("/healthz").json()["worker"]["ok"] is False
     heartbeat()
-    worker = client.get("/healthz").json()["worker"]
+    worker = admin_health.get("/healthz").json()["worker"]
     assert worker["ok"] is True
     assert worker["last_heartbeat_seconds_ago"] < 60
 
 
-def test_healthz_reports_the_last_sync_and_the_last_webhook(client):
+def test_healthz_reports_the_last_sync_and_the_last_webhook(admin_health):
     SyncState.objects.create(name="initial_sync", status="running", done=10, total=40)
     WebhookEvent.objects.create(event_id="E1", event_type="incident.triggered", payload={})
-    body = client.get("/healthz").json()
+    body = admin_health.get("/healthz").json()
     assert body["last_sync"]["full_sync"]["status"] == "running"
     assert (body["last_sync"]["full_sync"]["done"], body["last_sync"]["full_sync"]["total"]) == (10, 40)
     assert body["last_webhook"]["event_type"] == "incident.triggered"
@@ -184,22 +190,22 @@ def test_healthz_reports_the_last_sync_and_the_last_webhook(client):
     assert timezone.now() - received < timedelta(minutes=1)
 
 
-def test_healthz_flags_a_subscription_pagerduty_temporarily_disabled(client, settings):
+def test_healthz_flags_a_subscription_pagerduty_temporarily_disabled(admin_health, settings):
     from services.models import WebhookSubscription
 
-    assert client.get("/healthz").json()["webhook_subscription"]["state"] == "missing"
+    assert admin_health.get("/healthz").json()["webhook_subscription"]["state"] == "missing"
     sub = WebhookSubscription.objects.create(
         pd_id="PSUB1",
         url=f"{settings.PORTAL_URL}/hooks/pagerduty/",
         created_by_portal=True,
         raw={"delivery_method": {"temporarily_disabled": True}},
     )
-    check = client.get("/healthz").json()["webhook_subscription"]
+    check = admin_health.get("/healthz").json()["webhook_subscription"]
     assert check["ok"] is False
     assert check["state"] == "temporarily_disabled"
     sub.raw = {"delivery_method": {"temporarily_disabled": False}}
     sub.save()
-    assert client.get("/healthz").json()["webhook_subscription"] == {
+    assert admin_health.get("/healthz").json()["webhook_subscription"] == {
         "ok": True,
         "state": "active",
         "id": "PSUB1",
@@ -241,7 +247,7 @@ def test_a_starting_worker_queues_the_initial_sync_and_the_webhook_check_once_co
     assert ensure.call_count == 2 and sync.call_count == 1
 
 
-def test_reconcile_notices_a_subscription_pagerduty_temporarily_disabled(fake_pd, client, settings):
+def test_reconcile_notices_a_subscription_pagerduty_temporarily_disabled(fake_pd, admin_health, settings):
     from services.models import WebhookSubscription
 
     url = f"{settings.PORTAL_URL}/hooks/pagerduty/"
@@ -255,9 +261,9 @@ def test_reconcile_notices_a_subscription_pagerduty_temporarily_disabled(fake_pd
         "events": ["incident.triggered"],
         "filter": {"type": "account_reference"},
     }
-    assert client.get("/healthz").json()["webhook_subscription"]["ok"] is True
+    assert admin_health.get("/healthz").json()["webhook_subscription"]["ok"] is True
     tasks.reconcile()
-    check = client.get("/healthz").json()["webhook_subscription"]
+    check = admin_health.get("/healthz").json()["webhook_subscription"]
     assert check["state"] == "temporarily_disabled" and check["ok"] is False
     assert WebhookSubscription.objects.get(pd_id="PGONE").active is False
 
