@@ -178,3 +178,30 @@ def test_no_template_renders_a_pagerduty_url_without_the_filter():
             if not match.group(1).startswith(("sort_links.", "href")):
                 unfiltered.append(f"{path.relative_to(root)}: {match.group(0)}")
     assert unfiltered == []
+
+
+@pytest.mark.parametrize("url", HOSTILE_PAGE_URLS[:6])
+def test_an_alerts_link_context_renders_as_text_and_a_web_one_as_a_link(client_as, responder, url):
+    from incidents.models import Alert, Incident
+
+    incident = Incident.objects.create(
+        pd_id="PCTX001", number=11, title="Disk full", status="triggered", created_at=timezone.now()
+    )
+    contexts = [
+        {"type": "link", "href": url, "text": "runbook"},
+        {"type": "link", "href": "https://wiki.example/disk", "text": "wiki"},
+    ]
+    Alert.objects.create(
+        pd_id="PALCTX1",
+        incident=incident,
+        status="triggered",
+        summary="disk",
+        created_at=timezone.now(),
+        body={"contexts": contexts, "details": {}},
+    )
+
+    html = client_as(responder).get("/incidents/PCTX001/").content.decode()
+
+    assert "runbook" in html
+    assert 'href="https://wiki.example/disk"' in html
+    assert _live_hrefs(html) == []
