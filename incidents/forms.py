@@ -299,6 +299,8 @@ def _json_field(value: str, *, kind: type, label: str):
     try:
         parsed = parse_json_input(value)
     except JsonInputError as exc:
+        if exc.detail:
+            raise forms.ValidationError(f"{label} must be valid JSON ({exc.detail}).") from None
         raise forms.ValidationError(f"{label}: {exc}") from None
     if not isinstance(parsed, kind):
         raise forms.ValidationError(f"{label} must be a JSON {'object' if kind is dict else 'list'}.")

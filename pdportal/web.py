@@ -21,7 +21,14 @@ DATE_RANGE_MESSAGE = f"Enter a date between {EARLIEST_DATE.isoformat()} and {LAT
 
 
 class JsonInputError(ValueError):
-    """Text that is not JSON the portal will accept; the message says why, in words for a form."""
+    """Text that is not JSON the portal will accept; the message says why, in words for a form.
+
+    `detail` is the parser's own words ("Expecting value at line 1") for a syntax error, "" when too deep.
+    """
+
+    def __init__(self, message: str, *, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 def json_depth(value: Any) -> int:
@@ -49,8 +56,8 @@ def parse_json_input(text: str, *, max_depth: int = MAX_JSON_DEPTH) -> Any:
         raise JsonInputError(f"It is nested too deeply (PD Portal accepts at most {max_depth} levels).") from None
     except ValueError as exc:
         where = f" at line {exc.lineno}" if isinstance(exc, json.JSONDecodeError) else ""
-        message = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
-        raise JsonInputError(f"This is not valid JSON ({message}{where}).") from None
+        detail = (exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)) + where
+        raise JsonInputError(f"This is not valid JSON ({detail}).", detail=detail) from None
     if json_depth(value) > max_depth:
         raise JsonInputError(f"It is nested too deeply (PD Portal accepts at most {max_depth} levels).")
     return value

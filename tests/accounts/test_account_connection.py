@@ -47,15 +47,15 @@ def test_an_api_key_wins_over_the_admins_grant(admin_grant, api_key_mode):
     assert account_client().auth == "token"
 
 
-def test_healthz_shows_the_connection(client, admin_grant):
+def test_healthz_shows_the_connection(client_as, admin, admin_grant):
     Connection.objects.update(healthy=False, last_error="Unauthorized (2006)", checked_at=timezone.now())
-    entry = client.get("/healthz").json()["pagerduty_connection"]
+    entry = client_as(admin).get("/healthz").json()["pagerduty_connection"]  # details are for admins
     assert entry["mode"] == "oauth" and entry["ok"] is False and entry["error"] == "Unauthorized (2006)"
 
 
-def test_healthz_says_when_nothing_is_connected(client, db, settings):
+def test_healthz_says_when_nothing_is_connected(client_as, admin, settings):
     settings.PAGERDUTY_API_TOKEN = ""
-    entry = client.get("/healthz").json()["pagerduty_connection"]
+    entry = client_as(admin).get("/healthz").json()["pagerduty_connection"]  # details are for admins
     assert entry["ok"] is False and "Not connected" in entry["error"]
 
 
