@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import responses
+from django.utils.html import escape
 
 from accounts.models import AuditEntry
 from accounts.selectors import pagerduty_client_for
@@ -38,12 +39,14 @@ def _console(client, **overrides):
 def test_a_console_read_records_the_url_with_its_query(client_as, admin, api_key_mode):
     responses.get(f"{API}/incidents", json={"incidents": []})
 
-    _console(client_as(admin), target="/incidents?statuses[]=triggered", params="limit=5\ninclude[]=assignees")
+    page = _console(client_as(admin), target="/incidents?statuses[]=triggered", params="limit=5\ninclude[]=assignees")
 
     sent = responses.calls[0].request.url
     entry = AuditEntry.objects.get()
     assert entry.url == sent
     assert entry.url.startswith(f"{API}/incidents?") and "limit=5" in entry.url
+    # The admin sees the same URL on the page.
+    assert f'id="console-sent-to">Sent to <code class="audit-url">{escape(sent)}</code>' in page.content.decode()
 
 
 @responses.activate
