@@ -194,7 +194,10 @@ class HttpTransport:
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = MAX_WAIT_SECONDS,
         on_write: WriteCallback | None = None,
+        base_url: str = "",
     ) -> None:
+        if base_url:
+            self.base_url = base_url
         self.timeout = timeout
         # Called once per write, accepted or not (the portal's audit log).
         self.on_write = on_write
@@ -219,10 +222,13 @@ class HttpTransport:
         """
         sent = final_url(url, params)
         allowed = origin_of(self.base_url)
-        if allowed is None or origin_of(sent) != allowed:
+        if allowed is None:
+            # A transport made without its PagerDuty host (HttpTransport(base_url=...)) may send nowhere.
+            raise ForeignOrigin(f"Refused to send to {redact_url(sent)}: no PagerDuty host is configured for it")
+        if origin_of(sent) != allowed:
             raise ForeignOrigin(
                 f"Refused to send a request to {redact_url(sent)}: it is not the configured PagerDuty host "
-                f"{self.base_url or '(none configured)'}",
+                f"{self.base_url}",
                 path=redact_url(sent),
             )
         return sent

@@ -91,8 +91,10 @@ def _token_request(
     now: Callable[[], datetime],
 ) -> TokenSet:
     path = "/oauth/token"
-    transport = HttpTransport(timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep)
-    transport.base_url = oauth_url  # the client secret goes to the OAuth host and nowhere else
+    # base_url: the client secret goes to the OAuth host and nowhere else.
+    transport = HttpTransport(
+        timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep, base_url=oauth_url
+    )
     # A refresh token may be single-use, so a token request is never repeated once it may have reached the server.
     state = transport.send(
         "POST",

@@ -161,3 +161,16 @@ def test_every_write_reports_the_exact_url_sent():
     assert sent == f"{API}/incidents/PABC123?include%5B%5D=assignees&x=a+b"
     assert [r["url"] for r in records] == [sent]
     assert records[0]["path"] == "/incidents/PABC123"
+
+
+@responses.activate
+def test_a_transport_without_a_configured_host_sends_nowhere():
+    from pdportal.pagerduty.client import HttpTransport
+
+    responses.add(responses.POST, _ANY, json={})
+
+    with pytest.raises(errors.ForeignOrigin, match="no PagerDuty host"):
+        HttpTransport(max_retries=0).send("POST", f"{IDENTITY}/oauth/token", data="client_secret=cs")
+    HttpTransport(max_retries=0, base_url=IDENTITY).send("POST", f"{IDENTITY}/oauth/token", data="x=1")
+
+    assert [c.request.url for c in responses.calls] == [f"{IDENTITY}/oauth/token"]
