@@ -10,7 +10,6 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
 from typing import Any
 
 from django.db import transaction
@@ -19,7 +18,7 @@ from django.utils import timezone
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
 from pdportal import live
-from pdportal.pagerduty import Conflict, InvalidInput, NotFound, PagerDutyClient, PagerDutyError
+from pdportal.pagerduty import Conflict, InvalidInput, NotFound, PagerDutyClient, PagerDutyError, format_time
 from pdportal.pagerduty.client import BULK_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -157,16 +156,27 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
     if not sources:
         raise ActionRefused("Choose at least one other incident to merge into this one.")
     client = client_for(actor)
-    data = client.merge_incidents(incident.pd_id, sources)
-    target = _finish(client, data, extra_ids=sources)
+    client.merge_incidents(incident.pd_id, sources)
+    # PagerDuty answers a merge with a reference, whose summary ("[#12] Disk full") is not the title: the target's
+    # state comes from reading it back. The merge itself has happened, so a failed read only leaves the mirror
+    # for the webhook or reconcile to update.
+    try:
+        target = _finish(client, client.get_entity(f"/incidents/{incident.pd_id}"), extra_ids=sources)
+    except PagerDutyError as exc:
+        logger.info("could not refresh merge target %s: %s", incident.pd_id, exc)
+        _publish([incident.pd_id, *sources])
+        target = incident
     # The merged incidents changed too (resolved, alerts moved): mirror PagerDuty's view of each.
+    merged = []
+    for source_id in sources:
+        try:
+            merged.append(client.get_entity(f"/incidents/{source_id}"))
+        except PagerDutyError as exc:
+            logger.info("could not refresh merged incident %s: %s", source_id, exc)
     with transaction.atomic():
-        for source_id in sources:
-            try:
-                _apply_incident(client.get_entity(f"/incidents/{source_id}"))
-            except PagerDutyError as exc:
-                logger.info("could not refresh merged incident %s: %s", source_id, exc)
-        _sync_alerts(client, target)
+        for data in merged:
+            _apply_incident(data)
+    _sync_alerts(client, target)
     return target
 
 
@@ -191,9 +201,10 @@ def _sync_alerts(client: PagerDutyClient, incident: Incident) -> None:
     except PagerDutyError as exc:
         logger.info("could not refresh alerts of %s: %s", incident.pd_id, exc)
         return
-    for alert in alerts:
-        mirror.upsert_alert(alert, incident=incident, update_search=False)
-    mirror.refresh_search_text(incident)
+    with transaction.atomic():
+        for alert in alerts:
+            mirror.upsert_alert(alert, incident=incident, update_search=False)
+        mirror.refresh_search_text(incident)
 
 
 def note_create(*, actor: Any, incident: Incident, content: str) -> Any:
@@ -618,7 +629,7 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPa
         params["integration_ids"] = [filters["integration"]]
     for key in ("since", "until"):
         if filters.get(key):
-            params[key] = filters[key].astimezone(UTC).isoformat().replace("+00:00", "Z")
+            params[key] = format_time(filters[key])
     page = min(max(int(filters.get("page") or 1), 1), CHANGE_EVENTS_MAX_PAGE)
     offset = (page - 1) * CHANGE_EVENTS_PER_PAGE
     client = client_for(actor)
@@ -651,8 +662,8 @@ def change_event_fetch(*, actor: Any, pd_id: str) -> ChangeEvent | None:
 def notifications_fetch(*, actor: Any, filters: dict[str, Any]) -> list[dict[str, Any]]:
     """List Notifications between since and until (PagerDuty: at most 3 months), newest first; not mirrored."""
     params: dict[str, Any] = {
-        "since": filters["since"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        "until": filters["until"].astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "since": format_time(filters["since"]),
+        "until": format_time(filters["until"]),
     }
     if filters.get("filter"):
         params["filter"] = filters["filter"]

@@ -18,7 +18,7 @@ from incidents import mirror
 from incidents.models import Incident
 from pdportal import live
 from pdportal.models import SyncState
-from pdportal.pagerduty import PagerDutyClient, PagerDutyError
+from pdportal.pagerduty import PagerDutyClient, PagerDutyError, format_time
 
 logger = logging.getLogger(__name__)
 
@@ -100,7 +100,7 @@ def publish_sync_state(name: str) -> None:
 def _window(days: int) -> dict[str, str]:
     until = timezone.now() + timedelta(minutes=1)
     since = until - timedelta(days=days)
-    return {"since": since.isoformat(), "until": until.isoformat()}
+    return {"since": format_time(since), "until": format_time(until)}
 
 
 def _run_step(

@@ -25,7 +25,7 @@ from incidents import mirror
 from incidents.models import Incident, WebhookEvent
 from pdportal import health, live
 from pdportal.models import SyncState
-from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError
+from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError, format_time
 
 logger = logging.getLogger(__name__)
 
@@ -143,8 +143,9 @@ def refetch_incident(*, client, pd_id: str) -> Incident | None:
     from incidents.sync import sync_incident_details
 
     try:
-        # Same parameters as the sync's list, so both store byte-identical JSON.
-        data = client.get_entity(f"/incidents/{pd_id}", {"time_zone": "UTC"})
+        # Get Incident declares no time_zone: PagerDuty renders its times in UTC, like the sync's list (which asks
+        # for time_zone=UTC), so both store the same JSON.
+        data = client.get_entity(f"/incidents/{pd_id}")
     except PagerDutyError as exc:
         if exc.status == 404:
             return Incident.objects.filter(pd_id=pd_id).first()
@@ -154,7 +155,7 @@ def refetch_incident(*, client, pd_id: str) -> Incident | None:
     # history came with the sync or an earlier refetch), one page.
     params: dict[str, Any] = {"limit": 100}
     if existing is not None and existing.changed_at is not None:
-        params["since"] = (existing.changed_at - timedelta(minutes=10)).isoformat()
+        params["since"] = format_time(existing.changed_at - timedelta(minutes=10))
     log_entries = client.get(f"/incidents/{pd_id}/log_entries", params).get("log_entries", [])
     with transaction.atomic():
         existing = Incident.objects.filter(pd_id=pd_id).first()
@@ -329,7 +330,7 @@ def reconcile(self) -> int:
             client = _account_client()
             entries = client.list_all(
                 "/log_entries",
-                {"since": since.isoformat(), "until": (until + timedelta(seconds=1)).isoformat()},
+                {"since": format_time(since), "until": format_time(until + timedelta(seconds=1))},
             )
             first_seen: dict[str, datetime] = {}
             for entry in entries:

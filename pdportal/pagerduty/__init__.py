@@ -16,7 +16,7 @@ from .errors import (
     Unauthorized,
 )
 from .events import EventsClient
-from .pages import TooManyRecords, iter_pages, list_all
+from .pages import TooManyRecords, format_time, iter_pages, list_all
 from .redact import redact, redact_body, redact_headers, redact_url
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "Unauthorized",
     "budget_for",
     "errors",
+    "format_time",
     "iter_pages",
     "list_all",
     "redact",

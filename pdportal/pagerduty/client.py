@@ -7,6 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -23,6 +24,7 @@ from .errors import (
     PagerDutyError,
     error_from_response,
 )
+from .pages import format_time
 from .redact import redact_body, redact_headers, redact_params, redact_url
 from .wrappers import lookup as lookup_wrapper
 
@@ -107,6 +109,8 @@ def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) 
 def _scalar(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return format_time(value)  # one time format in every query: PagerDuty's documented `…Z`
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)

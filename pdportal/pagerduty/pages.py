@@ -35,7 +35,8 @@ def _parse_time(value: Any) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _format_time(value: datetime) -> str:
+def format_time(value: datetime) -> str:
+    """A time as PagerDuty documents its query parameters: UTC, ending in `Z` (2026-11-20T10:00:00Z)."""
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -169,7 +170,7 @@ class _Pager:
         pending: list[tuple[datetime, datetime, dict[str, Any] | None]] = [(since, until, first)]
         while pending:
             start, end, body = pending.pop(0)
-            params = {**self.params, self.since_name: _format_time(start), self.until_name: _format_time(end)}
+            params = {**self.params, self.since_name: format_time(start), self.until_name: format_time(end)}
             if body is None:
                 body = self._get(params, 0, total=True)
             total = body.get("total")
@@ -177,7 +178,7 @@ class _Pager:
             if total is not None and total > MAX_OFFSET_WINDOW:
                 if end - start <= MIN_WINDOW:
                     raise TooManyRecords(
-                        f"{self.path} has {total} records within one second ({_format_time(start)}); "
+                        f"{self.path} has {total} records within one second ({format_time(start)}); "
                         "cannot split further",
                         method="GET",
                         path=self.path,

@@ -533,6 +533,18 @@ def _integration_user(integration):
     return None
 
 
+def _contexts(links, images) -> list[dict]:
+    """An event's links and images as the alert body's contexts: the spec's Context requires its `type`."""
+    contexts = []
+    for link in links or []:
+        contexts.append({"type": "link", **{k: link[k] for k in ("href", "text") if k in link}})
+    for image in images or []:
+        # The Events API names an image's alternate text `alt`; a Context calls it `text`.
+        extra = {"text": image["alt"]} if "alt" in image else {}
+        contexts.append({"type": "image", **{k: image[k] for k in ("src", "href") if k in image}, **extra})
+    return contexts
+
+
 @transaction.atomic
 def incident_trigger_from_event(
     *,
@@ -560,7 +572,7 @@ def incident_trigger_from_event(
     )
     body = {
         "type": "alert_body",
-        "contexts": list(links or []) + list(images or []),
+        "contexts": _contexts(links, images),
         "details": custom_details if isinstance(custom_details, dict) else {"details": custom_details},
         "cef_details": {
             "summary": summary,

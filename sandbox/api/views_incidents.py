@@ -262,7 +262,8 @@ def merge_incidents(request, incident_id):
     target = _incident(incident_id)
     incidents = [lookup(m.Incident, s, "Incident") for s in sources]
     domain.incident_merge(actor=actor, target=target, sources=incidents)
-    return respond({"incident": _fresh(target)})
+    # The spec answers with a reference to the target (its summary is "[#number] title"), not the incident.
+    return respond({"incident": ser.incident_ref(target)})
 
 
 # --- alerts ---------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from openapi_core import Config, OpenAPI
 from openapi_core.datatypes import RequestParameters
@@ -128,3 +128,52 @@ def describe(exc) -> str:
     for error in getattr(exc, "schema_errors", None) or []:
         walk(error)
     return "\n  ".join(sorted(set(leaves))[:20]) if leaves else f"{type(exc).__name__}: {str(exc)[:500]}"
+
+
+def reference_properties(schema: str) -> set[str]:
+    """The property names a reference schema (e.g. IncidentReference) allows, through its allOf parts."""
+    spec = json.loads(SPEC_PATH.read_text())
+    names: set[str] = set()
+
+    def resolve(pointer: str) -> dict:
+        node = spec
+        for part in pointer.removeprefix("#/").split("/"):
+            node = node[int(part)] if isinstance(node, list) else node[part]
+        return node
+
+    def walk(node: dict) -> None:
+        if "$ref" in node:
+            walk(resolve(node["$ref"]))
+        names.update(node.get("properties") or {})
+        for part in node.get("allOf") or []:
+            walk(part)
+
+    walk(spec["components"]["schemas"][schema])
+    return names
+
+
+def undeclared_query_parameters(method: str, url: str) -> set[str]:
+    """Query parameters of a request the portal sent that the spec's operation does not declare."""
+    spec = json.loads(SPEC_PATH.read_text())
+    parts = urlsplit(url)
+    segments = parts.path.strip("/").split("/")
+
+    def matches(template: str) -> bool:
+        pattern = template.strip("/").split("/")
+        return len(pattern) == len(segments) and all(
+            p == s or (p.startswith("{") and p.endswith("}")) for p, s in zip(pattern, segments, strict=True)
+        )
+
+    # A literal segment beats a {param} one (/incidents/count before /incidents/{id}).
+    candidates = sorted((t for t in spec["paths"] if matches(t)), key=lambda t: t.count("{"))
+    if not candidates:
+        raise AssertionError(f"{method} {parts.path} is not in the spec")
+    item = spec["paths"][candidates[0]]
+    declared = set()
+    for parameter in [*(item.get("parameters") or []), *(item[method.lower()].get("parameters") or [])]:
+        if "$ref" in parameter:
+            parameter = spec["components"]["parameters"][parameter["$ref"].rsplit("/", 1)[-1]]
+        if parameter.get("in") == "query":
+            declared.add(parameter["name"])
+    sent = {unquote(pair.split("=", 1)[0]) for pair in parts.query.split("&") if pair}
+    return sent - declared

@@ -139,8 +139,21 @@ def test_it_sends_pagerdutys_request_with_the_actors_identity(
 
 
 def test_merge_sends_the_source_references(setup, responder):
+    # The spec answers a merge with an incident reference, whose summary is "[#1] Disk full", not the title.
+    reference = {
+        "id": "PINC1",
+        "type": "incident_reference",
+        "summary": "[#1] Disk full",
+        "self": f"{API}/incidents/PINC1",
+        "html_url": "https://acme.pagerduty.com/incidents/PINC1",
+    }
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        fake(rsps, responses.PUT, "/incidents/PINC1/merge", {"incident": incident_json("PINC1", 1)})
+        fake(rsps, responses.PUT, "/incidents/PINC1/merge", {"incident": reference})
+        rsps.add(
+            responses.GET,
+            f"{API}/incidents/PINC1",
+            json={"incident": incident_json("PINC1", 1, updated_at="2026-11-21T00:00:00Z", alert_counts={"all": 3})},
+        )
         rsps.add(
             responses.GET, f"{API}/incidents/PINC2", json={"incident": incident_json("PINC2", 2, status="resolved")}
         )
@@ -153,6 +166,9 @@ def test_merge_sends_the_source_references(setup, responder):
         request = sent(rsps, "PUT", "/incidents/PINC1/merge")
     assert json.loads(request.body) == {"source_incidents": [{"id": "PINC2", "type": "incident_reference"}]}
     assert Incident.objects.get(pd_id="PINC2").status == "resolved"
+    # The target is refetched: its true title stays, and its state is PagerDuty's after the merge.
+    target = Incident.objects.get(pd_id="PINC1")
+    assert (target.title, target.alert_count) == ("Disk full", 3)
 
 
 def test_merge_refuses_an_incident_number_it_does_not_know_without_calling_pagerduty(setup, responder):

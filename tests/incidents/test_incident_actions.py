@@ -104,13 +104,15 @@ def test_it_snoozes_an_acknowledged_incident_only(mirrored, pick, client_as, res
 def test_it_merges_other_incidents_into_this_one(mirrored, pick, client_as, responder):
     target = pick("triggered", min_alerts=1)
     source = pick("triggered", min_alerts=1)
-    moved = source.alert_count
+    moved, title = source.alert_count, target.title
     post(client_as(responder), target, "merge", {"sources": f"#{source.number}"})
     assert ("PUT", f"/incidents/{target.pd_id}/merge") in writes(mirrored)
     source.refresh_from_db()
     target.refresh_from_db()
     assert source.status == "resolved"
     assert target.alerts.count() >= moved + 1
+    # PagerDuty answers a merge with a reference ("[#12] title" as its summary): the title must stay the title.
+    assert target.title == title
 
 
 def test_it_changes_title_priority_urgency_and_service(mirrored, pick, client_as, responder):

@@ -225,7 +225,16 @@ def test_merge_moves_alerts_and_resolves_the_sources(fresh_sandbox):
         json={"source_incidents": [{"id": source["id"], "type": "incident_reference"}]},
     )
     assert merged.status_code == 200
-    assert merged.json()["incident"]["alert_counts"]["all"] == target["alert_counts"]["all"] + len(source_alerts)
+    # The spec answers with a reference to the target, not the whole incident.
+    assert merged.json()["incident"] == {
+        "id": target["id"],
+        "type": "incident_reference",
+        "summary": target["summary"],
+        "self": target["self"],
+        "html_url": target["html_url"],
+    }
+    after = sandbox.get(f"/incidents/{target['id']}").json()["incident"]
+    assert after["alert_counts"]["all"] == target["alert_counts"]["all"] + len(source_alerts)
     assert sandbox.get(f"/incidents/{source['id']}").json()["incident"]["status"] == "resolved"
     moved = {a["id"] for a in sandbox.get(f"/incidents/{target['id']}/alerts").json()["alerts"]}
     assert {a["id"] for a in source_alerts} <= moved
