@@ -13,7 +13,7 @@ from django.utils import timezone
 from incidents import tasks
 from incidents.models import Incident, LogEntry, WebhookEvent
 from pdportal.models import SyncState
-from pdportal.pagerduty import PagerDutyError
+from pdportal.pagerduty import PagerDutyError, format_time
 from tests.live.conftest import mirror_hash, rest_incident
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +43,7 @@ def test_reconcile_refetches_the_incidents_named_by_new_log_entries_and_advances
     assert tasks.reconcile() == 1
 
     query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
-    assert query["since"] == [(recent - tasks.RECONCILE_OVERLAP).isoformat()]
+    assert query["since"] == [format_time(recent - tasks.RECONCILE_OVERLAP)]
     incident = Incident.objects.get(pd_id="PREC1")
     assert incident.status == "acknowledged"
     assert incident.alerts.count() == 1
@@ -75,7 +75,7 @@ def test_reconcile_starts_from_the_full_sync_when_it_never_ran(fake_pd):
     SyncState.objects.create(name="initial_sync", status="done", watermark=WATERMARK)
     tasks.reconcile()
     query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
-    assert query["since"] == [(WATERMARK - tasks.RECONCILE_OVERLAP).isoformat()]
+    assert query["since"] == [format_time(WATERMARK - tasks.RECONCILE_OVERLAP)]
 
 
 def test_full_sync_records_progress_and_tells_pages_to_resync(fake_pd):
@@ -273,7 +273,7 @@ def test_reconcile_catches_up_a_long_outage_window_by_window(fake_pd):
     tasks.reconcile()
     query = parse_qs(urlparse(fake_pd.log_queries[0]).query)
     since = WATERMARK - tasks.RECONCILE_OVERLAP
-    assert query["until"] == [(since + tasks.RECONCILE_MAX_WINDOW + timedelta(seconds=1)).isoformat()]
+    assert query["until"] == [format_time(since + tasks.RECONCILE_MAX_WINDOW + timedelta(seconds=1))]
     assert SyncState.objects.get(name="reconcile").watermark == since + tasks.RECONCILE_MAX_WINDOW
 
 
