@@ -325,6 +325,9 @@ def check_webhook_subscription() -> dict:
     """The portal's own subscription, from the mirror: flags one PagerDuty disabled after failed deliveries."""
     from services.models import WebhookSubscription
 
+    if not settings.PAGERDUTY_WEBHOOKS:
+        # No subscription is wanted: PagerDuty cannot reach PORTAL_URL, and reconcile reads its log instead.
+        return {"ok": True, "state": "polling", "interval_seconds": settings.RECONCILE_SECONDS}
     subs = list(WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id"))
     if not subs:
         return {"ok": False, "state": "missing", "error": "No webhook subscription points at this portal."}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from urllib.parse import urlparse
@@ -79,3 +80,17 @@ def env_url(
             f"{name} must be a URL starting with {' or '.join(s + '://' for s in schemes)}, got {value!r}"
         )
     return value.rstrip("/")
+
+
+def is_public_https(url: str) -> bool:
+    """Whether PagerDuty could deliver webhooks to `url`: https, and neither a local name nor a private address."""
+    parsed = urlparse(url)
+    host = (parsed.hostname or "").lower()
+    if parsed.scheme != "https" or not host or host == "localhost":
+        return False
+    if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True  # a public name (a tunnel, say): DNS decides

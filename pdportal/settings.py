@@ -10,7 +10,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from pdportal.env import env_bool, env_int, env_list, env_str, env_url
+from pdportal.env import env_bool, env_int, env_list, env_str, env_url, is_public_https
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 TESTING = "pytest" in sys.modules or env_bool("PDPORTAL_TESTING")
@@ -35,6 +35,18 @@ def _secret_key() -> str:
 SECRET_KEY = _secret_key()
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"])
 PORTAL_URL = env_url("PORTAL_URL", "http://127.0.0.1:8000")
+
+
+# Webhooks need a PORTAL_URL that PagerDuty can reach; without one the portal registers no subscription and
+# follows PagerDuty's log (reconcile) every 30 s instead. `on` forces them (the bundled sandbox reaches
+# 127.0.0.1), `off` forbids them.
+_webhooks = env_str("PAGERDUTY_WEBHOOKS", "auto").lower()
+if _webhooks not in {"auto", "on", "off"}:
+    raise ImproperlyConfigured(f"PAGERDUTY_WEBHOOKS must be auto, on or off, got {_webhooks!r}")
+PAGERDUTY_WEBHOOKS = _webhooks == "on" or (_webhooks == "auto" and is_public_https(PORTAL_URL))
+# How often reconcile reads /log_entries: the heal for missed webhooks, or the live feed when there are none
+# (2 requests a minute when nothing changes, plus 4 per changed incident: far inside the 900/min budget).
+RECONCILE_SECONDS = env_int("RECONCILE_SECONDS", 180 if PAGERDUTY_WEBHOOKS else 30, minimum=10)
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [PORTAL_URL])
 
 # HTTPS hardening is on whenever DEBUG is off, unless the operator says the portal is served over plain HTTP.
@@ -211,7 +223,7 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, "socket_timeout": 2, "socket_connect_timeout": 2}
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
-    "reconcile": {"task": "incidents.tasks.reconcile", "schedule": env_int("RECONCILE_SECONDS", 180, minimum=10)},
+    "reconcile": {"task": "incidents.tasks.reconcile", "schedule": RECONCILE_SECONDS},
     "nightly-full-sync": {"task": "incidents.tasks.full_sync", "schedule": 24 * 3600},
     "sweep-webhook-events": {"task": "incidents.tasks.sweep_webhook_events", "schedule": 30},
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},

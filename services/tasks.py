@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
@@ -18,6 +19,10 @@ def ensure_webhook_subscription() -> str:
 
     from .actions import webhook_subscription_ensure
 
+    if not settings.PAGERDUTY_WEBHOOKS:
+        # PagerDuty cannot reach PORTAL_URL: a subscription would only fail and be disabled. Reconcile follows
+        # PagerDuty's log instead (settings.RECONCILE_SECONDS).
+        return "polling"
     try:
         result = webhook_subscription_ensure(client=account_client())
     except NoAccountConnection as exc:

@@ -17,6 +17,8 @@
   var statusEl = document.getElementById("live-status");
   var me = body.getAttribute("data-pd-user-id") || "";
   var notifyOn = body.getAttribute("data-notify-desktop") === "1";
+  // Without webhooks the server follows PagerDuty's log on a timer: "live" says how fresh that is.
+  var liveLabel = body.getAttribute("data-live-label") || "live";
   var STALE_AFTER_MS = window.PD_LIVE_STALE_AFTER_MS || 10000;
   // Only gathers invalidations of the same moment into one re-fetch: a longer burst is bounded anyway, since an
   // element has one request in flight and at most one more queued ("dirty"). Each ms here is a ms of latency.
@@ -48,7 +50,9 @@
     statusEl.textContent = text;
     statusEl.title =
       state === "live"
-        ? "Updates arrive as they happen"
+        ? liveLabel === "live"
+          ? "Updates arrive as they happen"
+          : "PagerDuty cannot send webhooks to this address: changes made in PagerDuty appear at its next log read"
         : state === "off"
           ? "This server does not push updates; reload the page to see changes"
           : "Updates are paused; the page will catch up";
@@ -76,7 +80,7 @@
       window.clearTimeout(staleTimer);
       staleTimer = null;
     }
-    setStatus("live", "live");
+    setStatus("live", liveLabel);
   }
 
   function liveElements() {
