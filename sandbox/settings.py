@@ -63,9 +63,10 @@ TIME_ZONE = "UTC"
 STATIC_URL = "/static/"
 
 SANDBOX_API_TOKEN = os.environ.get("SANDBOX_API_TOKEN", "sandbox-account-token")
-# Public base URLs that appear in `self` and `html_url`; the portal never follows html_url.
+# Public base URLs that appear in `self` and `html_url` (default: the URL the request came to; html_url under its
+# /web/, where the sandbox serves an incident page, so the portal's "PagerDuty" link opens something real).
 SANDBOX_BASE_URL = os.environ.get("SANDBOX_BASE_URL", "").rstrip("/")
-SANDBOX_HTML_BASE_URL = os.environ.get("SANDBOX_HTML_BASE_URL", "https://sandbox.pagerduty.com").rstrip("/")
+SANDBOX_HTML_BASE_URL = os.environ.get("SANDBOX_HTML_BASE_URL", "").rstrip("/")
 
 LOGGING = {
     "version": 1,

@@ -2,7 +2,7 @@
 
 from django.urls import include, path
 
-from sandbox.api import errors
+from sandbox.api import errors, views_web
 
 # `/_sandbox/` (knobs, request log, reset, keys) is answered by sandbox.knobs.KnobsMiddleware itself.
 urlpatterns = [
@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("sandbox.events.urls")),  # /v2/enqueue, /v2/change/enqueue
     path("", include("sandbox.hooks.urls")),  # /webhook_subscriptions…
     path("", include("sandbox.api.urls")),  # REST v2
+    path("web/incidents/<str:incident_id>", views_web.incident_page),  # what an incident's html_url opens
 ]
 
 

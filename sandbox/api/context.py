@@ -30,7 +30,7 @@ def api_url(path):
 
 
 def html_url(path):
-    return f"{settings.SANDBOX_HTML_BASE_URL}{path}"
+    return f"{settings.SANDBOX_HTML_BASE_URL or api_url('/web')}{path}"
 
 
 def ts(value):

@@ -10,7 +10,7 @@ from sandbox.identity.selectors import actor_for_authorization
 __all__ = ["Actor", "PagerDutyAuthMiddleware"]
 
 # Paths that authenticate differently (Events API by routing key, OAuth by client) or not at all.
-OPEN_PREFIXES = ("/_sandbox/", "/oauth/", "/v2/", "/static/", "/favicon.ico")
+OPEN_PREFIXES = ("/_sandbox/", "/oauth/", "/v2/", "/static/", "/favicon.ico", "/web/")
 
 
 def unauthorized() -> HttpResponse:
