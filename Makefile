@@ -8,15 +8,20 @@ export SANDBOX_PORT ?= 8010
 
 .PHONY: venv run test lint format bench clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+# Two stamps: `make run` needs only the runtime (requirements.txt); test, lint and bench add the dev tools.
+$(VENV)/.installed-run: requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "PD Portal needs Python 3.12+, found " + sys.version.split()[0])'
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@SECONDS=0; $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt && echo "[make run] installed requirements.txt in $${SECONDS} s"
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.installed-run requirements-dev.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	@touch $@
 
 venv: $(VENV)/.installed
 
-run: venv
+run: $(VENV)/.installed-run
 	$(PY) -m pdportal.devserver
 
 test: venv
