@@ -117,15 +117,15 @@ class Steps:
         self.times: list[tuple[str, float]] = []
 
     @contextlib.contextmanager
-    def step(self, label: str) -> Iterator[None]:
-        say(label)
+    def step(self, name: str, message: str) -> Iterator[None]:
+        say(message)
         began = time.monotonic()
         yield
-        self.times.append((label.split(" (", 1)[0], time.monotonic() - began))
+        self.times.append((name, time.monotonic() - began))
 
     def summary(self) -> str:
-        parts = ", ".join(f"{label} {seconds:.1f} s" for label, seconds in self.times)
-        return f"started in {time.monotonic() - self.started:.1f} s ({parts})"
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.times)
+        return f"{time.monotonic() - self.started:.1f} s ({parts})"
 
 
 def say(message: str) -> None:
@@ -330,7 +330,7 @@ def banner(*, port: int, report: dict[str, str], sandbox: dict[str, str] | None,
     lines += [
         f"  Health:                 http://127.0.0.1:{port}/healthz",
         f"  Logs:                   {RUN_DIR}/*.log",
-        f"  Start-up:               {steps.summary()}",
+        f"  Started in:             {steps.summary()}",
         "  Stop:                   Ctrl-C",
         "",
     ]
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_url = os.environ.get("REDIS_URL", "")
         if not redis_url:
             redis_port = int(os.environ.get("EMBEDDED_REDIS_PORT") or 6390)
-            with steps.step(f"embedded Redis (REDIS_URL is unset) on port {redis_port}"):
+            with steps.step("redis", f"REDIS_URL is unset: starting the embedded Redis on port {redis_port}"):
                 proc = children.start(
                     "redis", [py, "-m", "pdportal.embedded_redis", "--port", str(redis_port)], dict(os.environ)
                 )
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         if own:
             say(f"PagerDuty credentials found: using your account at {env.get('PAGERDUTY_API_URL') or 'PagerDuty'}")
 
-        with steps.step("migrate the portal database"):
+        with steps.step("migrate", "migrating the portal database"):
             children.run("migrate", [py, "manage.py", "migrate", "--noinput", "-v", "0"], env, quiet=False)
 
         sandbox_info = None
@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
                 if new
                 else f"kept from the last run in {sandbox_db} (delete it to start again from the seed)"
             )
-            with steps.step(f"PagerDuty sandbox on {sandbox_url} ({'new, seeding' if new else 'state kept'})"):
+            seeding = "new: seeding it" if new else "keeping its state"
+            with steps.step("sandbox", f"starting the PagerDuty sandbox on {sandbox_url} ({seeding})"):
                 sandbox_env = {k: v for k, v in env.items() if not k.startswith("DJANGO_SETTINGS")}
                 sandbox = children.start(
                     "sandbox",
@@ -410,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
                 bootstrap_args.append("--new-sandbox")
 
         # The web process must be up before the subscription is registered: PagerDuty may ping at once.
-        with steps.step(f"portal on http://127.0.0.1:{port}"):
+        with steps.step("portal", f"starting the portal on http://127.0.0.1:{port}"):
             web = children.start(
                 "web",
                 [
@@ -430,13 +431,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             wait_for_http(f"http://127.0.0.1:{port}/healthz", web, "web")
 
-        with steps.step("initial sync and live updates"):
+        with steps.step("sync", "initial sync and live updates"):
             children.run("bootstrap", bootstrap_args, env, quiet=False)
         report = json.loads(report_file.read_text() or "{}")
         if report.get("reset") and sandbox_info is not None:
             sandbox_info["state"] += "; the portal's mirror of the previous sandbox was reset with it"
 
-        with steps.step("Celery worker and beat"):
+        with steps.step("worker", "starting the Celery worker and beat"):
             children.start("worker", [py, "-m", "celery", "-A", "pdportal", "worker", "-l", "warning", "-c", "2"], env)
             schedule = RUN_DIR / f"celerybeat-schedule-{port}"  # one per portal: two runs never share it
             children.start(
