@@ -267,7 +267,6 @@ def bootstrap(argv: list[str]) -> int:
     try:
         client = account_client()
     except NoAccountConnection:
-        report["who"] = "not connected yet"
         Path(options.report).write_text(json.dumps(report))
         say("no account connection yet: sign in with PagerDuty as an admin, then connect on /settings/")
         return 0
@@ -304,11 +303,15 @@ def bootstrap(argv: list[str]) -> int:
 def banner(*, port: int, report: dict[str, str], sandbox: dict[str, str] | None, steps: Steps) -> str:
     where = report.get("subdomain") or ""
     account = f"{where} ({report['api_url']})" if where else report["api_url"]
+    if report.get("who"):
+        account += f", as {report['who']}"
+    else:
+        account += ": not connected yet (sign in with PagerDuty as an admin, then connect on /settings/)"
     lines = [
         "",
         f"  PD Portal is running:   http://127.0.0.1:{port}/",
-        f"  PagerDuty account:      {account}, as {report.get('who', '?')}",
-        f"  Live updates:           {report.get('live', 'after an admin connects the account')}",
+        f"  PagerDuty account:      {account}",
+        f"  Live updates:           {report.get('live', 'once an admin connects the account')}",
     ]
     if report.get("live_why"):
         lines.append(f"                          ({report['live_why']})")

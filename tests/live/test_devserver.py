@@ -283,3 +283,73 @@ def test_make_run_twice_keeps_the_sandbox_and_the_mirror_in_step_and_sigterm_to_
     # SIGTERM to make run's whole process group (a terminal closing, a supervisor stopping it): nothing is left.
     out = second.stop("group-sigterm")
     assert not _listening(second.port) and not _listening(int(second.env["SANDBOX_PORT"])), out
+
+
+# -- the pieces, without starting anything ---------------------------------------------------------------------------
+
+
+def test_your_own_token_or_oauth_app_means_your_account():
+    from pdportal.devserver import uses_own_account
+
+    assert uses_own_account({"PAGERDUTY_API_TOKEN": "u+key"})
+    assert uses_own_account({"PAGERDUTY_CLIENT_ID": "id", "PAGERDUTY_CLIENT_SECRET": "secret"})
+    assert not uses_own_account({"PAGERDUTY_CLIENT_ID": "id"})  # half an OAuth app connects nothing
+    assert not uses_own_account({})
+
+
+def test_the_portal_keeps_what_you_set_for_your_account_and_gets_the_sandboxs_otherwise(monkeypatch):
+    from pdportal.devserver import portal_env
+
+    monkeypatch.setenv("PAGERDUTY_API_TOKEN", "u+mine")
+    monkeypatch.setenv("PAGERDUTY_API_URL", "https://api.eu.pagerduty.com")
+    monkeypatch.delenv("PAGERDUTY_WEBHOOKS", raising=False)
+    own = portal_env(port=8123, sandbox_url=None, redis_url="redis://127.0.0.1:1/0")
+    assert (own["PAGERDUTY_API_TOKEN"], own["PAGERDUTY_API_URL"]) == ("u+mine", "https://api.eu.pagerduty.com")
+    assert own["PORTAL_URL"] == "http://127.0.0.1:8123" and "PAGERDUTY_WEBHOOKS" not in own
+
+    sandbox = portal_env(port=8123, sandbox_url="http://127.0.0.1:8124", redis_url="redis://127.0.0.1:1/0")
+    assert sandbox["PAGERDUTY_API_URL"] == sandbox["PAGERDUTY_OAUTH_URL"] == "http://127.0.0.1:8124"
+    assert sandbox["PAGERDUTY_WEBHOOKS"] == "on"  # the sandbox reaches a 127.0.0.1 portal
+    assert sandbox["SANDBOX_HTML_BASE_URL"] == "http://127.0.0.1:8124/web"
+
+
+@pytest.mark.django_db
+def test_the_banner_names_the_tokens_user_or_the_account_key(api_key_mode):
+    import responses as responses_lib
+
+    from accounts.selectors import account_client
+    from pdportal.devserver import account_identity
+
+    api = "https://api.pagerduty.test"
+    user = {
+        "id": "PUSR1",
+        "name": "Rita Responder",
+        "email": "rita@acme.test",
+        "html_url": "https://acme.pagerduty.com/users/PUSR1",
+    }
+    with responses_lib.RequestsMock() as rsps:
+        rsps.add(responses_lib.GET, f"{api}/users/me", json={"user": user})
+        assert account_identity(client=account_client()) == {
+            "who": "Rita Responder <rita@acme.test>",
+            "subdomain": "acme",
+        }
+    refusal = {"error": {"message": "Invalid Input Provided", "code": 2001, "errors": ["account-level API key"]}}
+    with responses_lib.RequestsMock() as rsps:
+        rsps.add(responses_lib.GET, f"{api}/users/me", json=refusal, status=400)
+        rsps.add(responses_lib.GET, f"{api}/users", json={"users": [user], "more": False})
+        assert account_identity(client=account_client()) == {"who": "account key", "subdomain": "acme"}
+
+
+@pytest.mark.django_db
+def test_a_new_sandbox_resets_the_mirror_of_the_old_one():
+    from incidents import mirror
+    from incidents.models import Incident
+    from pdportal.devserver import reset_mirror
+    from pdportal.models import SyncState
+    from tests.incidents.factories import alert_json, incident_json
+
+    mirror.upsert_incident(incident_json("PINC1", 1, status="resolved"))
+    mirror.upsert_alert(alert_json("PALR1", "PINC1"))
+    SyncState.objects.create(name="initial_sync", status="done")
+    assert reset_mirror() >= 2
+    assert not Incident.objects.exists() and not SyncState.objects.exists()
