@@ -245,7 +245,7 @@ def reset_mirror() -> int:
 def bootstrap(argv: list[str]) -> int:
     """In a child with the portal's environment: who we are connected as, the initial sync, live updates."""
     args = argparse.ArgumentParser(prog="devserver bootstrap")
-    args.add_argument("--report", required=True, help="JSON file for the banner")
+    args.add_argument("--report", help="JSON file for the banner (who, how live)")
     args.add_argument("--new-sandbox", action="store_true", help="the sandbox was just seeded: reset the mirror")
     options = args.parse_args(argv)
     import django
@@ -267,7 +267,7 @@ def bootstrap(argv: list[str]) -> int:
     try:
         client = account_client()
     except NoAccountConnection:
-        Path(options.report).write_text(json.dumps(report))
+        _write_report(options.report, report)
         say("no account connection yet: sign in with PagerDuty as an admin, then connect on /settings/")
         return 0
     report.update(account_identity(client=client))
@@ -293,8 +293,13 @@ def bootstrap(argv: list[str]) -> int:
         except Exception as exc:  # noqa: BLE001 - the portal still works: reconcile heals what webhooks would bring
             say(f"WARNING: webhook registration failed ({exc}); live updates will come from reconcile only")
             report["live"] = f"via PagerDuty's log every {settings.RECONCILE_SECONDS} s (webhook registration failed)"
-    Path(options.report).write_text(json.dumps(report))
+    _write_report(options.report, report)
     return 0
+
+
+def _write_report(path: str | None, report: dict[str, str]) -> None:
+    if path:
+        Path(path).write_text(json.dumps(report))
 
 
 # -- the launcher ---------------------------------------------------------------------------------------------------

@@ -117,6 +117,7 @@ def portal(sandbox, redis_url, tmp_path_factory):
             "PAGERDUTY_EVENTS_URL": sandbox.url,
             "PAGERDUTY_OAUTH_URL": sandbox.url,
             "PAGERDUTY_API_TOKEN": sandbox.api_token,
+            "PAGERDUTY_WEBHOOKS": "on",  # the sandbox delivers to 127.0.0.1, which PagerDuty could not
             "DEBUG": "1",
             "HTTPS": "0",
             "PYTHONPATH": str(REPO),
