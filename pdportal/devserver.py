@@ -24,6 +24,10 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pdportal.pagerduty import PagerDutyClient
 
 REPO = Path(__file__).resolve().parent.parent
 RUN_DIR = REPO / ".run"
@@ -206,7 +210,7 @@ def portal_env(*, port: int, sandbox_url: str | None, redis_url: str) -> dict[st
 # -- bootstrap: a child with the portal's settings ----------------------------------------------------------------
 
 
-def account_identity(*, client) -> dict[str, str]:
+def account_identity(*, client: PagerDutyClient) -> dict[str, str]:
     """Which account the connection reaches: its subdomain, and whose token it is (a user, or the account key)."""
     # why: imported after django.setup(), in the bootstrap child only
     from accounts.pagerduty.provider import account_subdomain
@@ -258,6 +262,7 @@ def bootstrap(argv: list[str]) -> int:
     from accounts.selectors import account_client, connection_mode
     from incidents.models import Incident
     from incidents.sync import sync_all
+    from pdportal.pagerduty import PagerDutyError
     from services.actions import webhook_subscription_ensure
 
     report: dict[str, str] = {"api_url": settings.PAGERDUTY_API_URL, "mode": str(connection_mode())}
@@ -270,8 +275,6 @@ def bootstrap(argv: list[str]) -> int:
         _write_report(options.report, report)
         say("no account connection yet: sign in with PagerDuty as an admin, then connect on /settings/")
         return 0
-    report.update(account_identity(client=client))
-    say(f"connected to {report['subdomain'] or report['api_url']} as {report['who']}")
     last = {"step": None}
 
     def progress(step: str, done: int, total: int | None) -> None:
@@ -279,7 +282,15 @@ def bootstrap(argv: list[str]) -> int:
             last["step"] = step
             say(f"  sync: {step}…")
 
-    result = sync_all(client=client, progress=progress)
+    try:
+        report.update(account_identity(client=client))
+        say(f"connected to {report['subdomain'] or report['api_url']} as {report['who']}")
+        result = sync_all(client=client, progress=progress)
+    except PagerDutyError as exc:
+        # A wrong token or URL is the person's to fix: PagerDuty's own words, no traceback.
+        say(f"PagerDuty at {settings.PAGERDUTY_API_URL} refused: {exc}")
+        say("check PAGERDUTY_API_TOKEN (or the OAuth app) and PAGERDUTY_API_URL")
+        return 1
     say(f"initial sync stored {result.total} records ({', '.join(f'{k} {v}' for k, v in result.counts.items())})")
     if not settings.PAGERDUTY_WEBHOOKS:
         report["live"] = f"via PagerDuty's log every {settings.RECONCILE_SECONDS} s"

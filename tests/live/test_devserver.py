@@ -353,3 +353,18 @@ def test_a_new_sandbox_resets_the_mirror_of_the_old_one():
     SyncState.objects.create(name="initial_sync", status="done")
     assert reset_mirror() >= 2
     assert not Incident.objects.exists() and not SyncState.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_token_pagerduty_refuses_ends_the_start_with_its_message_and_no_traceback(api_key_mode, capsys):
+    import responses as responses_lib
+
+    from pdportal.devserver import bootstrap
+
+    refusal = {"error": {"message": "Unauthorized", "code": 2006}}
+    with responses_lib.RequestsMock() as rsps:
+        rsps.add(responses_lib.GET, "https://api.pagerduty.test/users/me", json=refusal, status=401)
+        assert bootstrap([]) == 1
+    out = capsys.readouterr().out
+    assert "PagerDuty at https://api.pagerduty.test refused" in out and "Unauthorized" in out
+    assert "check PAGERDUTY_API_TOKEN" in out
