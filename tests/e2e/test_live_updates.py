@@ -379,7 +379,7 @@ window.EventSource = class extends window.EventSource {
 """
 
 
-def _live_js_page(chromium, answer_live):
+def _live_js_page(chromium, answer_live, html=STATIC_PAGE):
     """A page running live.js whose /live/ requests `answer_live(route, request)` answers; returns the hits."""
     hits: list[str] = []
     context = chromium.new_context()
@@ -393,7 +393,7 @@ def _live_js_page(chromium, answer_live):
             return answer_live(route, request)
         if path.startswith("/static/pdportal/live.js"):
             return route.fulfill(status=200, content_type="text/javascript", body=script)
-        return route.fulfill(status=200, content_type="text/html", body=STATIC_PAGE)
+        return route.fulfill(status=200, content_type="text/html", body=html)
 
     context.route("http://portal.test/**", serve)
     page = context.new_page()
@@ -410,6 +410,37 @@ def test_it_stops_reconnecting_and_says_live_updates_are_off_when_live_answers_2
         page.wait_for_timeout(3_500)  # past two backoff steps (1 s, 2 s)
         assert hits == ["eventsource", "fetch"]  # the stream, one probe, and nothing after
         assert page.locator("#live-status").get_attribute("data-state") == "off"
+    finally:
+        context.close()
+
+
+def test_without_webhooks_the_marker_says_how_fresh_the_log_keeps_the_page(chromium):
+    polling = STATIC_PAGE.replace(
+        '<body data-live-url="/live/">',
+        '<body data-live-url="/live/" data-live-label="live via PagerDuty&#x27;s log every 30 s">',
+    )
+    ready = 'retry: 600000\n\nid: 1\nevent: ready\ndata: {"ok": true}\n\n'
+    context, page, _hits = _live_js_page(
+        chromium,
+        lambda route, request: route.fulfill(status=200, content_type="text/event-stream", body=ready),
+        html=polling,
+    )
+    # The fulfilled stream ends right after `ready` (then the marker says reconnecting): record every marker shown.
+    context.add_init_script(
+        """
+        window.__marks = [];
+        new MutationObserver(() => {
+          const el = document.getElementById("live-status");
+          if (el) window.__marks.push([el.getAttribute("data-state"), el.textContent, el.title]);
+        }).observe(document, { subtree: true, childList: true, characterData: true, attributes: true });
+        """
+    )
+    try:
+        page.goto("http://portal.test/")
+        page.wait_for_function("window.__marks.some((m) => m[0] === 'live')", timeout=5_000)
+        live = [m for m in page.evaluate("window.__marks") if m[0] == "live"]
+        assert live[-1][1] == "live via PagerDuty's log every 30 s"
+        assert "cannot send webhooks" in live[-1][2]
     finally:
         context.close()
 
