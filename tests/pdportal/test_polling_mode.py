@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import responses
 
@@ -28,12 +31,10 @@ def test_only_a_public_https_url_can_receive_pagerdutys_webhooks(url, public):
     assert is_public_https(url) is public
 
 
-def test_settings_poll_the_log_every_30_s_without_a_public_portal_url(monkeypatch):
-    import subprocess
-    import sys
-
-    code = "from django.conf import settings as s; print(s.PAGERDUTY_WEBHOOKS, s.RECONCILE_SECONDS, " + (
-        "s.CELERY_BEAT_SCHEDULE['reconcile']['schedule'])"
+def test_settings_poll_the_log_every_30_s_without_a_public_portal_url():
+    code = (
+        "from django.conf import settings as s; "
+        "print(s.PAGERDUTY_WEBHOOKS, s.RECONCILE_SECONDS, s.CELERY_BEAT_SCHEDULE['reconcile']['schedule'])"
     )
     base = {"DJANGO_SETTINGS_MODULE": "pdportal.settings", "PATH": "/usr/bin:/bin"}
 
