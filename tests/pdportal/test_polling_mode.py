@@ -64,9 +64,9 @@ def test_no_subscription_is_registered_when_pagerduty_cannot_reach_the_portal(se
 
 
 @pytest.mark.django_db
-def test_health_and_header_say_the_mirror_follows_the_log(settings, client, client_as, responder, api_key_mode):
+def test_health_and_header_say_the_mirror_follows_the_log(settings, client_as, admin, responder, api_key_mode):
     settings.PAGERDUTY_WEBHOOKS, settings.RECONCILE_SECONDS = False, 30
-    assert client.get("/healthz", secure=True).json()["webhook_subscription"] == {
+    assert client_as(admin).get("/healthz", secure=True).json()["webhook_subscription"] == {
         "ok": True,
         "state": "polling",
         "interval_seconds": 30,
