@@ -257,12 +257,9 @@ def sync_all(
         )
         step("services", "/services", None, one_by_one(lambda d, r: mirror.upsert_service(d, refs=r)))
         step("templates", "/templates", None, one_by_one(lambda d, r: mirror.upsert_template(d, refs=r)))
-        step(
-            "incidents",
-            "/incidents",
-            {**window, "time_zone": "UTC"},
-            store_incident_page,
-        )
+        # No time_zone: Get Incident (the refetch after a webhook) declares none, so the list is read with the
+        # same default rendering and both store the same JSON.
+        step("incidents", "/incidents", dict(window), store_incident_page)
         if "alerts_and_notes" in wanted:
             open_ids = list(
                 Incident.objects.exclude(status=Incident.Status.RESOLVED).values_list("pd_id", flat=True)[:10_000]

@@ -143,8 +143,8 @@ def refetch_incident(*, client, pd_id: str) -> Incident | None:
     from incidents.sync import sync_incident_details
 
     try:
-        # Get Incident declares no time_zone parameter, so none is sent; the mirror parses its times whatever
-        # their offset.
+        # Get Incident declares no time_zone parameter, so none is sent (nor by the sync's list, so both store
+        # the same JSON); the mirror parses times whatever their offset.
         data = client.get_entity(f"/incidents/{pd_id}")
     except PagerDutyError as exc:
         if exc.status == 404:
