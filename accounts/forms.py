@@ -33,7 +33,12 @@ class ApiKeyForm(forms.Form):
 
 class PreferencesForm(forms.Form):
     time_zone = forms.ChoiceField(label="Time zone", required=False)
-    notify_desktop = forms.BooleanField(label="Desktop notifications for new incidents", required=False)
+    # Exactly what static/pdportal/live.js notifies about (NOTIFY_EVENTS, for incidents assigned to the person).
+    notify_desktop = forms.BooleanField(
+        label="Desktop notification and sound when an incident assigned to me is triggered, reopened, escalated "
+        "or reassigned",
+        required=False,
+    )
 
     def __init__(self, *args, default_zone: str = "", **kwargs):
         super().__init__(*args, **kwargs)

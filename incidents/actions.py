@@ -83,6 +83,49 @@ def incident_update(*, actor: Any, incident: Incident, changes: dict[str, Any]) 
     return _finish(client, data)
 
 
+# Single-incident actions whose meaning changes when PagerDuty's incident is no longer in the status the page
+# showed: acknowledging (or snoozing, escalating, ...) a resolved incident would reopen it or fail half-way.
+STATUS_SENSITIVE: dict[str, frozenset[str]] = {
+    action: frozenset({Incident.Status.RESOLVED})
+    for action in ("acknowledge", "snooze", "escalate", "reassign", "responders", "merge", "resolve")
+}
+
+
+def _clock(value: str | None) -> str:
+    at = mirror.parse_time(value)
+    return timezone.localtime(at).strftime("%H:%M") if at else "an unknown time"
+
+
+def incident_check_status(*, actor: Any, incident: Incident, action: str, expected: str) -> None:
+    """Refuse `action` when PagerDuty's incident left `expected` (the status the page showed) for one where the
+    action means something else; nothing is changed in PagerDuty then, and the mirror takes PagerDuty's answer.
+
+    Reads PagerDuty itself (GET /incidents/{id}), not only the mirror, which may not have heard of the change yet.
+    Raises ActionRefused with who changed it and when, e.g. "#171 was resolved by Rita Responder at 03:12; ...".
+    """
+    wrong = STATUS_SENSITIVE.get(action)
+    if not wrong or not expected or expected in wrong:
+        return
+    client = client_for(actor)
+    body = client.get(f"/incidents/{incident.pd_id}")
+    data = body.get("incident") if isinstance(body, dict) else None
+    if not isinstance(data, dict):
+        return
+    current = str(data.get("status") or "")
+    if current == expected or current not in wrong:
+        return
+    with transaction.atomic():
+        # The page was stale: the mirror (and every open page) learns what PagerDuty says now.
+        _apply_incident(data)
+        _publish([incident.pd_id])
+    by = data.get("last_status_change_by") if isinstance(data.get("last_status_change_by"), dict) else {}
+    who = str(by.get("summary") or "someone")
+    raise ActionRefused(
+        f"#{incident.number} was {current} by {who} at {_clock(data.get('last_status_change_at'))}; "
+        "nothing was changed."
+    )
+
+
 def incident_acknowledge(*, actor: Any, incident: Incident) -> Incident:
     return incident_update(actor=actor, incident=incident, changes={"status": "acknowledged"})
 

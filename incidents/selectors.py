@@ -202,7 +202,9 @@ class TimelineItem:
 def incident_timeline(*, incident: Incident) -> list[TimelineItem]:
     """Log entries, notes and status updates merged into one list, newest first."""
     items: list[TimelineItem] = []
-    for entry in LogEntry.objects.filter(incident=incident).only("created_at", "type", "summary", "agent"):
+    # A note is shown once: as the note (its text and author), not also as the annotate log entry that records it.
+    entries = LogEntry.objects.filter(incident=incident).exclude(type="annotate_log_entry")
+    for entry in entries.only("created_at", "type", "summary", "agent"):
         agent = entry.agent if isinstance(entry.agent, dict) else {}
         items.append(
             TimelineItem(
@@ -229,6 +231,22 @@ def incident_timeline(*, incident: Incident) -> list[TimelineItem]:
         )
     items.sort(key=lambda i: i.at, reverse=True)
     return items
+
+
+def merged_into(*, incident: Incident) -> Incident | None:
+    """The incident this one was merged into, from its merge log entry (channel type "merge"), if the mirror has it."""
+    if incident.status != Incident.Status.RESOLVED:
+        return None
+    entry = (
+        LogEntry.objects.filter(incident=incident, channel__type="merge")
+        .only("summary", "channel")
+        .order_by("-created_at")
+    ).first()
+    if entry is None:
+        return None
+    text = " ".join(str(part) for part in (entry.summary, (entry.channel or {}).get("summary")) if part)
+    ids = [word.strip(".,#") for word in text.split() if word.strip(".,#").isalnum()]
+    return Incident.objects.filter(pd_id__in=ids).exclude(pk=incident.pk).only("pd_id", "number", "title").first()
 
 
 def related_change_events(*, incident: Incident, window: timedelta = CHANGE_EVENT_WINDOW) -> list[ChangeEvent]:

@@ -12,6 +12,7 @@ urlpatterns = [
     path("incidents/new/", views.incident_new, name="new"),
     path("incidents/<str:pd_id>/", views.incident_detail, name="detail"),
     path("incidents/<str:pd_id>/alerts.csv", views.incident_alerts_csv, name="alerts_csv"),
+    path("incidents/<str:pd_id>/summary/", views.incident_summary, name="summary"),
     path("incidents/<str:pd_id>/<slug:action>/", views.incident_action, name="action"),
     path("events/send/", views.event_send, name="event_send"),
     path("change-events/", views.change_event_list, name="change_events"),

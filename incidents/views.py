@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse, QueryDict
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -115,7 +115,13 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         context = _list_context(request, query, bulk_result=result)
         context["bulk_error"] = error
-        return render(request, "incidents/incident_list.html#incident-table", context)
+        context["oob"] = True
+        # A successful action clears the selection; otherwise what still needs doing stays ticked for a retry.
+        if error:
+            context["keep_selected"] = set(request.POST.getlist("ids"))
+        elif result is not None and not result.ok:
+            context["keep_selected"] = set(result.failed)
+        return render(request, "incidents/incident_list.html#bulk-response", context)
     if result is not None:
         text = f"{_bulk_label(result)}: {result.summary()}"
         if result.refused:
@@ -156,6 +162,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "notes": selectors.incident_notes(incident=incident),
         "timeline": selectors.incident_timeline(incident=incident),
         "changes": selectors.related_change_events(incident=incident),
+        "merged_into": selectors.merged_into(incident=incident),
         "levels": selectors.escalation_levels(incident=incident),
         "options": options,
         "users": users,
@@ -222,12 +229,18 @@ def _respond(
     message: str | None = None,
     bound: dict[str, Any] | None = None,
     preview: dict[str, str] | None = None,
+    stale: bool = False,
 ) -> HttpResponse:
-    """htmx: the changed partials, swapped out-of-band. Plain POST: redirect back (or re-render on bad input)."""
+    """htmx: the changed partials, swapped out-of-band. Plain POST: redirect back (or re-render on bad input).
+
+    `stale`: the page showed an older status than PagerDuty's; every partial is re-sent so it shows the current one.
+    """
     incident = selectors.get_incident(pd_id=incident.pd_id)
     if request.htmx:
         action = getattr(request, "incident_action", "")
-        if error or preview:
+        if stale:
+            changed = {"incident-result", *DETAIL_PARTIALS}
+        elif error or preview:
             changed = {"incident-result", FORM_PARTIAL.get(action, "incident-actions")}
         else:
             changed = {"incident-result", *CHANGED_BY.get(action, DETAIL_PARTIALS)}
@@ -494,7 +507,32 @@ def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpRespon
     request.incident_action = action  # type: ignore[attr-defined]
     if handler is None:
         raise Http404("Unknown incident action")
+    try:
+        # The page says which status it showed: PagerDuty's current one decides whether the action still applies.
+        actions.incident_check_status(
+            actor=request.user, incident=incident, action=action, expected=request.POST.get("expected_status", "")
+        )
+    except ACTION_ERRORS as exc:
+        return _respond(request, incident, error=str(exc), stale=True)
     return handler(request, incident)
+
+
+@reader_required
+@require_GET
+def incident_summary(request: HttpRequest, pd_id: str) -> JsonResponse:
+    """What a desktop notification says about one incident (the live bus carries ids only, never words)."""
+    incident = selectors.get_incident(pd_id=pd_id)
+    return JsonResponse(
+        {
+            "id": incident.pd_id,
+            "number": incident.number,
+            "title": incident.title,
+            "status": incident.status,
+            "urgency": incident.urgency,
+            "service": incident.service.name if incident.service else "",
+            "url": reverse("incidents:detail", args=[incident.pd_id]),
+        }
+    )
 
 
 @reader_required

@@ -11,4 +11,6 @@ def portal(request: HttpRequest) -> dict:
         "PORTAL_URL": settings.PORTAL_URL,
         "PAGERDUTY_API_URL": settings.PAGERDUTY_API_URL,
         "LIVE_LABEL": live_label,
+        # The page's freshness marker expects a heartbeat this often (pdportal/live.py sends it).
+        "LIVE_HEARTBEAT_SECONDS": settings.LIVE_HEARTBEAT_SECONDS,
     }

@@ -31,6 +31,7 @@ STREAM = "pdportal:live:stream"
 STREAM_MAXLEN = 1000
 REPLAY_LIMIT = 200
 QUEUE_SIZE = 100
+# Seconds between heartbeats when settings.LIVE_HEARTBEAT_SECONDS is unset.
 HEARTBEAT_SECONDS = 15.0
 RETRY_MS = 2000
 # Seconds the process subscriber waits before reconnecting to Redis after an error.
@@ -215,6 +216,11 @@ def _frame(*, event: str, data: dict, id: str | None = None) -> str:
     return "\n".join(lines) + "\n\n"
 
 
+def heartbeat_seconds() -> float:
+    """How often an idle stream sends its named `heartbeat` event (the page's freshness marker counts on it)."""
+    return float(getattr(settings, "LIVE_HEARTBEAT_SECONDS", None) or HEARTBEAT_SECONDS)
+
+
 def _replay_sync(last_event_id: str | None) -> tuple[list[tuple[str, dict]], bool, str | None]:
     """Messages after `last_event_id` from the stream, whether the browser must resync, and the newest id."""
     from pdportal.redis import get_redis
@@ -270,6 +276,7 @@ async def _authorise(request: HttpRequest) -> HttpResponse | None:
 
 
 async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterator[str]:
+    interval = heartbeat_seconds()
     try:
         yield f"retry: {RETRY_MS}\n\n"
         try:
@@ -285,13 +292,15 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
             for stream_id, message in replay:
                 yield _frame(event="invalidate", data=message, id=stream_id)
                 sent = max(sent, _parse_id(stream_id) or sent)
-            yield _frame(event="ready", data={}, id=newest_id if not replay else None)
+            yield _frame(event="ready", data={"heartbeat": interval}, id=newest_id if not replay else None)
             sent = max(sent, _parse_id(newest_id) or (0, 0))
         while True:
             try:
-                message = await asyncio.wait_for(conn.queue.get(), timeout=HEARTBEAT_SECONDS)
+                message = await asyncio.wait_for(conn.queue.get(), timeout=interval)
             except TimeoutError:
-                yield ": heartbeat\n\n"
+                # A named event, not an SSE comment: browsers never expose comments, and the page must see that
+                # the stream is alive to tell "live" from a frozen server whose socket is still open.
+                yield _frame(event="heartbeat", data={"at": round(time.time(), 3)})
                 continue
             if conn.needs_resync:
                 conn.needs_resync = False

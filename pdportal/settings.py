@@ -208,6 +208,9 @@ PAGERDUTY_SYNC_CONCURRENCY = env_int("PAGERDUTY_SYNC_CONCURRENCY", 8, minimum=1,
 
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
 
+# Live stream: a named `heartbeat` event every this many seconds; pages say "stale since" after two missed ones.
+LIVE_HEARTBEAT_SECONDS = env_int("LIVE_HEARTBEAT_SECONDS", 15, minimum=1, maximum=15)
+
 SANDBOX_PORT = env_int("SANDBOX_PORT", 8010, minimum=1, maximum=65535)
 SANDBOX_API_TOKEN = env_str("SANDBOX_API_TOKEN", "sandbox-account-token")
 

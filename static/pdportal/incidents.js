@@ -1,4 +1,5 @@
-/* Incident list: shift-click selects a range of rows; the header box selects the page; "select all N matching". */
+/* Incident pages: shift-click selects a range of rows; the header box selects the page; "select all N matching";
+ * an action's result stays until the person dismisses it (or their next action replaces it). */
 (function () {
   "use strict";
   var last = null;
@@ -23,6 +24,11 @@
 
   document.addEventListener("click", function (event) {
     var target = event.target;
+    if (target instanceof HTMLElement && target.classList.contains("dismiss")) {
+      var message = target.closest(".message");
+      if (message) message.remove();
+      return;
+    }
     if (!(target instanceof HTMLInputElement)) return;
     if (target.id === "select-page") {
       boxes().forEach(function (b) { b.checked = target.checked; });
@@ -46,6 +52,8 @@
     last = null;
     refreshSelectAll();
   });
+  // A live refresh morphs the table in place: the person's ticks stay, the "select all" state follows the rows.
+  document.addEventListener("pd:live-swapped", refreshSelectAll);
 
   // Without JavaScript "select all N matching" stays visible; with it, it appears once the whole page is selected.
   refreshSelectAll();

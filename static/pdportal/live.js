@@ -1,4 +1,5 @@
-/* PD Portal live updates: one EventSource on /live/; invalidations make htmx re-fetch the partials that show them.
+/* PD Portal live updates: one EventSource on /live/; invalidations make the page re-fetch and morph the partials
+ * that show them, without ever taking away what the person typed, opened, ticked, or the result of their action.
  *
  * Page contract (PORTAL.md): an element showing mirrored data carries
  *   data-live-topic="incident"            (space-separated topics: incident, service, user, webhook ...)
@@ -6,12 +7,46 @@
  *   hx-get="<its partial URL>"            (or data-live-url); the page's query string is merged in
  * and a partial's root element keeps its id, so it can be found again after the swap.
  * Events whose name ends in created/triggered/deleted/reopened also refresh list elements (more than one id).
+ *
+ * The freshness marker (#live-status) believes only what it hears: the stream sends a named `heartbeat` event
+ * every <body data-live-heartbeat> seconds; two missed ones and it says "stale since HH:MM:SS" (also when the
+ * stream never connected), and the page re-fetches everything visible once the stream is back.
+ * <time datetime data-age> elements show a compact age ("3h 37m") that ticks here every minute.
  */
 (function () {
   "use strict";
 
   var body = document.body;
-  var url = body && body.getAttribute("data-live-url");
+  if (!body) return;
+
+  // -- ages: compact, ticking client-side (also on pages without live updates) --------------------------------------
+  var TICK_MS = window.PD_AGE_TICK_MS || 60000;
+
+  function compactAge(ms) {
+    var minutes = Math.max(0, Math.floor(ms / 60000));
+    if (minutes < 1) return "<1m";
+    var days = Math.floor(minutes / 1440);
+    var hours = Math.floor((minutes % 1440) / 60);
+    var mins = minutes % 60;
+    if (days) return days + "d" + (hours ? " " + hours + "h" : "");
+    if (hours) return hours + "h" + (mins ? " " + mins + "m" : "");
+    return mins + "m";
+  }
+
+  function tickAges(root) {
+    var now = Date.now();
+    Array.prototype.forEach.call((root || document).querySelectorAll("time[data-age]"), function (el) {
+      var at = Date.parse(el.getAttribute("datetime"));
+      if (isNaN(at)) return;
+      var text = compactAge(now - at);
+      if (el.textContent !== text) el.textContent = text;
+    });
+  }
+
+  window.setInterval(tickAges, TICK_MS);
+  tickAges();
+
+  var url = body.getAttribute("data-live-url");
   if (!url || !window.EventSource) return;
 
   var statusEl = document.getElementById("live-status");
@@ -19,6 +54,9 @@
   var notifyOn = body.getAttribute("data-notify-desktop") === "1";
   // Without webhooks the server follows PagerDuty's log on a timer: "live" says how fresh that is.
   var liveLabel = body.getAttribute("data-live-label") || "live";
+  var HEARTBEAT_MS = (parseFloat(body.getAttribute("data-live-heartbeat")) || 15) * 1000;
+  // Two missed heartbeats, plus a little for a busy machine, and the page no longer claims to be live.
+  var SILENCE_MS = 2 * HEARTBEAT_MS + 500;
   var STALE_AFTER_MS = window.PD_LIVE_STALE_AFTER_MS || 10000;
   // Only gathers invalidations of the same moment into one re-fetch: a longer burst is bounded anyway, since an
   // element has one request in flight and at most one more queued ("dirty"). Each ms here is a ms of latency.
@@ -29,10 +67,13 @@
   var source = null; // at most one EventSource at a time
   var reconnectTimer = null; // at most one scheduled reconnect
   var attempt = 0; // bumped by every connect: a probe answering for an older attempt is ignored
+  var attemptAt = Date.now();
   var off = false; // the server said live updates are off here (204): never reconnect
   var lastEventId = null;
   var connectedOnce = false;
-  var downSince = null;
+  // The page was rendered from the mirror when it loaded: that is as fresh as it is known to be.
+  var lastHeard = window.performance && performance.timeOrigin ? performance.timeOrigin : Date.now();
+  var behind = false; // we went reconnecting/stale: everything visible is re-fetched once the stream is back
   var retryDelay = 1000;
   var staleTimer = null;
   var pending = {}; // element id -> true, flushed after DEBOUNCE_MS
@@ -40,12 +81,24 @@
   var busy = {}; // element id -> "busy" | "dirty"
   var notified = {};
 
+  // The person's own requests (htmx forms and buttons): while one is in flight no live swap happens, and a live
+  // answer that was fetched before the person's request ended is thrown away and fetched again.
+  var personBusy = 0;
+  var actionGen = 0;
+  var held = {}; // element id -> true: re-fetch once the person's requests have ended
+
   function pad(n) {
     return (n < 10 ? "0" : "") + n;
   }
 
+  function clock(ms) {
+    var d = new Date(ms);
+    return pad(d.getHours()) + ":" + pad(d.getMinutes()) + ":" + pad(d.getSeconds());
+  }
+
   function setStatus(state, text) {
     if (!statusEl) return;
+    if (statusEl.getAttribute("data-state") === state && statusEl.textContent === text) return;
     statusEl.setAttribute("data-state", state);
     statusEl.textContent = text;
     statusEl.title =
@@ -58,30 +111,52 @@
           : "Updates are paused; the page will catch up";
   }
 
+  function state() {
+    return statusEl ? statusEl.getAttribute("data-state") : null;
+  }
+
+  function markStale() {
+    if (off) return;
+    behind = true;
+    setStatus("stale", "stale since " + clock(lastHeard));
+  }
+
   function markDown() {
-    if (downSince === null) downSince = new Date();
-    setStatus("reconnecting", "reconnecting…");
+    behind = true;
+    if (state() !== "stale") setStatus("reconnecting", "reconnecting…");
     if (staleTimer === null) {
       staleTimer = window.setTimeout(function () {
         staleTimer = null;
-        if (downSince !== null) {
-          setStatus(
-            "stale",
-            "stale since " + pad(downSince.getHours()) + ":" + pad(downSince.getMinutes()) + ":" + pad(downSince.getSeconds())
-          );
-        }
+        if (state() === "reconnecting") markStale();
       }, STALE_AFTER_MS);
     }
   }
 
-  function markLive() {
-    downSince = null;
+  // Anything the stream says proves it is alive: the marker may say "live", and a page that fell behind catches up.
+  function heard(event) {
+    if (event && event.lastEventId) lastEventId = event.lastEventId;
+    lastHeard = Date.now();
+    if (!connectedOnce) return;
     if (staleTimer !== null) {
       window.clearTimeout(staleTimer);
       staleTimer = null;
     }
     setStatus("live", liveLabel);
+    if (behind) {
+      behind = false;
+      refreshAll();
+    }
   }
+
+  // The watchdog: a frozen server keeps its socket open and says nothing; only silence tells.
+  window.setInterval(function () {
+    if (off) return;
+    var now = Date.now();
+    if (now - lastHeard <= SILENCE_MS) return;
+    markStale();
+    // An open stream that went silent is dead to us: start another (the frozen one may never close by itself).
+    if (now - attemptAt > SILENCE_MS) connect();
+  }, Math.min(1000, HEARTBEAT_MS / 4));
 
   function liveElements() {
     return Array.prototype.slice.call(document.querySelectorAll("[data-live-topic]"));
@@ -102,71 +177,148 @@
     return target.pathname + target.search;
   }
 
-  function editing(el) {
-    var active = document.activeElement;
-    return (
-      active &&
-      el.contains(active) &&
-      /^(INPUT|TEXTAREA|SELECT)$/.test(active.tagName) &&
-      active.type !== "checkbox" &&
-      active.type !== "submit"
-    );
+  // -- morphing that keeps the person's state ------------------------------------------------------------------------
+
+  // A control the person changed: its live value differs from what the server rendered.
+  function edited(el) {
+    if (el instanceof HTMLInputElement) {
+      if (el.type === "checkbox" || el.type === "radio") return el.checked !== el.defaultChecked;
+      return el.value !== el.defaultValue;
+    }
+    if (el instanceof HTMLTextAreaElement) return el.value !== el.defaultValue;
+    if (el instanceof HTMLOptionElement) return el.selected !== el.defaultSelected;
+    if (el instanceof HTMLSelectElement) {
+      return Array.prototype.some.call(el.options, function (o) {
+        return o.selected !== o.defaultSelected;
+      });
+    }
+    return false;
   }
 
-  // Ticked checkboxes (e.g. rows selected for a bulk action) survive a live refresh of their partial.
-  function ticked(el) {
-    return Array.prototype.map.call(el.querySelectorAll("input[type=checkbox]:checked"), function (box) {
-      return box.name + "=" + box.value;
-    });
-  }
-
-  function retick(id, keep) {
-    var now = document.getElementById(id);
-    if (!now || !keep.length) return;
-    Array.prototype.forEach.call(now.querySelectorAll("input[type=checkbox]"), function (box) {
-      if (keep.indexOf(box.name + "=" + box.value) !== -1 && !box.checked) {
-        box.checked = true;
-        box.dispatchEvent(new Event("change", { bubbles: true }));
+  var KEEP = {
+    beforeAttributeUpdated: function (name, el) {
+      // Open/closed panels are the person's, as are the values they typed, picked or ticked.
+      if (name === "open" && el instanceof HTMLDetailsElement) return false;
+      if (name === "value" || name === "checked" || name === "selected") {
+        if (edited(el) || (el instanceof HTMLOptionElement && el.parentElement && edited(el.parentElement))) return false;
       }
+      return true;
+    },
+    beforeNodeRemoved: function (node) {
+      // A form error is the result of the person's action: it stays until their next action replaces it.
+      if (node.nodeType === 1 && node.classList && node.classList.contains("errorlist")) return false;
+      return true;
+    },
+  };
+
+  function morph(el, html) {
+    var scrollX = window.scrollX;
+    var scrollY = window.scrollY;
+    window.Idiomorph.morph(el, html, {
+      morphStyle: (el.getAttribute("hx-swap") || "outerHTML").indexOf("inner") === 0 ? "innerHTML" : "outerHTML",
+      ignoreActiveValue: true, // the focused field keeps its value, caret and selection
+      restoreFocus: true,
+      callbacks: KEEP,
     });
+    // Layout can shift while nodes move: the person's place on the page is theirs too.
+    if (window.scrollX !== scrollX || window.scrollY !== scrollY) window.scrollTo(scrollX, scrollY);
+    var now = document.getElementById(el.id) || el;
+    if (window.htmx) window.htmx.process(now);
+    tickAges(now);
+    now.dispatchEvent(new CustomEvent("pd:live-swapped", { bubbles: true }));
+  }
+
+  function swapPlain(el, html) {
+    // Without the morphing library: replace, as before (still never during the person's own request).
+    var wrap = document.createElement("template");
+    wrap.innerHTML = html.trim();
+    var next = wrap.content.firstElementChild;
+    if (!next) return;
+    el.replaceWith(next);
+    if (window.htmx) window.htmx.process(next);
+    tickAges(next);
+    next.dispatchEvent(new CustomEvent("pd:live-swapped", { bubbles: true }));
   }
 
   function refresh(el) {
     var id = el.id;
     if (!id) return;
+    if (personBusy > 0) {
+      held[id] = true;
+      return;
+    }
     if (busy[id]) {
       busy[id] = "dirty"; // one request per element at a time; the latest state is fetched once it returns
       return;
     }
-    if (editing(el)) {
-      // Never swap a form out from under someone typing: refresh once they leave it.
-      el.addEventListener(
-        "focusout",
-        function () {
-          window.setTimeout(function () {
-            var now = document.getElementById(id);
-            if (now) schedule(now);
-          }, 0);
-        },
-        { once: true }
-      );
-      return;
-    }
     var target = partialUrl(el);
-    if (!target || !window.htmx) return;
-    var keep = ticked(el);
+    if (!target) return;
     busy[id] = "busy";
-    var done = function () {
-      retick(id, keep);
+    var gen = actionGen;
+    body.dispatchEvent(new CustomEvent("pd:live-request", { detail: { id: id } }));
+    var finish = function () {
       var again = busy[id] === "dirty";
       delete busy[id];
       var now = document.getElementById(id);
       if (again && now) refresh(now);
     };
-    window.htmx
-      .ajax("GET", target, { source: el, target: "#" + id, swap: el.getAttribute("hx-swap") || "outerHTML" })
-      .then(done, done);
+    window
+      .fetch(target, {
+        credentials: "same-origin",
+        headers: { "HX-Request": "true", "HX-Target": id, "HX-Current-URL": window.location.href },
+      })
+      .then(function (response) {
+        if (!response.ok) throw new Error("live re-fetch answered " + response.status);
+        return response.text();
+      })
+      .then(
+        function (html) {
+          body.dispatchEvent(new CustomEvent("pd:live-response", { detail: { id: id } }));
+          var now = document.getElementById(id);
+          if (!now) return finish();
+          if (personBusy > 0 || gen !== actionGen) {
+            // The person acted while this was on its way: it may predate their result. Fetch again after.
+            if (personBusy > 0) held[id] = true;
+            else busy[id] = "dirty";
+            return finish();
+          }
+          if (window.Idiomorph) morph(now, html);
+          else swapPlain(now, html);
+          finish();
+        },
+        function () {
+          finish();
+        }
+      );
   }
+
+  function releaseHeld() {
+    if (personBusy > 0) return;
+    var ids = Object.keys(held);
+    held = {};
+    ids.forEach(function (id) {
+      var el = document.getElementById(id);
+      if (el) schedule(el);
+    });
+  }
+
+  // htmx:beforeSend fires just before the request leaves; the XHR's loadend after htmx has swapped its answer.
+  document.addEventListener("htmx:beforeSend", function (event) {
+    var xhr = event.detail && event.detail.xhr;
+    if (!xhr) return;
+    personBusy += 1;
+    var ended = false;
+    xhr.addEventListener("loadend", function () {
+      if (ended) return;
+      ended = true;
+      // After htmx's own load handler (swap included) has run.
+      window.setTimeout(function () {
+        personBusy -= 1;
+        actionGen += 1;
+        releaseHeld();
+      }, 0);
+    });
+  });
 
   function schedule(el) {
     if (!el.id) return;
@@ -210,6 +362,8 @@
     return false;
   }
 
+  // -- notifications ----------------------------------------------------------------------------------------------
+
   // Browsers start audio only after a gesture: the first click unlocks one shared context.
   var audio = null;
 
@@ -237,6 +391,22 @@
     }
   }
 
+  function showNotification(incidentId, what, summary) {
+    // The bus carries ids only: the words come from the incident's own page data, read with this person's rights.
+    var title = "#" + summary.number + " " + what;
+    if (summary.service) title += " · " + summary.service;
+    if (summary.urgency) title += " · " + summary.urgency;
+    var note = new Notification(title, {
+      body: summary.title || "",
+      tag: "pdportal-" + incidentId, // one notification per incident, even with several tabs open
+    });
+    note.onclick = function () {
+      window.focus();
+      if (note.close) note.close();
+      window.location.href = summary.url || "/incidents/" + encodeURIComponent(incidentId) + "/";
+    };
+  }
+
   function maybeNotify(message) {
     if (!notifyOn || !me || message.topic !== "incident") return;
     if ((message.assignees || []).indexOf(me) === -1 || !NOTIFY_EVENTS.test(message.event || "")) return;
@@ -252,18 +422,28 @@
     if (!("Notification" in window) || Notification.permission !== "granted") return;
     var what = (message.event || "").replace(/^incident\./, "").replace(/_/g, " ");
     var incidentId = (message.ids || [])[0] || "";
-    var note = new Notification("Incident " + what, {
-      body: "An incident assigned to you was " + what + ". Open PD Portal to respond.",
-      tag: "pdportal-" + incidentId, // one notification per incident, even with several tabs open
-    });
-    note.onclick = function () {
-      window.focus();
-      if (incidentId) window.location.href = "/incidents/" + encodeURIComponent(incidentId) + "/";
-    };
+    if (!incidentId) return;
+    window
+      .fetch("/incidents/" + encodeURIComponent(incidentId) + "/summary/", {
+        credentials: "same-origin",
+        headers: { Accept: "application/json" },
+      })
+      .then(function (response) {
+        if (!response.ok) throw new Error("summary answered " + response.status);
+        return response.json();
+      })
+      .then(
+        function (summary) {
+          showNotification(incidentId, what, summary);
+        },
+        function () {
+          /* not visible to this person, or gone: no notification */
+        }
+      );
   }
 
   function onInvalidate(event) {
-    if (event.lastEventId) lastEventId = event.lastEventId;
+    heard(event);
     var message;
     try {
       message = JSON.parse(event.data);
@@ -286,6 +466,8 @@
     maybeNotify(message);
   }
 
+  // -- the connection ---------------------------------------------------------------------------------------------
+
   function cancelReconnect() {
     if (reconnectTimer !== null) {
       window.clearTimeout(reconnectTimer);
@@ -305,11 +487,12 @@
   function turnOff() {
     off = true;
     cancelReconnect();
-    downSince = null;
     if (staleTimer !== null) {
       window.clearTimeout(staleTimer);
       staleTimer = null;
     }
+    if (source !== null) source.close();
+    source = null;
     setStatus("off", "live updates off");
   }
 
@@ -349,28 +532,34 @@
     if (off) return;
     if (source !== null) source.close();
     attempt += 1;
+    attemptAt = Date.now();
     var target = url;
     if (lastEventId) target += (url.indexOf("?") === -1 ? "?" : "&") + "last_event_id=" + encodeURIComponent(lastEventId);
     var mine = new EventSource(target);
     source = mine;
     mine.addEventListener("ready", function (event) {
-      if (event.lastEventId) lastEventId = event.lastEventId;
-      var wasDown = connectedOnce && downSince !== null;
+      if (mine !== source) return;
+      // A reconnect re-fetches what is visible (DESIGN rule 4), whatever the replay carried.
+      if (connectedOnce) behind = true;
       connectedOnce = true;
       retryDelay = 1000;
-      markLive();
-      // A reconnect re-fetches what is visible (DESIGN rule 4), whatever the replay carried.
-      if (wasDown) refreshAll();
+      heard(event);
     });
     mine.addEventListener("open", function () {
       // Stay "reconnecting" until the stream says ready: the server may still refuse (sign-in, Redis down).
-      if (!connectedOnce) setStatus("connecting", "connecting…");
+      if (!connectedOnce && state() === "connecting") setStatus("connecting", "connecting…");
     });
-    mine.addEventListener("invalidate", onInvalidate);
+    mine.addEventListener("heartbeat", function (event) {
+      if (mine === source) heard(event);
+    });
+    mine.addEventListener("invalidate", function (event) {
+      if (mine === source) onInvalidate(event);
+    });
     mine.addEventListener("resync", function (event) {
-      if (event.lastEventId) lastEventId = event.lastEventId;
-      markLive();
-      refreshAll();
+      if (mine !== source) return;
+      connectedOnce = true;
+      behind = true; // re-fetch everything: the gap could not be replayed
+      heard(event);
     });
     mine.onerror = function () {
       if (mine !== source) return; // a replaced connection: already closed
@@ -407,9 +596,7 @@
 
   window.pdLive = {
     refreshAll: refreshAll,
-    state: function () {
-      return statusEl ? statusEl.getAttribute("data-state") : null;
-    },
+    state: state,
     lastEventId: function () {
       return lastEventId;
     },

@@ -123,16 +123,26 @@ def test_it_sends_a_retry_hint_then_ready_with_the_current_event_id(responder):
     assert frame["id"] == newest
 
 
-def test_it_sends_heartbeat_comments_while_idle(responder, monkeypatch):
-    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.05)
+def test_it_sends_a_named_heartbeat_event_while_idle(responder, settings):
+    # A named event, not a comment: EventSource never exposes comments, so a page could not see a dead stream.
+    settings.LIVE_HEARTBEAT_SECONDS = 0.05
 
     async def scenario():
         _, stream, _ = await _open(responder)
-        chunks = await stream.until(lambda c: c.startswith(":"))
+        chunks = await stream.until(lambda c: "event: heartbeat" in c)
         await stream.close()
         return chunks
 
-    assert _run(scenario())[-1] == ": heartbeat\n\n"
+    chunks = _run(scenario())
+    ready = _frames([c for c in chunks if "event: ready" in c])[0]
+    assert json.loads(ready["data"]) == {"heartbeat": 0.05}  # the page learns the interval it must expect
+    assert _frames([chunks[-1]])[0]["event"] == "heartbeat"
+
+
+def test_the_heartbeat_interval_is_at_most_15_seconds_by_default():
+    from django.conf import settings as django_settings
+
+    assert live.heartbeat_seconds() == django_settings.LIVE_HEARTBEAT_SECONDS <= 15
 
 
 def test_it_streams_a_published_invalidation_with_its_id(responder):
@@ -219,7 +229,7 @@ def test_a_slow_reader_drops_the_oldest_and_is_told_to_resync():
     assert conn not in live.hub.connections
 
 
-def test_no_database_connection_is_held_while_streaming(responder, monkeypatch):
+def test_no_database_connection_is_held_while_streaming(responder, monkeypatch, settings):
     from django.db import connections
 
     wrapper = type(connections["default"])
@@ -237,7 +247,7 @@ def test_no_database_connection_is_held_while_streaming(responder, monkeypatch):
 
     monkeypatch.setattr(wrapper, "ensure_connection", ensure)
     monkeypatch.setattr(wrapper, "close", close)
-    monkeypatch.setattr(live, "HEARTBEAT_SECONDS", 0.02)
+    settings.LIVE_HEARTBEAT_SECONDS = 0.02
 
     async def scenario():
         _, stream, _ = await _open(responder)
@@ -248,7 +258,7 @@ def test_no_database_connection_is_held_while_streaming(responder, monkeypatch):
         await sync_to_async(live.publish, thread_sensitive=False)(topic="incident", ids=["PX"])
         # Heartbeats come every 20 ms here: allow plenty of them while the invalidation crosses Redis.
         await stream.until(lambda c: "event: invalidate" in c, limit=1000)
-        await stream.until(lambda c: c.startswith(":"))
+        await stream.until(lambda c: "event: heartbeat" in c)
         await stream.close()
         return used_by_auth, closed_before_stream, list(opened)
 
