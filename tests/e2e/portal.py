@@ -49,6 +49,14 @@ print(session.session_key)
 """
 
 
+PUBLISH_SCRIPT = """
+import django
+django.setup()
+from pdportal import live
+print(live.publish(topic="incident", ids=["%(pd_id)s"], event="%(event)s"))
+"""
+
+
 @dataclass
 class Portal:
     url: str
@@ -72,6 +80,10 @@ class Portal:
         """Run a script as the portal would (its settings, database and Redis); returns its last output line."""
         done = subprocess.run([sys.executable, "-c", script], **self.run)
         return done.stdout.decode().strip().splitlines()[-1] if done.stdout.strip() else ""
+
+    def publish(self, pd_id: str, event: str = "incident.annotated") -> None:
+        """Tell every open page that this incident changed (what a webhook does), without changing anything."""
+        self.python(PUBLISH_SCRIPT % {"pd_id": pd_id, "event": event})
 
     def crash_and_restart(self, pause: float) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
