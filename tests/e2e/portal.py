@@ -57,6 +57,15 @@ print(live.publish(topic="incident", ids=["%(pd_id)s"], event="%(event)s"))
 """
 
 
+# Records the id of every element a live refresh swapped (today's morph event, and htmx's for older pages).
+SWAPS = """() => {
+  window.__swapped = [];
+  const seen = (e) => window.__swapped.push((e.detail && e.detail.target && e.detail.target.id) || e.target.id);
+  document.addEventListener("pd:live-swapped", seen);
+  document.addEventListener("htmx:afterSwap", seen);
+}"""
+
+
 @dataclass
 class Portal:
     url: str
