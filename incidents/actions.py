@@ -45,22 +45,25 @@ def _apply_incident(data: dict[str, Any]) -> Incident | None:
     return mirror.upsert_incident(data, changed_at=changed_at)
 
 
-def _refresh_log(client: PagerDutyClient, incident: Incident) -> None:
-    """Pull the incident's newest log entries so the timeline shows what just happened (best effort)."""
+def _newest_log(client: PagerDutyClient, pd_id: str) -> list[dict[str, Any]]:
+    """The incident's newest log entries, so the timeline shows what just happened (best effort)."""
     try:
-        body = client.get(f"/incidents/{incident.pd_id}/log_entries", {"limit": 25, "is_overview": False})
+        body = client.get(f"/incidents/{pd_id}/log_entries", {"limit": 25, "is_overview": False})
     except PagerDutyError as exc:
-        logger.info("could not refresh log entries of %s: %s", incident.pd_id, exc)
-        return
-    for entry in body.get("log_entries", []) if isinstance(body, dict) else []:
-        mirror.upsert_log_entry(entry, incident=incident)
+        logger.info("could not refresh log entries of %s: %s", pd_id, exc)
+        return []
+    entries = body.get("log_entries", []) if isinstance(body, dict) else []
+    return [e for e in entries if isinstance(e, dict)]
 
 
 def _finish(client: PagerDutyClient, data: dict[str, Any], *, extra_ids: Sequence[str] = ()) -> Incident:
+    # Read PagerDuty before the transaction: never hold a database transaction open across an HTTP call.
+    entries = _newest_log(client, str(data.get("id") or ""))
     with transaction.atomic():
         incident = _apply_incident(data)
         assert incident is not None
-        _refresh_log(client, incident)
+        for entry in entries:
+            mirror.upsert_log_entry(entry, incident=incident)
         _publish([incident.pd_id, *extra_ids])
     return incident
 
@@ -295,9 +298,11 @@ def status_update_publish(
     data = client.create_status_update(
         incident.pd_id, message=message, subject=subject or None, html_message=html_message or None
     )
+    entries = _newest_log(client, incident.pd_id)
     with transaction.atomic():
         update = mirror.upsert_status_update(data, incident=incident)
-        _refresh_log(client, incident)
+        for entry in entries:
+            mirror.upsert_log_entry(entry, incident=incident)
         _publish([incident.pd_id])
     return update
 
@@ -351,16 +356,24 @@ def alerts_manage(
 def _after_alerts(
     client: PagerDutyClient, incident: Incident, alerts: list[dict[str, Any]], target: Incident | None = None
 ) -> list[Alert | None]:
+    # Alert changes can resolve or re-count the incidents: take PagerDuty's view of both, read before the
+    # transaction (never hold one open across an HTTP call).
+    touched = [incident] + ([target] if target is not None else [])
+    fresh: list[tuple[dict[str, Any] | None, list[dict[str, Any]]]] = []
+    for item in touched:
+        try:
+            data: dict[str, Any] | None = client.get_entity(f"/incidents/{item.pd_id}")
+        except PagerDutyError as exc:
+            logger.info("could not refresh %s after an alert change: %s", item.pd_id, exc)
+            data = None
+        fresh.append((data, _newest_log(client, item.pd_id)))
     with transaction.atomic():
         stored = [mirror.upsert_alert(a, changed_at=timezone.now()) for a in alerts]
-        # Alert changes can resolve or re-count the incidents: take PagerDuty's view of both.
-        touched = [incident] + ([target] if target is not None else [])
-        for item in touched:
-            try:
-                _apply_incident(client.get_entity(f"/incidents/{item.pd_id}"))
-            except PagerDutyError as exc:
-                logger.info("could not refresh %s after an alert change: %s", item.pd_id, exc)
-            _refresh_log(client, item)
+        for item, (data, entries) in zip(touched, fresh, strict=True):
+            if data is not None:
+                _apply_incident(data)
+            for entry in entries:
+                mirror.upsert_log_entry(entry, incident=item)
         _publish([i.pd_id for i in touched])
     return stored
 
