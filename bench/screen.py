@@ -37,14 +37,19 @@ OBSERVER = """
     }
   }).observe(document.body, {childList: true, subtree: true, characterData: true});
   // The live layer's partial re-fetches, to split the total into bus + SSE + debounce, request, and swap.
+  // live.js announces its own re-fetches (pd:live-request / pd:live-response); older pages used htmx's events.
   window.__bench.requests = [];
-  document.body.addEventListener("htmx:beforeRequest", () => {
+  const started = () => {
     window.__bench.requests.push({start: performance.timeOrigin + performance.now(), end: null});
-  });
-  document.body.addEventListener("htmx:beforeSwap", () => {
+  };
+  const answered = () => {
     const open = window.__bench.requests.filter(r => r.end === null);
     if (open.length) open[0].end = performance.timeOrigin + performance.now();
-  });
+  };
+  document.body.addEventListener("htmx:beforeRequest", started);
+  document.body.addEventListener("htmx:beforeSwap", answered);
+  document.body.addEventListener("pd:live-request", started);
+  document.body.addEventListener("pd:live-response", answered);
 }
 """
 LAST_REQUEST = """
