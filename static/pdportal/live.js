@@ -268,7 +268,8 @@
         headers: { "HX-Request": "true", "HX-Target": id, "HX-Current-URL": window.location.href },
       })
       .then(function (response) {
-        if (!response.ok) throw new Error("live re-fetch answered " + response.status);
+        // A redirect (signed out: the sign-in page) is not this element's partial: never morph it in.
+        if (!response.ok || response.redirected) throw new Error("live re-fetch answered " + response.status);
         return response.text();
       })
       .then(
