@@ -73,3 +73,24 @@ def test_a_note_on_a_resolved_incident_still_goes_through_without_an_extra_read(
     post(client_as(responder), incident, "note", {"content": "post-mortem on Monday", "expected_status": "triggered"})
     assert writes(mirrored) == [("POST", f"/incidents/{incident.pd_id}/notes")]
     assert ("GET", f"/incidents/{incident.pd_id}") not in [(e["method"], e["path"]) for e in mirrored.requests_log()]
+
+
+def test_pagerduty_is_called_outside_any_database_transaction(mirrored, pick, client_as, responder, monkeypatch):
+    from django.db import connection
+
+    from pdportal.pagerduty import PagerDutyClient
+
+    calls: list[tuple[str, str, bool]] = []
+    original = PagerDutyClient.request
+
+    def spy(self, method, path, *args, **kwargs):
+        calls.append((method, path, connection.in_atomic_block))
+        return original(self, method, path, *args, **kwargs)
+
+    monkeypatch.setattr(PagerDutyClient, "request", spy)
+    incident = pick("triggered")
+    post(client_as(responder), incident, "acknowledge", {"expected_status": "triggered"})
+    read = calls.index(("GET", f"/incidents/{incident.pd_id}", False))
+    write = calls.index(("PUT", f"/incidents/{incident.pd_id}", False))
+    assert read < write
+    assert [c for c in calls if c[2]] == [], calls  # the status read, the write and the log refresh
