@@ -142,6 +142,8 @@ class WebhookEvent(models.Model):
     occurred_at = models.DateTimeField(null=True, blank=True)
     payload = models.JSONField(default=dict)
     received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Set by the consumer once the event is applied to the mirror (the receiver only stores it).
+    applied_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
     error = models.TextField(blank=True)
     # Sweeps that failed to process it with a non-transient error (see incidents.tasks.sweep_webhook_events).
@@ -149,6 +151,12 @@ class WebhookEvent(models.Model):
 
     class Meta:
         ordering = ["-received_at", "-id"]
+        indexes = [
+            # The consumer's queue: events not yet applied, oldest change first.
+            models.Index(
+                fields=["occurred_at", "id"], name="webhook_event_unapplied", condition=models.Q(applied_at__isnull=True)
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id}"

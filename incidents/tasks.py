@@ -220,7 +220,8 @@ def enrich_incident(pd_id: str) -> None:
 
 @shared_task(name="incidents.tasks.sweep_webhook_events", bind=True, acks_late=True, ignore_result=True)
 def sweep_webhook_events(self, *, grace_seconds: float | None = None) -> int:
-    """Process stored events whose enrichment never ran (broker down, worker lost); returns how many.
+    """Apply stored events no consumer applied yet, then process those whose enrichment never ran (broker down,
+    worker lost); returns how many were enriched.
 
     A transient failure (network, 5xx, 429) leaves the event for the next sweep. Any other failure (403, 400,
     no account connection...) is recorded on the event and counted; after SWEEP_MAX_ATTEMPTS sweeps the event
@@ -228,6 +229,11 @@ def sweep_webhook_events(self, *, grace_seconds: float | None = None) -> int:
     events: taken oldest first, one poison event must not hold back every later one.
     """
     grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
+    from incidents.webhooks import drain  # why: webhooks imports this module's tasks
+
+    # The backup consumer: events stored while no web process drained them (its thread died, or
+    # WEBHOOK_CONSUMER=sweep) are applied and published first, in occurred_at order.
+    drain()
     with _single_flight("sweep_webhook_events", holder=self.request.id) as acquired:
         if not acquired:
             return 0

@@ -1,8 +1,9 @@
-"""The PagerDuty webhook v3 receiver: verify, store once, apply to the mirror, then publish and enqueue enrichment.
+"""The PagerDuty webhook v3 receiver (verify, validate, store once, answer) and its consumer (apply, publish, enrich).
 
-Webhooks are an accelerator, not the source of truth (DESIGN.md rule 3): an event is stored before anything
-else, applied only when it is newer than the mirrored row, and a lost or failed enrichment is healed by the
-sweep (`incidents.tasks.sweep_webhook_events`) and the reconcile job.
+Webhooks are an accelerator, not the source of truth (DESIGN.md rule 3): the request path only stores the
+event; the consumer applies stored events in `occurred_at` order, each only when it is newer than the mirrored
+row, and a lost or failed enrichment is healed by the sweep (`incidents.tasks.sweep_webhook_events`) and the
+reconcile job.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ import logging
 import threading
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from incidents import mirror
@@ -197,57 +199,55 @@ def reapply_pending(*, pd_id: str, received_before) -> int:
     return count
 
 
-# -- the receiver -------------------------------------------------------------------------------------------------
+# -- the receiver: store and answer ----------------------------------------------------------------------------------
 
 
-# A burst of events about one incident costs one refetch: PagerDuty's rate limit is per account token.
-ENRICH_DELAY_SECONDS = 2
-ENRICH_PENDING_TTL = 60
+def _is_sqlite() -> bool:
+    return connection.vendor == "sqlite"
 
 
-def enrichment_pending_key(pd_id: str) -> str:
-    return f"pdportal:enrich:pending:{pd_id}"
+# SQLite has one writer at a time, and its busy handler waits in sleeps of up to 100 ms: inside one process the
+# receiver's insert and the consumer's batch take this lock first, so they hand over the file at once instead.
+_sqlite_writer = threading.Lock()
 
 
-def _enqueue_enrichment(pd_id: str) -> bool:
-    from incidents.tasks import enrich_incident
-    from pdportal.redis import get_redis
+@contextlib.contextmanager
+def _write_transaction() -> Iterator[None]:
+    if _is_sqlite():
+        with _sqlite_writer, transaction.atomic():
+            yield
+    else:
+        with transaction.atomic():
+            yield
 
-    key = enrichment_pending_key(pd_id)
+
+def _store(event: pd_webhooks.WebhookEvent, *, webhook_id: str, subscription_id: str) -> bool:
+    """One idempotent insert in its own short transaction; False when the event id is already stored."""
     try:
-        if not get_redis().set(key, "1", nx=True, ex=ENRICH_PENDING_TTL):
-            # A refetch is queued and has not started: it will cover this event too (see enrich_incident).
-            return True
-    except Exception:
-        logger.warning("Redis unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
-        return False
-    try:
-        # retry=False: with the broker down the receiver must still answer within milliseconds;
-        # the stored event (processed_at null) is picked up by the sweep.
-        enrich_incident.apply_async(args=[pd_id], countdown=ENRICH_DELAY_SECONDS, retry=False)
-    except Exception:
-        logger.warning("broker unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
-        with contextlib.suppress(Exception):
-            get_redis().delete(key)
+        with _write_transaction():
+            WebhookEvent.objects.create(
+                event_id=event.id,
+                webhook_id=webhook_id[:128],
+                subscription_id=subscription_id[:64],
+                event_type=event.event_type,
+                resource_type=event.resource_type,
+                resource_id=(event.resource_id or "")[:64],
+                occurred_at=event.occurred_at,
+                payload=event.raw,
+            )
+    except IntegrityError:
+        # The unique event id: a retry by PagerDuty, or the same delivery racing itself. Stored once either way.
         return False
     return True
 
 
-def _after_commit(applied: Applied, event_type: str) -> None:
-    if applied.topic:
-        live.publish(
-            topic=applied.topic,
-            ids=applied.ids,
-            event=event_type,
-            assignees=applied.assignees,
-            related={"service": applied.services} if applied.services else None,
-        )
-    if applied.enrich_incident:
-        _enqueue_enrichment(applied.enrich_incident)
-
-
 def receive(*, body: bytes, signature: str | None, webhook_id: str = "", subscription_id: str = "") -> Answer:
-    """Verify, store (once by event id), apply and acknowledge one webhook delivery."""
+    """The request path: size, signature, validation, one idempotent insert, commit, answer.
+
+    Nothing here touches Redis or PagerDuty, and nothing waits for the mirror: the consumer (`drain`) applies
+    the stored event, publishes it and queues its enrichment. A malformed event is refused with a 4xx before
+    anything is stored.
+    """
     if len(body) > MAX_BODY_BYTES:
         return Answer(413, {"error": f"Body larger than {MAX_BODY_BYTES} bytes."})
     if not signature:
@@ -258,45 +258,271 @@ def receive(*, body: bytes, signature: str | None, webhook_id: str = "", subscri
         event = pd_webhooks.parse_event(body)
     except pd_webhooks.InvalidWebhook as exc:
         return Answer(400, {"error": str(exc)})
-
-    if WebhookEvent.objects.filter(event_id=event.id).exists():
+    try:
+        stored = _store(event, webhook_id=webhook_id, subscription_id=subscription_id)
+    except DatabaseError:
+        logger.exception("webhook %s could not be stored", event.id)
+        # PagerDuty retries a delivery that fails: nothing is lost, and the answer says to come back.
+        return Answer(503, {"error": "The event could not be stored right now; please retry."})
+    if not stored:
         return Answer(202, {"status": "duplicate", "id": event.id})
+    # Committed already when the receiver runs on its own; inside an outer transaction, once that commits.
+    transaction.on_commit(consumer.wake)
+    return Answer(202, {"status": "accepted", "id": event.id})
+
+
+# -- the consumer: apply, publish, enrich ----------------------------------------------------------------------------
+
+# A batch is one write transaction: short, so the receiver's inserts (and any other writer) wait little for it.
+DRAIN_BATCH = 100
+DRAIN_BUDGET_SECONDS = 0.03
+# Invalidations that could not be published (Redis down) wait for the next round, at most this many ids.
+MAX_UNPUBLISHED = 2000
+ENRICH_DELAY_SECONDS = 2
+ENRICH_PENDING_TTL = 60
+
+
+def enrichment_pending_key(pd_id: str) -> str:
+    return f"pdportal:enrich:pending:{pd_id}"
+
+
+def _event_of(record: WebhookEvent) -> pd_webhooks.WebhookEvent:
+    """The stored event as the receiver parsed it (it was validated before it was stored)."""
+    event = (record.payload or {}).get("event") or {}
+    agent, client = event.get("agent"), event.get("client")
+    return pd_webhooks.WebhookEvent(
+        id=record.event_id,
+        event_type=record.event_type,
+        resource_type=record.resource_type,
+        occurred_at=record.occurred_at,
+        agent=agent if isinstance(agent, dict) else None,
+        client=client if isinstance(client, dict) else None,
+        data=event.get("data") if isinstance(event.get("data"), dict) else {},
+        raw=record.payload,
+    )
+
+
+@dataclass
+class Batch:
+    """What one drained batch changed: invalidations to publish and incidents to refetch, after it commits."""
+
+    applied: int = 0
+    # (topic, event type) -> ids, assignees and related services: one invalidation per kind of change.
+    messages: dict[tuple[str, str], Applied] = field(default_factory=dict)
+    enrich: list[str] = field(default_factory=list)
+
+    def add(self, applied: Applied, event_type: str) -> None:
+        if applied.topic:
+            merged = self.messages.setdefault((applied.topic, event_type), Applied(topic=applied.topic))
+            merged.ids.extend(applied.ids)
+            merged.assignees.extend(applied.assignees)
+            merged.services.extend(applied.services)
+        if applied.enrich_incident and applied.enrich_incident not in self.enrich:
+            self.enrich.append(applied.enrich_incident)
+
+
+def _superseded(records: list[WebhookEvent]) -> set[int]:
+    """Incident snapshots older than a later snapshot of the same incident in this batch: the later one carries
+    every field the older one does, so applying only the newest gives the same mirror (a storm's shortcut)."""
+    newest: dict[str, WebhookEvent] = {}
+    for record in records:
+        data = ((record.payload or {}).get("event") or {}).get("data") or {}
+        if data.get("type") == "incident" and record.resource_id:
+            newest[record.resource_id] = record  # records come in occurred_at order: the last one wins
+    return {
+        r.pk
+        for r in records
+        if r.resource_id in newest
+        and newest[r.resource_id].pk != r.pk
+        and (((r.payload or {}).get("event") or {}).get("data") or {}).get("type") == "incident"
+    }
+
+
+def _apply_record(record: WebhookEvent, batch: Batch) -> None:
+    event = _event_of(record)
     try:
         with transaction.atomic():
-            record = WebhookEvent.objects.create(
-                event_id=event.id[:128],
-                webhook_id=webhook_id[:128],
-                subscription_id=subscription_id[:64],
-                event_type=event.event_type[:128],
-                resource_type=event.resource_type[:64],
-                resource_id=(event.resource_id or "")[:64],
-                occurred_at=event.occurred_at,
-                payload=event.raw,
-            )
-            applied = Applied()
+            applied = apply_event(event)
+        if event.event_type == "pagey.ping" and record.subscription_id:
+            # The Webhooks page shows the latest ping of each subscription.
+            applied = Applied(topic="webhook", ids=[record.subscription_id])
+    except Exception as exc:  # noqa: BLE001 - recorded on the event; the refetch and reconcile heal the mirror
+        logger.exception("webhook %s (%s) could not be applied", record.event_id, record.event_type)
+        record.error = f"{type(exc).__name__}: {exc}"[:2000]
+        is_incident = record.resource_type == "incident" and record.resource_id
+        applied = Applied(
+            topic="incident" if is_incident else None,
+            ids=[record.resource_id] if is_incident else [],
+            enrich_incident=record.resource_id if is_incident else None,
+        )
+    batch.add(applied, record.event_type)
+    if not applied.enrich_incident:
+        record.processed_at = timezone.now()
+
+
+def drain_batch(*, limit: int = DRAIN_BATCH, budget: float = DRAIN_BUDGET_SECONDS) -> Batch:
+    """Apply the oldest stored events not yet applied, in `occurred_at` order, in one short transaction.
+
+    Each is applied only when newer than the mirrored row (apply_event). On PostgreSQL concurrent consumers skip
+    each other's rows (SKIP LOCKED); on SQLite the write transaction itself admits one consumer at a time. The
+    batch stops early after `budget` seconds so it never holds the writer's lock long; the rest stays queued.
+    """
+    batch = Batch()
+    started = time.monotonic()
+    with _write_transaction():
+        records = list(
+            WebhookEvent.objects.select_for_update(skip_locked=True)
+            .filter(applied_at__isnull=True)
+            .order_by("occurred_at", "pk")[:limit]
+        )
+        if not records:
+            return batch
+        skip = _superseded(records)
+        done: list[WebhookEvent] = []
+        for record in records:
+            if record.pk not in skip:
+                _apply_record(record, batch)
+            else:
+                batch.add(Applied(enrich_incident=record.resource_id), record.event_type)
+            record.applied_at = timezone.now()
+            done.append(record)
+            if time.monotonic() - started > budget:
+                break
+        WebhookEvent.objects.bulk_update(done, ["applied_at", "processed_at", "error"])
+        batch.applied = len(done)
+    return batch
+
+
+class Consumer:
+    """Applies stored webhook events to the mirror, then publishes and queues enrichment; never on a request.
+
+    In a web process (settings.WEBHOOK_CONSUMER = "thread") one daemon thread waits on an event that the receiver
+    sets after each commit, drains everything stored, and otherwise looks every IDLE_SECONDS for events stored by
+    other processes. The Celery sweep (incidents.tasks.sweep_webhook_events) runs the same drain as the backup.
+    """
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self) -> None:
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._unpublished: dict[tuple[str, str], Applied] = {}
+        self._unenriched: list[str] = []
+
+    def wake(self) -> None:
+        """Called by the receiver after its commit: never blocks."""
+        if settings.WEBHOOK_CONSUMER != "thread":
+            return
+        if self._thread is None or not self._thread.is_alive():
+            with self._lock:
+                if self._thread is None or not self._thread.is_alive():
+                    self._thread = threading.Thread(target=self._run, name="webhook-consumer", daemon=True)
+                    self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        from django.db import close_old_connections
+
+        while True:
+            self._wake.wait(self.IDLE_SECONDS)
+            self._wake.clear()
             try:
-                with transaction.atomic():
-                    applied = apply_event(event)
-                if event.event_type == "pagey.ping" and subscription_id:
-                    # The Webhooks page shows the latest ping of each subscription.
-                    applied = Applied(topic="webhook", ids=[subscription_id[:64]])
-            except Exception as exc:
-                logger.exception("webhook %s (%s) could not be applied", event.id, event.event_type)
-                record.error = f"{type(exc).__name__}: {exc}"[:2000]
-                applied = Applied(
-                    topic="incident" if event.resource_type == "incident" else None,
-                    ids=[event.resource_id] if event.resource_id else [],
-                    enrich_incident=event.resource_id if event.resource_type == "incident" else None,
-                )
-            if not applied.enrich_incident:
-                record.processed_at = timezone.now()
-            if record.error or record.processed_at:
-                record.save(update_fields=["error", "processed_at"])
-            transaction.on_commit(lambda: _after_commit(applied, event.event_type))
-    except IntegrityError:
-        # The same event delivered twice at the same moment: the other request stored it.
-        return Answer(202, {"status": "duplicate", "id": event.id})
-    return Answer(202, {"status": "accepted", "id": event.id})
+                self.drain()
+            except Exception:  # noqa: BLE001 - the database went away: try again on the next wake or tick
+                logger.exception("webhook consumer: drain failed; retrying shortly")
+                close_old_connections()
+                connection.close()
+                time.sleep(0.5)
+
+    def drain(self, *, max_batches: int = 1000) -> int:
+        """Drain until nothing is left (or max_batches); publish and enqueue after each commit. Returns how many."""
+        total = 0
+        for _ in range(max_batches):
+            batch = drain_batch()
+            total += batch.applied
+            self._after(batch)
+            if not batch.applied:
+                break
+        if not total and (self._unpublished or self._unenriched):
+            self._after(Batch())  # Redis came back: what waited goes out now
+        return total
+
+    def _after(self, batch: Batch) -> None:
+        from pdportal.redis import breaker
+
+        for key, applied in batch.messages.items():
+            waiting = self._unpublished.setdefault(key, Applied(topic=applied.topic))
+            waiting.ids.extend(applied.ids)
+            waiting.assignees.extend(applied.assignees)
+            waiting.services.extend(applied.services)
+        for pd_id in batch.enrich:
+            if pd_id not in self._unenriched:
+                self._unenriched.append(pd_id)
+        if not breaker.available():
+            self._bound()
+            return
+        for (topic, event_type), applied in list(self._unpublished.items()):
+            stream_id = live.publish(
+                topic=topic,
+                ids=applied.ids,
+                event=event_type,
+                assignees=applied.assignees,
+                related={"service": applied.services} if applied.services else None,
+            )
+            if stream_id is None and settings.REDIS_URL:
+                break  # Redis is down: keep the rest for the next round
+            del self._unpublished[(topic, event_type)]
+        while self._unenriched and breaker.available():
+            if not _enqueue_enrichment(self._unenriched[0]):
+                break
+            self._unenriched.pop(0)
+        self._bound()
+
+    def _bound(self) -> None:
+        """A long outage must not grow memory: past MAX_UNPUBLISHED ids every page is told to resync instead, and
+        refetches are left to the sweep (their events keep processed_at empty)."""
+        if sum(len(a.ids) for a in self._unpublished.values()) > MAX_UNPUBLISHED:
+            self._unpublished = {("incident", "resync"): Applied(topic="incident")}
+        del self._unenriched[MAX_UNPUBLISHED:]
+
+
+consumer = Consumer()
+
+
+def drain() -> int:
+    """Apply every stored event not yet applied, then publish and queue enrichment (the consumer's one step)."""
+    return consumer.drain()
+
+
+def _enqueue_enrichment(pd_id: str) -> bool:
+    """Queue one refetch per burst of events about an incident; False when Redis or the broker is unavailable."""
+    from incidents.tasks import enrich_incident  # why: tasks imports this module
+    from pdportal.redis import breaker, get_fast_redis
+
+    key = enrichment_pending_key(pd_id)
+    try:
+        if not get_fast_redis().set(key, "1", nx=True, ex=ENRICH_PENDING_TTL):
+            # A refetch is queued and has not started: it will cover this event too (see enrich_incident).
+            return True
+    except Exception:
+        breaker.failed()
+        logger.warning("Redis unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
+        return False
+    try:
+        # retry=False: with the broker down the consumer goes on; the stored event (processed_at null) is
+        # picked up by the sweep.
+        enrich_incident.apply_async(args=[pd_id], countdown=ENRICH_DELAY_SECONDS, retry=False)
+    except Exception as exc:
+        from kombu.exceptions import OperationalError  # why: only the consumer enqueues
+
+        if isinstance(exc, OperationalError | OSError):
+            breaker.failed()
+        logger.warning("broker unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
+        with contextlib.suppress(Exception):
+            get_fast_redis().delete(key)
+        return False
+    return True
 
 
 def needs_enrichment(event_type: str) -> bool:

@@ -65,26 +65,32 @@ def publish(
 
     `assignees` (PagerDuty user ids) lets a page notify the person an incident is assigned to; `related` names
     other topics' objects whose pages show this change (e.g. {"service": [...]} for a service's open count).
-    Call it after the transaction commits. It never raises: a page that misses an invalidation is healed by the
-    reconnect resync, while a failed write path would lose the user's action. Returns the stream id, or None.
+    Call it after the transaction commits. It never raises, and never waits on a hung Redis: every call gives up
+    after a quarter of a second, and after a failure Redis is skipped for two seconds (pdportal.redis.breaker), so
+    a request that publishes answers on time. A page that misses an invalidation is healed by the reconnect
+    resync, while a failed write path would lose the user's action. Returns the stream id, or None.
     """
     if not settings.REDIS_URL:
         return None
-    from pdportal.redis import get_redis
+    from pdportal.redis import breaker, get_fast_redis
 
     message = {"topic": topic, "ids": sorted(set(ids)), "event": event, "at": time.time()}
     if assignees:
         message["assignees"] = sorted(set(assignees))
     if related:
         message["related"] = {name: sorted(set(values)) for name, values in related.items() if values}
+    if not breaker.available():
+        logger.warning("live bus marked unreachable; %s %s not published", topic, event)
+        return None
     try:
-        client = get_redis()
+        client = get_fast_redis()
         # The stream id is the SSE event id, so a reconnecting browser resumes exactly where it stopped.
         stream_id = client.xadd(STREAM, {"m": json.dumps(message)}, maxlen=STREAM_MAXLEN, approximate=True)
         stream_id = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
         client.publish(channel(), json.dumps({"id": stream_id, **message}))
         return stream_id
     except Exception:
+        breaker.failed()
         logger.warning("live bus unreachable; %s %s not published", topic, event, exc_info=True)
         return None
 

@@ -202,6 +202,11 @@ PAGERDUTY_API_TOKEN = env_str("PAGERDUTY_API_TOKEN")
 PAGERDUTY_SUBDOMAIN = env_str("PAGERDUTY_SUBDOMAIN")
 PAGERDUTY_DEBUG = env_bool("PAGERDUTY_DEBUG", False)
 PAGERDUTY_WEBHOOK_SECRETS = env_list("PAGERDUTY_WEBHOOK_SECRETS")
+# Who applies stored webhook events to the mirror: "thread" (a consumer thread in each web process, woken when
+# an event is stored; the Celery sweep is the backup) or "sweep" (only the Celery sweep, every 30 s).
+WEBHOOK_CONSUMER = env_str("WEBHOOK_CONSUMER", "thread")
+if WEBHOOK_CONSUMER not in ("thread", "sweep"):
+    raise ImproperlyConfigured(f"WEBHOOK_CONSUMER must be thread or sweep, got {WEBHOOK_CONSUMER!r}")
 PAGERDUTY_REQUESTS_PER_MINUTE = env_int("PAGERDUTY_REQUESTS_PER_MINUTE", 900, minimum=1, maximum=960)
 PAGERDUTY_TIMEOUT = env_int("PAGERDUTY_TIMEOUT", 30, minimum=1)
 PAGERDUTY_SYNC_CONCURRENCY = env_int("PAGERDUTY_SYNC_CONCURRENCY", 8, minimum=1, maximum=32)

@@ -79,7 +79,11 @@ def _portal_settings(settings, redis_url):
     # The deployment most tests describe: PagerDuty reaches PORTAL_URL by webhook (tests of the log-polling
     # mode switch it off).
     settings.PAGERDUTY_WEBHOOKS = True
+    # Tests drain stored webhooks themselves (webhooks.drain()), inside their own transaction.
+    settings.WEBHOOK_CONSUMER = "sweep"
     portal_redis._client.cache_clear()
+    portal_redis._fast_client.cache_clear()
+    portal_redis.breaker.reset()
     yield
     portal_redis._client.cache_clear()
 

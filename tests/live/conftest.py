@@ -83,17 +83,42 @@ def _signing_secret(settings):
 
 
 @pytest.fixture
-def post_webhook(client):
-    """`post_webhook(document_or_bytes, secret=SECRET, headers=...)` -> the receiver's response."""
+def post_webhook(client, request):
+    """`post_webhook(document_or_bytes, secret=SECRET, headers=..., drain=True)` -> the receiver's response; then
+    the consumer applies what was stored (drain=False leaves it queued), and queues the refetch (which runs only
+    with `fake_pd`, or `enrich=True`)."""
 
-    def post(document, *, secret: str | None = SECRET, signature: str | None = None, headers: dict | None = None):
+    def post(
+        document,
+        *,
+        secret: str | None = SECRET,
+        signature: str | None = None,
+        headers: dict | None = None,
+        drain: bool = True,
+        enrich: bool | None = None,
+    ):
         body = document if isinstance(document, bytes) else body_of(document)
         extra = {"X-Webhook-Id": "wh-1", "X-Webhook-Subscription": "PSUB1", **(headers or {})}
         if signature is None and secret is not None:
             signature = sign(body, secret)
         if signature is not None:
             extra["X-PagerDuty-Signature"] = signature
-        return client.post("/hooks/pagerduty/", data=body, content_type="application/json", headers=extra)
+        response = client.post("/hooks/pagerduty/", data=body, content_type="application/json", headers=extra)
+        if drain:
+            # The consumer's step, run here inside the test's transaction (a web process runs it in a thread).
+            from unittest import mock
+
+            from incidents import webhooks
+            from incidents.tasks import enrich_incident
+
+            # Its refetch runs (eagerly) only against the fake PagerDuty, or where the test watches the queue.
+            run_refetch = "fake_pd" in request.fixturenames if enrich is None else enrich
+            if run_refetch or isinstance(enrich_incident.apply_async, mock.Mock):
+                webhooks.drain()
+            else:
+                with mock.patch.object(enrich_incident, "apply_async"):
+                    webhooks.drain()
+        return response
 
     return post
 

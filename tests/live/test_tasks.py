@@ -317,6 +317,7 @@ def _stored_event(event_id: str, pd_id: str, minutes_ago: int) -> WebhookEvent:
         resource_type="incident",
         resource_id=pd_id,
         payload={"event": {"id": event_id, "data": {"id": pd_id, "type": "incident"}}},
+        applied_at=timezone.now(),  # the consumer applied it; only its enrichment is missing
     )
     WebhookEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=minutes_ago))
     return event
