@@ -154,7 +154,9 @@ class WebhookEvent(models.Model):
         indexes = [
             # The consumer's queue: events not yet applied, oldest change first.
             models.Index(
-                fields=["occurred_at", "id"], name="webhook_event_unapplied", condition=models.Q(applied_at__isnull=True)
+                fields=["occurred_at", "id"],
+                name="webhook_event_unapplied",
+                condition=models.Q(applied_at__isnull=True),
             )
         ]
 

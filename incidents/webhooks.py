@@ -13,8 +13,8 @@ import json
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -346,7 +346,7 @@ def _apply_record(record: WebhookEvent, batch: Batch) -> None:
         if event.event_type == "pagey.ping" and record.subscription_id:
             # The Webhooks page shows the latest ping of each subscription.
             applied = Applied(topic="webhook", ids=[record.subscription_id])
-    except Exception as exc:  # noqa: BLE001 - recorded on the event; the refetch and reconcile heal the mirror
+    except Exception as exc:
         logger.exception("webhook %s (%s) could not be applied", record.event_id, record.event_type)
         record.error = f"{type(exc).__name__}: {exc}"[:2000]
         is_incident = record.resource_type == "incident" and record.resource_id
@@ -429,7 +429,7 @@ class Consumer:
             self._wake.clear()
             try:
                 self.drain()
-            except Exception:  # noqa: BLE001 - the database went away: try again on the next wake or tick
+            except Exception:
                 logger.exception("webhook consumer: drain failed; retrying shortly")
                 close_old_connections()
                 connection.close()

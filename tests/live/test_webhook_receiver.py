@@ -183,7 +183,9 @@ def test_a_ping_is_recorded_and_needs_no_processing(post_webhook, django_capture
     assert publish.call_args.kwargs["ids"] == ["PSUB1"]
 
 
-def test_the_consumer_publishes_an_invalidation_with_the_assignees_after_its_commit(post_webhook, django_capture_on_commit_callbacks):
+def test_the_consumer_publishes_an_invalidation_with_the_assignees_after_its_commit(
+    post_webhook, django_capture_on_commit_callbacks
+):
     with (
         mock.patch("incidents.webhooks.live.publish") as publish,
         mock.patch("incidents.webhooks._enqueue_enrichment", return_value=True) as enqueue,

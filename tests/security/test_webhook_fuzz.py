@@ -104,7 +104,7 @@ def test_it_refuses_a_signed_event_with_an_extreme_or_non_string_occurred_at(del
     "body",
     [
         b'{"event": {"id": "\xff\xfe01ABC"}}',
-        "{\"event\": {\"id\": \"01ABC\", \"title\": \"caf\u00e9\"}}".encode("latin-1"),
+        '{"event": {"id": "01ABC", "title": "caf\u00e9"}}'.encode("latin-1"),
         "{}".encode("utf-16"),
     ],
 )
@@ -230,7 +230,7 @@ def generated_bodies(seed: int = FUZZ_SEED, count: int = FUZZ_BODIES) -> list[tu
             body = json.dumps(document).encode()
         elif kind == "huge":
             path = rng.choice(paths)
-            literal = rng.choice([b"1" * 400, b"-" + b"9" * 30, b"1e999", b"NaN", b"-Infinity", b"123456789012345678901"])
+            literal = rng.choice([b"1" * 400, b"-" + b"9" * 30, b"1e999", b"NaN", b"-Infinity", b"1234567890" * 3])
             _set(document, path, "@@HUGE@@")
             body = json.dumps(document).encode().replace(b'"@@HUGE@@"', literal)
         else:
