@@ -271,6 +271,28 @@ def receive(*, body: bytes, signature: str | None, webhook_id: str = "", subscri
     return Answer(202, {"status": "accepted", "id": event.id})
 
 
+def handle_delivery(*, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    """The receiver for pdportal.asgi's direct webhook path (lower-cased header names); runs on its own threads.
+
+    Each of those threads keeps its database connection between deliveries (nothing else would open and close
+    it); one that broke is closed, so the next delivery reconnects.
+    """
+    try:
+        answer = receive(
+            body=body,
+            signature=headers.get("x-pagerduty-signature"),
+            webhook_id=headers.get("x-webhook-id", ""),
+            subscription_id=headers.get("x-webhook-subscription", ""),
+        )
+    except Exception:
+        logger.exception("webhook delivery failed")
+        connection.close()
+        return 503, {"error": "The event could not be stored right now; please retry."}
+    if answer.status == 503:
+        connection.close()
+    return answer.status, answer.body
+
+
 # -- the consumer: apply, publish, enrich ----------------------------------------------------------------------------
 
 # A batch is one write transaction: short, so the receiver's inserts (and any other writer) wait little for it.

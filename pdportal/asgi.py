@@ -1,5 +1,8 @@
 """ASGI entry point: uvicorn serves the portal, including the async SSE stream at /live/."""
 
+import asyncio
+import concurrent.futures
+import functools
 import json
 import os
 
@@ -67,9 +70,57 @@ def limit_webhook_body(app, *, limit: int, path: str = WEBHOOK_PATH):
     return wrapped
 
 
+# The receiver's own threads: a delivery never queues behind the one thread that Django gives every sync view
+# under ASGI (a slow page render must not delay PagerDuty's 2xx), and each thread keeps its database connection.
+RECEIVER_THREADS = 2
+_receiver_pool = concurrent.futures.ThreadPoolExecutor(RECEIVER_THREADS, thread_name_prefix="webhook-receiver")
+
+
+def serve_webhooks(app, *, handle, path: str = WEBHOOK_PATH):
+    """Answer POSTs to the webhook path without Django's request stack.
+
+    A delivery is authenticated by its HMAC signature alone: sessions, CSRF, messages, the user and template
+    middleware have nothing to do for it, and on 2 cores they cost more than the receiver itself. The host is
+    still checked against ALLOWED_HOSTS. `handle(body=..., headers=...)` returns (status, JSON-able body); it runs
+    on the receiver's threads. Every other request (and any other method on the path) goes to `app`.
+    """
+
+    async def answer(send, status: int, payload: dict) -> None:
+        body = json.dumps(payload).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def wrapped(scope, receive, send):
+        if scope["type"] != "http" or scope.get("path") != path or scope.get("method") != "POST":
+            return await app(scope, receive, send)
+        from django.conf import settings
+        from django.http.request import split_domain_port, validate_host
+
+        headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
+        domain, _ = split_domain_port(headers.get("host", ""))
+        if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
+            return await answer(send, 400, {"error": "Host not allowed."})
+        chunks = []
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return None
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        loop = asyncio.get_running_loop()
+        status, payload = await loop.run_in_executor(
+            _receiver_pool, functools.partial(handle, body=b"".join(chunks), headers=headers)
+        )
+        return await answer(send, status, payload)
+
+    return wrapped
+
+
 django_application = get_asgi_application()
 
-# Imported once Django is set up (get_asgi_application above): the receiver's own limit, one constant.
-from incidents.webhooks import MAX_BODY_BYTES  # noqa: E402
+# Imported once Django is set up (get_asgi_application above): the receiver and its limit.
+from incidents.webhooks import MAX_BODY_BYTES, handle_delivery  # noqa: E402
 
-application = limit_webhook_body(django_application, limit=MAX_BODY_BYTES)
+application = limit_webhook_body(serve_webhooks(django_application, handle=handle_delivery), limit=MAX_BODY_BYTES)
