@@ -37,8 +37,18 @@ format: venv
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# `make bench COMPARE=df97635`, `make bench ARGS="receiver --quick"`, or `make bench -- --compare df97635`
+# (GNU make rejects an unknown option such as `make bench --compare REF` before it reads this file; after `--`
+# the words are goals, handed on to the bench here and otherwise ignored).
+ifeq (bench,$(firstword $(MAKECMDGOALS)))
+BENCH_GOAL_ARGS := $(wordlist 2,$(words $(MAKECMDGOALS)),$(MAKECMDGOALS))
+ifneq ($(BENCH_GOAL_ARGS),)
+$(eval $(BENCH_GOAL_ARGS):;@:)
+endif
+endif
+
 bench: venv
-	$(PY) -m bench
+	$(PY) -m bench $(if $(COMPARE),--compare $(COMPARE)) $(ARGS) $(BENCH_GOAL_ARGS)
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .run

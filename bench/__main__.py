@@ -1,4 +1,6 @@
-"""`python -m bench [name ...] [--only a,b]`: run the benchmarks, print the table, write bench/results.json."""
+"""`python -m bench [name ...] [--only a,b] [--compare REF]`: run the benchmarks, print the table, write
+bench/results.json. BENCHMARKS is the registry: each module has TITLE and run(env, result, quick=...), and runs
+against the checkout bench.env.REPO points at (this one, or a worktree of REF under --compare)."""
 
 from __future__ import annotations
 
@@ -49,6 +51,11 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--readme-only", action="store_true", help="rewrite README.md's table from results.json without running"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="REF",
+        help="also run the same benchmarks on a git worktree of REF in this run, and print ours / theirs",
     )
     return parser.parse_args(argv)
 
@@ -133,9 +140,76 @@ def _stop_on_sigterm(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
 
+def update_readme_comparison(ours: list[Result], theirs: list[Result], meta: dict) -> bool:
+    """The README table with the reference columns: every figure absolute and as a ratio to REF, one run."""
+    from bench import compare
+
+    text = README.read_text()
+    if TABLE_START not in text or TABLE_END not in text:
+        return False
+    head, rest = text.split(TABLE_START, 1)
+    _, tail = rest.split(TABLE_END, 1)
+    when = meta["started_at"].replace("T", " ").replace("+00:00", " UTC")
+    ref = meta["compare"]["label"]
+    loads = ", ".join(f"{name} {value}" for name, value in meta.get("load_averages", {}).items())
+    caption = (
+        f"Measured {when} on {meta['machine']['cpus']} cores ({meta['database']}, {meta['redis']} Redis), "
+        f"`--compare {meta['compare']['ref']}` ({ref}) in the same run, {meta['duration_s']:.0f} s; "
+        f"load average (1 min) at each start: {loads}."
+    )
+    table = compare.render_markdown(ours, theirs, ref)
+    README.write_text(f"{head}{TABLE_START}\n{caption}\n\n{table}\n{TABLE_END}{tail}")
+    return True
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Each selected benchmark on REF's worktree, then on this checkout (children of this process)."""
+    from bench import compare
+
+    names = _selected(args)
+    extra = [flag for flag, on in (("--quick", args.quick), ("--full-sync", args.full_sync)) if on]
+    started = time.monotonic()
+    meta = {
+        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+        "quick": args.quick,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "load_averages": {},
+    }
+    with compare.Checkouts(args.compare) as sides:
+        label = sides.short
+        meta["compare"] = {"ref": args.compare, "commit": sides.commit, "label": label}
+        outputs = {"theirs": sides.tmp / "theirs.json", "ours": sides.tmp / "ours.json"}
+        for name in names:
+            for side, checkout in (("theirs", sides.theirs), ("ours", compare.HERE)):
+                meta["load_averages"][f"{name} {label if side == 'theirs' else 'ours'}"] = round(os.getloadavg()[0], 2)
+                print(f"\n#### {name} on {label if side == 'theirs' else 'this checkout'} ({checkout})", flush=True)
+                sides.run(checkout, [name], outputs[side], extra)
+        ours, ours_meta = _load(outputs["ours"]) if outputs["ours"].exists() else ([], {})
+        theirs, _ = _load(outputs["theirs"]) if outputs["theirs"].exists() else ([], {})
+    meta["database"], meta["redis"] = ours_meta.get("database", "?"), ours_meta.get("redis", "?")
+    meta["duration_s"] = round(time.monotonic() - started, 1)
+    meta["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print()
+    print(compare.render(ours, theirs, label))
+    start_load, end_load = meta["load_average_at_start"][0], meta["load_average_at_end"][0]
+    print(f"\nTotal {meta['duration_s']} s on {os.cpu_count()} cores (load average {start_load} -> {end_load})")
+    _write(args.output, ours, meta)
+    document = json.loads(args.output.read_text())
+    document["compare"] = {**meta["compare"], "benchmarks": {r.name: _jsonable(r.as_dict()) for r in theirs}}
+    args.output.write_text(json.dumps(document, indent=1, ensure_ascii=False, default=str) + "\n")
+    print(f"Raw samples of both sides: {args.output}")
+    if args.update_readme:
+        done = update_readme_comparison(ours, theirs, meta)
+        print("README.md table updated" if done else "README.md has no bench table markers")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     args = _parse(argv)
+    if args.compare:
+        return run_compare(args)
     if args.readme_only:
         results, meta = _load(args.output)
         print(render_table(results))

@@ -76,6 +76,8 @@ class Metric:
     peer: str = ""
     ratio: float | None = None
     note: str = ""
+    # "lower" or "higher" is better: how `--compare` reads ours / theirs (empty: not compared).
+    better: str = ""
 
     def shown_value(self) -> str:
         if self.value is None:

@@ -23,12 +23,19 @@ import httpx
 
 from bench.core import NotAvailable
 
-REPO = Path(__file__).resolve().parent.parent
+# The checkout whose product is measured: this one, or (with `--compare REF`) a worktree of REF that the bench
+# code of this checkout drives (bench/compare.py sets BENCH_CHECKOUT and BENCH_CODE_DIR for the child run).
+REPO = Path(os.environ.get("BENCH_CHECKOUT") or Path(__file__).resolve().parent.parent).resolve()
+# A directory whose only package is this bench: put first on a child's path, it imports our bench code and
+# nothing else of ours (the product still comes from REPO).
+BENCH_CODE_DIR = Path(os.environ.get("BENCH_CODE_DIR") or Path(__file__).resolve().parent.parent)
 SANDBOX_TOKEN = "sandbox-account-token"
 WEBHOOK_SECRET = "bench-webhook-secret-" + "0" * 24
 # A throwaway key: the bench database and its sessions are deleted at the end of the run.
 SECRET_KEY = "bench-only-secret-key-" + "k" * 48
-REAL_REDIS = ("127.0.0.1", 6379, 14)
+# The bench's own database on the machine's Redis (flushed at the start and end): BENCH_REDIS_DB picks another
+# when several people bench on one machine.
+REAL_REDIS = ("127.0.0.1", 6379, int(os.environ.get("BENCH_REDIS_DB") or 14))
 BENCH_APPLICATION_NAME = "pdportal-bench"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -209,6 +216,8 @@ class BenchEnv:
         os.environ.update(self.portal_env())
         # Only in this process: its asyncio loops are load generators, and they count rows between phases.
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+        # The bench process counts and drains rows itself: no consumer thread of its own racing the workers'.
+        os.environ["WEBHOOK_CONSUMER"] = "sweep"
         import django
 
         django.setup()
@@ -277,6 +286,7 @@ class BenchEnv:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SANDBOX_", "PAGERDUTY_"))}
         env.pop("CI", None)
         env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        env.pop("WEBHOOK_CONSUMER", None)  # the bench process's own choice, not the deployment's
         env.update(
             {
                 # BENCH_SETTINGS_MODULE: measure a what-if settings module (e.g. a connection pool) without editing.

@@ -517,8 +517,13 @@ def upsert_incidents(
     The changed_at guard is the single path's: an older change is skipped, an equal one applied again.
     Returns the mirrored incident of every item that has an id, in order (the stored row where it was older).
     """
+    return upsert_incidents_at(((item, changed_at) for item in items), refs=refs)
+
+
+def upsert_incidents_at(items: Iterable[tuple[Json, datetime | None]], *, refs: Refs | None = None) -> list[Incident]:
+    """upsert_incidents with each payload's own change time: a batch of webhook events, each `occurred_at`."""
     refs = refs or Refs()
-    changes = [c for item in items if (c := _incident_change(item, changed_at, refs)) is not None]
+    changes = [c for item, at in items if (c := _incident_change(item, at, refs)) is not None]
     out: list[Incident] = []
     # A repeated id must see its predecessor's write, as one-by-one upserts would: split the batch there.
     chunk: list[_IncidentChange] = []

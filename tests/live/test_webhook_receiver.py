@@ -328,3 +328,38 @@ def test_it_keeps_a_user_deleted_in_the_portal_deleted_when_an_older_update_arri
     mirror.mark_deleted(PagerDutyUser, "PUSRDEL")  # an admin's delete: the deletion time is now
     mirror.upsert_user(user, changed_at=timezone.now() - timedelta(minutes=1))
     assert not PagerDutyUser.objects.filter(pd_id="PUSRDEL").exists()
+
+
+def test_the_consumer_applies_a_storm_in_occurred_at_order_and_never_twice(post_webhook):
+    statuses = {"PSTORMA": [], "PSTORMB": [], "PSTORMC": []}
+    n = 0
+    # Delivered out of order: each incident's newest event arrives first, then older ones.
+    for second in (50, 10, 30, 20, 40):
+        for pd_id in statuses:
+            status = ("triggered", "acknowledged", "resolved")[(second // 10 + len(pd_id)) % 3]
+            statuses[pd_id].append((second, status))
+            document = webhook(
+                f"incident.{status}",
+                incident_data(pd_id, status=status, title=f"{pd_id} at {second}"),
+                event_id=f"01STORM{n:03d}",
+                occurred_at=f"2026-11-20T10:00:{second:02d}.000Z",
+            )
+            n += 1
+            assert post_webhook(document, drain=False).status_code == 202
+    assert not Incident.objects.exists()  # the request path stored, nothing more
+    assert webhooks.drain() == 15
+    for pd_id, seen in statuses.items():
+        newest = max(seen)
+        incident = Incident.objects.get(pd_id=pd_id)
+        assert (incident.status, incident.title) == (newest[1], f"{pd_id} at {newest[0]}")
+    assert not WebhookEvent.objects.filter(applied_at__isnull=True).exists()
+    assert webhooks.drain() == 0  # nothing is applied twice
+
+
+def test_a_late_event_older_than_the_applied_one_leaves_the_row_alone(post_webhook):
+    newer = _triggered(event_id="01NEW", occurred_at="2026-11-20T10:05:00Z", title="new")
+    older = _triggered(event_id="01OLD", occurred_at="2026-11-20T10:00:00Z", title="old")
+    assert post_webhook(newer).status_code == 202
+    assert post_webhook(older).status_code == 202
+    assert Incident.objects.get(pd_id="PINC9").title == "new"
+    assert WebhookEvent.objects.filter(applied_at__isnull=False).count() == 2
