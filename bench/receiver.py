@@ -193,6 +193,15 @@ def _phase_prefix(phase: str) -> str:
     return f"{PREFIX}{phase}-"
 
 
+def _throughput(steps: dict) -> float:
+    """The most answers per second while keeping up with the offered rate (≥ 95 %, no errors): a saturation
+    figure that does not hinge on the three slowest answers of a short step, as p99 does on a loaded machine."""
+    return max(
+        (s["achieved_per_s"] for r, s in steps.items() if s["achieved_per_s"] >= r * 0.95 and not s["errors"]),
+        default=0.0,
+    )
+
+
 def _best(steps: dict, *, stored_ok: bool = False) -> int:
     return max(
         (
@@ -214,6 +223,8 @@ def _ceiling_workers(env, count: int) -> tuple[list[str], list]:
         proc_env["PYTHONPATH"] = f"{BENCH_CODE_DIR}:{REPO}"
         args = [
             *(sys.executable, "-m", "uvicorn", "--factory", "bench.ceiling:application_for_uvicorn"),
+            # uvicorn puts its app dir (default: the cwd, the checkout) first on the path: ours holds our bench.
+            *("--app-dir", str(BENCH_CODE_DIR)),
             *("--host", "127.0.0.1", "--port", str(port), "--no-access-log", "--log-level", "warning"),
         ]
         procs.append(env.spawn(f"ceiling-{i}", args, env=proc_env))
@@ -240,6 +251,8 @@ async def _main(env, result: Result, *, quick: bool) -> None:
     clients = [RawClient(u) for u in urls]
     listener = Listener()
     await listener.start()
+    rx_throughput = 0.0
+    best = 0
     try:
         probe, _ = _deliveries("probe", 1, open_ids)
         status, answer = await clients[0].post(hooks.RECEIVER_PATH, *probe[0])
@@ -311,6 +324,8 @@ async def _main(env, result: Result, *, quick: bool) -> None:
             note=f"{3 if quick else STEP_SECONDS} s steps: {detail}",
             better="higher",
         )
+        rx_throughput = _throughput(rx_steps)
+        result.add("highest rate kept up with (any latency)", rx_throughput, "/s", "", better="higher")
     finally:
         await listener.stop()
         for client in clients:
@@ -325,13 +340,23 @@ async def _main(env, result: Result, *, quick: bool) -> None:
             ("bare-asgi", BARE_ASGI, "bare ASGI endpoint (signature, 204)"),
         ):
             steps = await _steps(result, label, ceilings, path, open_ids, quick=quick)
-            rate = _best(steps)
-            result.add(f"ceiling: {what}, highest rate", rate, "/s", "", better="higher")
+            rate, kept = _best(steps), _throughput(steps)
+            result.add(f"ceiling: {what}, highest rate with p99 ≤ 100 ms", rate, "/s", "", better="higher")
+            result.add(f"ceiling: {what}, highest rate kept up with", kept, "/s", "", better="higher")
             result.stats[f"{label} best"] = rate
             if label == "bare-django":
                 share = round(best / rate, 2) if rate else None
                 result.add(
-                    "receiver rate / bare Django view's rate",
+                    "receiver / bare Django view: highest rate with p99 ≤ 100 ms",
+                    share,
+                    "",
+                    "≥ 0.5",
+                    met=share is not None and share >= 0.5,
+                    better="higher",
+                )
+                share = round(rx_throughput / kept, 2) if kept else None
+                result.add(
+                    "receiver / bare Django view: highest rate kept up with",
                     share,
                     "",
                     "≥ 0.5",

@@ -595,13 +595,16 @@ def needs_enrichment(event_type: str) -> bool:
 def check_last_webhook() -> dict:
     latest = WebhookEvent.objects.order_by("-received_at").values("received_at", "event_type").first()
     backlog = WebhookEvent.objects.filter(processed_at__isnull=True).count()
+    # Stored but not yet in the mirror: the consumer's queue (normally empty within a fraction of a second).
+    unapplied = WebhookEvent.objects.filter(applied_at__isnull=True).count()
     if latest is None:
-        return {"ok": True, "received_at": None, "unprocessed": backlog}
+        return {"ok": True, "received_at": None, "unprocessed": backlog, "unapplied": unapplied}
     return {
         "ok": True,
         "received_at": latest["received_at"].isoformat(),
         "event_type": latest["event_type"],
         "unprocessed": backlog,
+        "unapplied": unapplied,
     }
 
 
