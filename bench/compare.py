@@ -78,7 +78,7 @@ def _number(value) -> float | None:
 
 def ratio_text(ours: float | None, theirs: float | None, better: str) -> str:
     """ours / theirs, marked ✓ when ours is at least as good (lower or higher, as the metric says)."""
-    if ours is None or theirs is None:
+    if ours is None or theirs is None or (ours == 0 and theirs == 0):
         return ""
     value = (math.inf if ours > 0 else 1.0) if theirs == 0 else ours / theirs
     text = "∞" if math.isinf(value) else (f"{value:,.2f}{TIMES}" if value < 10 else f"{value:,.1f}{TIMES}")

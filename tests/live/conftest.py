@@ -63,11 +63,13 @@ def incident_data(pd_id: str = "PINC9", status: str = "triggered", **over) -> di
 
 @pytest.fixture(autouse=True)
 def _no_pending_enrichments(redis_url):
+    from incidents import webhooks
     from pdportal.redis import get_redis
 
     client = get_redis()
     for key in client.scan_iter("pdportal:enrich:pending:*"):
         client.delete(key)
+    webhooks._enqueued_at.clear()
     yield
 
 
