@@ -199,6 +199,7 @@ def run(env, result: Result, *, quick: bool = False) -> None:
         stats["median"],
         "ms",
         "",
+        better="lower",
     )
     result.add(
         "webhook POST → DOM update: p95",
@@ -207,8 +208,9 @@ def run(env, result: Result, *, quick: bool = False) -> None:
         f"≤ {TARGET_P95_MS:.0f} ms",
         met=stats["p95"] <= TARGET_P95_MS and missed == 0,
         note=f"{missed} events not seen within {TIMEOUT_MS} ms",
+        better="lower",
     )
-    result.add("webhook POST → DOM update: p99", stats["p99"], "ms", "")
+    result.add("webhook POST → DOM update: p99", stats["p99"], "ms", "", better="lower")
     if parts["re-fetch request"]:
         medians = {name: result.sample(f"part: {name}", values)["median"] for name, values in parts.items()}
         result.add(
