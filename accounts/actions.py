@@ -348,11 +348,13 @@ def portal_login_set_active(*, actor, user, active: bool) -> None:
     _audit_local(actor=actor, operation=operation, target=user.get_username())
 
 
-def preferences_update(*, user, time_zone: str, notify_desktop: bool) -> Profile:
+def preferences_update(*, user, time_zone: str, notify_desktop: bool, theme: str = "") -> Profile:
+    """Save one person's zone, desktop notifications and theme ("" follows the system, or "light"/"dark")."""
     profile, _ = Profile.objects.get_or_create(user=user)
     default_zone = profile.pd_user.time_zone if profile.pd_user_id else ""
     profile.time_zone = time_zone or default_zone
     profile.time_zone_custom = bool(time_zone) and time_zone != default_zone
     profile.notify_desktop = notify_desktop
-    profile.save(update_fields=["time_zone", "time_zone_custom", "notify_desktop"])
+    profile.theme = theme if theme in ("light", "dark") else ""
+    profile.save(update_fields=["time_zone", "time_zone_custom", "notify_desktop", "theme"])
     return profile

@@ -39,6 +39,12 @@ class PreferencesForm(forms.Form):
         "or reassigned",
         required=False,
     )
+    theme = forms.ChoiceField(
+        label="Theme",
+        required=False,
+        choices=[("", "System"), ("light", "Light"), ("dark", "Dark")],
+        widget=forms.RadioSelect,
+    )
 
     def __init__(self, *args, default_zone: str = "", **kwargs):
         super().__init__(*args, **kwargs)

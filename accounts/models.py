@@ -66,6 +66,10 @@ class Profile(models.Model):
     # True once the person picked a zone themselves; until then each sign-in copies PagerDuty's.
     time_zone_custom = models.BooleanField(default=False)
     notify_desktop = models.BooleanField(default=False)
+    # "" follows the browser's prefers-color-scheme; "light"/"dark" pin it (base.html sets data-theme).
+    theme = models.CharField(
+        max_length=8, blank=True, choices=[("", "System"), ("light", "Light"), ("dark", "Dark")], default=""
+    )
     subdomain = models.CharField(max_length=128, blank=True)
 
     def __str__(self) -> str:

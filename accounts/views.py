@@ -89,6 +89,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
     initial = {
         "time_zone": profile.time_zone if profile.time_zone_custom else "",
         "notify_desktop": profile.notify_desktop,
+        "theme": profile.theme,
     }
     form = PreferencesForm(request.POST or None, initial=initial, default_zone=default_zone)
     if request.method == "POST" and form.is_valid():
@@ -96,6 +97,7 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
             user=request.user,
             time_zone=form.cleaned_data["time_zone"],
             notify_desktop=form.cleaned_data["notify_desktop"],
+            theme=form.cleaned_data["theme"],
         )
         messages.success(request, "Your preferences are saved.")
         return redirect("accounts:preferences")

@@ -62,3 +62,21 @@ def test_an_unlinked_person_may_still_open_their_settings(client_as, outsider):
     response = client_as(outsider).get("/settings/me/")
     assert response.status_code == 200
     assert "not linked to a PagerDuty user" in response.content.decode()
+
+
+def test_the_system_theme_is_the_default_and_a_chosen_theme_marks_every_page(client_as, responder):
+    client = client_as(responder)
+    assert "data-theme" not in client.get("/settings/me/").content.decode().split("<head>")[0]
+    response = client.post("/settings/me/", {"time_zone": "", "theme": "dark"})
+    assert response.status_code == 302
+    responder.profile.refresh_from_db()
+    assert responder.profile.theme == "dark"
+    assert '<html lang="en" data-theme="dark">' in client.get("/settings/me/").content.decode()
+    client.post("/settings/me/", {"time_zone": "", "theme": ""})
+    assert "data-theme" not in client.get("/settings/me/").content.decode().split("<head>")[0]
+
+
+def test_an_unknown_theme_is_refused_with_a_message(client_as, responder):
+    response = client_as(responder).post("/settings/me/", {"time_zone": "", "theme": "neon"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()

@@ -1,0 +1,142 @@
+"""The design system in a browser: nothing scrolls sideways at 390 px; axe-core finds nothing serious, light or dark."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings as django_settings
+from django.test import Client
+
+from incidents import sync
+from incidents.models import Incident
+from pdportal.pagerduty import PagerDutyClient, RequestBudget
+from tests.personas import make_portal_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
+QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
+PHONE = {"width": 390, "height": 844}
+# The pages a responder lives in, and every admin list: each must fit a phone and pass axe.
+ADMIN_LISTS = ("/services/", "/users/", "/templates/", "/webhooks/", "/api-console/", "/audit/")
+SERIOUS = {"serious", "critical"}
+
+
+@pytest.fixture
+def portal(sandbox, settings, transactional_db):
+    """A live portal in API-key mode against a freshly reset sandbox, its mirror filled by a quick sync."""
+    sandbox.reset()
+    settings.PAGERDUTY_API_URL = sandbox.url
+    settings.PAGERDUTY_EVENTS_URL = sandbox.url
+    settings.PAGERDUTY_OAUTH_URL = sandbox.url
+    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
+    settings.PAGERDUTY_CLIENT_ID = ""
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    settings.SECURE_SSL_REDIRECT = False
+    settings.SESSION_COOKIE_SECURE = False
+    settings.CSRF_COOKIE_SECURE = False
+    client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
+    sync.sync_all(client=client, steps=QUICK_STEPS)
+    incident = Incident.objects.filter(status="triggered", alert_count__gte=2).order_by("-created_at").first()
+    sync.sync_incident_details(client=client, incident_ids=[incident.pd_id])
+    from pytest_django.live_server_helper import LiveServer
+
+    server = LiveServer("localhost")
+    settings.PORTAL_URL = server.url
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def pages(portal):
+    """Every page under test, as paths: the list, a busy incident, both settings pages and each admin list."""
+    incident = Incident.objects.filter(status="triggered", alert_count__gte=2).order_by("-created_at").first()
+    return ["/", f"/incidents/{incident.pd_id}/", "/settings/", "/settings/me/", *ADMIN_LISTS]
+
+
+def sign_in(page, portal: str, email: str) -> None:
+    """A forced-login session cookie for a seed persona (the admin sees every page under test)."""
+    user = make_portal_user(email=email)
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": portal}])
+
+
+def test_no_page_scrolls_sideways_on_a_390_px_phone(page, portal, pages):
+    sign_in(page, portal, "admin@example.com")
+    page.set_viewport_size(PHONE)
+    too_wide = {}
+    for path in pages:
+        page.goto(f"{portal}{path}")
+        page.wait_for_selector("#main")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[path] = width
+    assert too_wide == {}
+
+
+def test_incident_rows_become_cards_and_touch_targets_are_44_px_on_a_phone(page, portal, pages):
+    sign_in(page, portal, "responder@example.com")
+    page.set_viewport_size(PHONE)
+    page.goto(f"{portal}/")
+    # Filters fold behind one button: the first incident is on the first screen.
+    first = page.locator("#incident-table tbody tr").first
+    assert first.bounding_box()["y"] < PHONE["height"]
+    assert page.locator("#incident-table thead").bounding_box()["height"] <= 1  # kept for screen readers only
+    assert first.evaluate("e => getComputedStyle(e).display") != "table-row"
+    box = page.locator("#incident-table input.row-select").first.bounding_box()
+    assert box["height"] >= 44 or page.locator("#incident-table label.row-hit").first.bounding_box()["height"] >= 44
+    page.goto(f"{portal}{pages[1]}")
+    for button in page.locator("#incident-header button").all():
+        assert button.bounding_box()["height"] >= 44, button.inner_text()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation(page, portal, pages, scheme):
+    sign_in(page, portal, "admin@example.com")
+    page.emulate_media(color_scheme=scheme)
+    axe = Axe()
+    found = {}
+    for path in pages:
+        page.goto(f"{portal}{path}")
+        page.wait_for_selector("#main")
+        results = axe.run(page)
+        serious = [
+            f"{v['id']} ({v['impact']}): {len(v['nodes'])} node(s), e.g. {v['nodes'][0]['target']}"
+            for v in results.response["violations"]
+            if v["impact"] in SERIOUS
+        ]
+        if serious:
+            found[path] = serious
+    assert found == {}
+
+
+def test_a_skip_link_jumps_to_the_main_content(page, portal):
+    sign_in(page, portal, "responder@example.com")
+    page.goto(f"{portal}/")
+    page.keyboard.press("Tab")
+    skip = page.locator(":focus")
+    assert skip.inner_text().strip().lower().startswith("skip to")
+    assert skip.get_attribute("href") == "#main"
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def test_it_writes_the_readme_screenshots(page, portal, pages):
+    """The README's pictures, made here so they stay true: list and incident, desktop and phone, light and dark."""
+    sign_in(page, portal, "responder@example.com")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for scheme in ("light", "dark"):
+        page.emulate_media(color_scheme=scheme)
+        for size, viewport in (("desktop", {"width": 1440, "height": 900}), ("phone", PHONE)):
+            page.set_viewport_size(viewport)
+            for name, path in (("list", "/"), ("incident", pages[1])):
+                page.goto(f"{portal}{path}")
+                page.wait_for_selector("#main")
+                target = SCREENSHOTS / f"{name}-{size}-{scheme}.png"
+                page.screenshot(path=str(target))
+                assert target.stat().st_size > 10_000
