@@ -9,6 +9,7 @@ from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings as django_settings
 from django.test import Client
 
+from accounts.models import AuditEntry
 from incidents import sync
 from incidents.models import Incident
 from pdportal.pagerduty import PagerDutyClient, RequestBudget
@@ -53,6 +54,18 @@ def portal(sandbox, settings, transactional_db):
 def pages(portal):
     """Every page under test, as paths: the list, a busy incident, both settings pages and each admin list."""
     incident = Incident.objects.filter(status="triggered", alert_count__gte=2).order_by("-created_at").first()
+    # The widest audit row there is: a long URL and a long error must wrap, not widen the page.
+    AuditEntry.objects.create(
+        actor_label="Adam Admin",
+        operation="Resolve incidents",
+        method="PUT",
+        path="/incidents",
+        url="https://api.pagerduty.com/incidents?" + "&".join(f"ids%5B%5D=P{n:06d}" for n in range(20)),
+        target=incident.pd_id,
+        status=400,
+        error="Invalid Input Provided: " + "x" * 200,
+        duration_ms=312,
+    )
     return ["/", f"/incidents/{incident.pd_id}/", "/settings/", "/settings/me/", *ADMIN_LISTS]
 
 
