@@ -130,7 +130,8 @@ TEMPLATES = [
                 "pdportal.context_processors.portal",
                 "accounts.roles.roles",
             ],
-            "builtins": ["django_htmx.templatetags.django_htmx"],
+            # pdportal_time: `when`/`age`/`ago`, the one time format, in every template without a {% load %}.
+            "builtins": ["django_htmx.templatetags.django_htmx", "pdportal.templatetags.pdportal_time"],
         },
     }
 ]
