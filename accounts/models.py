@@ -41,6 +41,8 @@ class AuditEntry(models.Model):
     # The exact URL sent (query included, secrets redacted); the path alone can hide where a request went.
     url = models.TextField(blank=True)
     target = models.CharField(max_length=255, blank=True, db_index=True)
+    # What the write did, in words ("Resolved", "Added a note to"), read from the request body when it was sent.
+    action = models.CharField(max_length=160, blank=True)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)

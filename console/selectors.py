@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -11,6 +12,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import AuditEntry, PagerDutyUser
+from incidents.models import Incident
+from services.models import Service
 
 
 def user_list(*, query: str = "", team_id: str = "") -> QuerySet[PagerDutyUser]:
@@ -83,6 +86,34 @@ def audit_entries(
     if date_to:
         qs = qs.filter(created_at__date__lte=date_to)
     return qs.order_by("-created_at", "-id")
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    """One audit entry as the page reads it: what was done, in words, and where its target lives in the portal."""
+
+    entry: AuditEntry
+    says: str
+    href: str = ""
+
+
+def audit_rows(*, entries: Iterable[AuditEntry]) -> list[AuditRow]:
+    """Each entry in words: "Resolved #171" (an incident by number), "Deleted service Checkout", or its operation."""
+    entries = list(entries)
+    targets = {e.target for e in entries if e.target}
+    incidents = dict(Incident.objects.filter(pd_id__in=targets).values_list("pd_id", "number"))
+    services = dict(Service.objects.filter(pd_id__in=targets).values_list("pd_id", "name"))
+    rows = []
+    for e in entries:
+        if not e.action:
+            rows.append(AuditRow(entry=e, says=e.operation))
+        elif e.target in incidents:
+            rows.append(AuditRow(entry=e, says=f"{e.action} #{incidents[e.target]}", href=f"/incidents/{e.target}/"))
+        elif e.target in services:
+            rows.append(AuditRow(entry=e, says=f"{e.action} {services[e.target]}", href=f"/services/{e.target}/"))
+        else:
+            rows.append(AuditRow(entry=e, says=f"{e.action} {e.target}".strip()))
+    return rows
 
 
 def audit_operations() -> list[str]:

@@ -347,9 +347,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
         response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = 'attachment; filename="pd-portal-audit.csv"'
         return response
+    page = paginate(request, entries, per_page=100)
     context = {
         "filters": filters,
-        "page": paginate(request, entries, per_page=100),
+        "page": page,
+        "rows": selectors.audit_rows(entries=page),
         "querystring": query_without(request, "page", "format"),
         "operations": selectors.audit_operations(),
     }

@@ -533,6 +533,8 @@ class PagerDutyClient(HttpTransport):
                     "error_code": code,
                     "duration_ms": duration_ms,
                     "attempts": state.attempts,
+                    # In-process only, for the audit log's wording ("Resolved #171"); the recorder never stores it.
+                    "body": json,
                 }
             )
         if error is not None:

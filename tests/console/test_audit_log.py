@@ -107,3 +107,27 @@ def test_the_export_link_keeps_the_filters(entries, admin_client):
 
     link = html.split('id="audit-csv" href="', 1)[1].split('"', 1)[0]
     assert "actor=responder" in link and "status=error" in link and "format=csv" in link
+
+
+def test_it_reads_as_actions_with_the_raw_request_one_click_away(admin, admin_client):
+    from incidents import mirror
+    from tests.incidents.factories import incident_json
+
+    mirror.upsert_incident(incident_json("PINC171", 171, created_at="2026-11-20T10:00:00Z"))
+    record = audit_recorder(user=admin)
+    record({"method": "PUT", "path": "/incidents/PINC171", "status": 200, "body": {"incident": {"status": "resolved"}}})
+    record({"method": "POST", "path": "/incidents/PINC171/notes", "status": 201, "body": {"note": {"content": "x"}}})
+    record(
+        {
+            "method": "PUT",
+            "path": "/incidents",
+            "status": 200,
+            "body": {"incidents": [{"id": f"P{n}", "status": "acknowledged"} for n in range(3)]},
+        }
+    )
+    html = admin_client.get("/audit/").content.decode()
+
+    assert '<a href="/incidents/PINC171/">Resolved #171</a>' in html
+    assert '<a href="/incidents/PINC171/">Added a note to #171</a>' in html
+    assert "Acknowledged 3 incidents" in html
+    assert '<details class="audit-raw"><summary>Request</summary><code>PUT /incidents/{id}</code>' in html
