@@ -94,7 +94,8 @@ class AuditRow:
 
     entry: AuditEntry
     says: str
-    href: str = ""
+    incident_id: str = ""  # the page links it with {% url %}, never a stored string
+    service_id: str = ""
 
 
 def audit_rows(*, entries: Iterable[AuditEntry]) -> list[AuditRow]:
@@ -108,9 +109,9 @@ def audit_rows(*, entries: Iterable[AuditEntry]) -> list[AuditRow]:
         if not e.action:
             rows.append(AuditRow(entry=e, says=e.operation))
         elif e.target in incidents:
-            rows.append(AuditRow(entry=e, says=f"{e.action} #{incidents[e.target]}", href=f"/incidents/{e.target}/"))
+            rows.append(AuditRow(entry=e, says=f"{e.action} #{incidents[e.target]}", incident_id=e.target))
         elif e.target in services:
-            rows.append(AuditRow(entry=e, says=f"{e.action} {services[e.target]}", href=f"/services/{e.target}/"))
+            rows.append(AuditRow(entry=e, says=f"{e.action} {services[e.target]}", service_id=e.target))
         else:
             rows.append(AuditRow(entry=e, says=f"{e.action} {e.target}".strip()))
     return rows
