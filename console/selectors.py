@@ -214,7 +214,10 @@ def resolve_console_target(target: str) -> ConsoleTarget:
     # A full URL only when it starts with http(s)://, spelled exactly: anything else that names a scheme
     # ("HTTP:\\x", "http:/x", "javascript:") is refused by the path check below.
     if re.match(r"^https?://", target, re.IGNORECASE) and "\\" not in path_part:
-        parts = urlsplit(target)
+        try:
+            parts = urlsplit(target)
+        except ValueError:  # "[::1", "[host]", or a netloc that NFKC turns into "#@": not a PagerDuty URL
+            raise ForeignHost(f"“{target}” is not a URL on a configured PagerDuty host ({allowed}).") from None
         if not parts.hostname:
             raise ForeignHost(f"Only http(s) URLs on the configured PagerDuty hosts are allowed ({allowed}).")
         if parts.username is not None or parts.password is not None or "@" in parts.netloc:

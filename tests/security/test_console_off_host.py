@@ -64,6 +64,11 @@ OFF_HOST_TARGETS = [
     "/incidents/../../evil",
     "/%2e%2e/%2e%2e/evil",
     "/\uff0f\uff0fevil.example/x",  # fullwidth solidus, which some normalisers turn into //
+    # URLs that urllib.parse itself refuses to split (each was a 500 before): the console must say no, not crash.
+    "https://[::1/incidents",  # an unclosed IPv6 literal
+    "https://[api.pagerduty.test]/incidents",  # a host name in IPv6 brackets
+    "https://evil.example\uff03@api.pagerduty.test/incidents",  # fullwidth # becomes "#@" under NFKC
+    "https://api.pagerduty.test\uff03@evil.example/incidents",
 ]
 
 
