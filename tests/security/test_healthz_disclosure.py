@@ -88,3 +88,47 @@ def test_the_states_map_to_http_statuses_in_one_place():
     ok = {"ok": True}
     assert health.overall_status({"database": ok, "redis": ok}) == "ok"
     assert health.overall_status({"database": ok, "redis": {"ok": False}}) == "failing"
+
+
+@pytest.fixture
+def database_down(settings):
+    """Every query fails, as when PostgreSQL is unreachable (the driver's error names its host and port)."""
+    from unittest import mock
+
+    from django.db import OperationalError
+    from django.db.backends.base.base import BaseDatabaseWrapper
+
+    def unreachable(*args, **kwargs):
+        raise OperationalError('connection to server at "10.9.8.7", port 5432 failed: Connection refused')
+
+    with mock.patch.object(BaseDatabaseWrapper, "cursor", unreachable):
+        yield
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_database_down_healthz_says_failing_not_500(client, database_down):
+    # The one moment a load balancer needs /healthz is when a dependency is down: a 500 with Django's error page
+    # (or a traceback in DEBUG) is neither the contract nor safe.
+    client.raise_request_exception = False
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert json.loads(response.content) == {"status": "failing"}
+
+
+def test_a_check_that_raises_fails_in_the_details_without_naming_the_host(client_as, admin, portal_state):
+    from pdportal import health
+
+    def broken() -> dict:
+        raise RuntimeError("could not reach db.internal.example:5432 as portal:hunter2@db.internal.example")
+
+    health._CHECKS["zz_broken"] = broken
+    try:
+        response = client_as(admin).get("/healthz")
+    finally:
+        del health._CHECKS["zz_broken"]
+
+    body = json.loads(response.content)
+    assert body["zz_broken"]["ok"] is False and "RuntimeError" in body["zz_broken"]["error"]
+    assert _leaks(response.content.decode(), "hunter2", ":5432", "db.internal.example:") == []
