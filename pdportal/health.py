@@ -101,7 +101,7 @@ class Report:
 
 
 def _run(check: Check) -> dict:
-    """A check's result; a check that raises (its table unreachable, say) fails instead of turning /healthz into a 500."""
+    """A check's result; a check that raises (its table unreachable, say) fails rather than answering 500."""
     try:
         return check()
     except Exception as exc:  # noqa: BLE001 - a health check reports every failure
