@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import socket
 from collections.abc import Mapping
 from urllib.parse import urlparse
 
@@ -84,8 +85,11 @@ def env_url(
 
 def is_public_https(url: str) -> bool:
     """Whether PagerDuty could deliver webhooks to `url`: https, and neither a local name nor a private address."""
-    parsed = urlparse(url)
-    host = (parsed.hostname or "").lower()
+    try:
+        parsed = urlparse(url)
+        host = (parsed.hostname or "").lower().rstrip(".")  # "localhost." is localhost
+    except ValueError:  # "https://[::1" and other URLs nobody can deliver to
+        return False
     if parsed.scheme != "https" or not host or host == "localhost":
         return False
     if host.endswith((".localhost", ".local", ".internal", ".lan", ".home.arpa")):
@@ -93,4 +97,11 @@ def is_public_https(url: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_global
     except ValueError:
-        return True  # a public name (a tunnel, say): DNS decides
+        pass
+    try:
+        # The shorthands resolvers still accept ("127.1", "0x7f000001", "2130706433") name an IPv4 address too.
+        return ipaddress.IPv4Address(socket.inet_aton(host)).is_global
+    except OSError:
+        pass
+    # A single-label name ("https://portal") is resolved only inside its own network.
+    return "." in host  # a public name (a tunnel, say): DNS decides

@@ -25,6 +25,15 @@ from pdportal.env import is_public_https
         ("https://192.168.0.10", False),
         ("https://[::1]:8000", False),
         ("https://portal.local", False),
+        # Spellings that still name this machine or a private network (each was "public" before).
+        ("https://localhost.", False),
+        ("https://127.1", False),
+        ("https://0x7f000001", False),
+        ("https://2130706433", False),
+        ("https://10.1", False),
+        ("https://portal", False),
+        ("https://[::1", False),
+        ("https://portal.example.com.", True),
     ],
 )
 def test_only_a_public_https_url_can_receive_pagerdutys_webhooks(url, public):
