@@ -170,6 +170,19 @@ def origin_of(url: str) -> Origin | None:
     return origin
 
 
+def _under_prefix(url: str, base_url: str) -> bool:
+    """Whether `url`'s path, as urllib3 sends it (dot segments removed), stays under a path-prefixed base URL.
+
+    A base such as `https://gateway.example/pagerduty` is one PagerDuty behind a shared host: `../admin` or
+    `/pagerduty-other` would carry the credential to another service on that host.
+    """
+    prefix = urlsplit(base_url).path.rstrip("/")
+    if not prefix:
+        return True
+    path = parse_url(url).path or "/"
+    return path == prefix or path.startswith(prefix + "/")
+
+
 def final_url(url: str, params: list[tuple[str, str]] | None = None) -> str:
     """The URL exactly as requests will send it (query encoded, path quoted)."""
     prepared = requests.PreparedRequest()
@@ -229,7 +242,7 @@ class HttpTransport:
         if allowed is None:
             # A transport made without its PagerDuty host (HttpTransport(base_url=...)) may send nowhere.
             raise ForeignOrigin(f"Refused to send to {redact_url(sent)}: no PagerDuty host is configured for it")
-        if origin_of(sent) != allowed:
+        if origin_of(sent) != allowed or not _under_prefix(sent, self.base_url):
             raise ForeignOrigin(
                 f"Refused to send a request to {redact_url(sent)}: it is not the configured PagerDuty host "
                 f"{self.base_url}",

@@ -174,3 +174,30 @@ def test_a_transport_without_a_configured_host_sends_nowhere():
     HttpTransport(max_retries=0, base_url=IDENTITY).send("POST", f"{IDENTITY}/oauth/token", data="x=1")
 
     assert [c.request.url for c in responses.calls] == [f"{IDENTITY}/oauth/token"]
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["../admin/x", "/../../admin/x", "%2e%2e/admin/x", f"{'https://gw.pagerduty.test'}/pagerduty-other/x"],
+)
+@responses.activate
+def test_behind_a_path_prefix_the_token_never_leaves_the_prefix(path):
+    # PAGERDUTY_API_URL may name PagerDuty behind a shared gateway; the rest of that host is someone else.
+    responses.add(responses.GET, _ANY, json={})
+    base = "https://gw.pagerduty.test/pagerduty"
+    client = PagerDutyClient(token=TOKEN, api_url=base, budget=RequestBudget(per_minute=1_000_000), max_retries=0)
+
+    with contextlib.suppress(PagerDutyError, ValueError):
+        client.request("GET", path, raw=True)
+
+    for call in responses.calls:
+        assert urlsplit(call.request.url).path.startswith("/pagerduty/"), call.request.url
+
+
+@responses.activate
+def test_behind_a_path_prefix_its_own_paths_still_go():
+    responses.add(responses.GET, "https://gw.pagerduty.test/pagerduty/incidents", json={"incidents": []})
+    base = "https://gw.pagerduty.test/pagerduty"
+    client = PagerDutyClient(token=TOKEN, api_url=base, budget=RequestBudget(per_minute=1_000_000), max_retries=0)
+
+    assert client.get("/incidents") == {"incidents": []}
