@@ -47,8 +47,15 @@ def mirror_pagerduty_user(*, data: dict[str, Any]) -> PagerDutyUser | None:
 
 
 def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profile:
-    """Point the person's Profile at their PagerDuty user, copying role and (unless they chose one) time zone."""
+    """Point the person's Profile at their PagerDuty user, copying role and (unless they chose one) time zone.
+
+    Linking to another PagerDuty user than before ends every session of this portal user (the session's stamp,
+    accounts.selectors.session_identity, includes the linked PagerDuty user).
+    """
     profile, _ = Profile.objects.get_or_create(user=user)
+    if profile.pd_user_id and profile.pd_user_id != pd_user.pk:
+        logger.warning("Portal user %s is relinked from %s to %s", user.pk, profile.pd_user_id, pd_user.pk)
+        profile.session_epoch += 1
     profile.pd_user = pd_user
     profile.role = pd_user.role
     if not profile.time_zone_custom:
@@ -114,18 +121,66 @@ def _refusal_without_connection(*, pd_id: str, email: str) -> str | None:
     )
 
 
+def signin_binding_refusal(*, sociallogin) -> str | None:
+    """Why this PagerDuty sign-in must not enter the portal user allauth found for it, or None.
+
+    A PagerDuty sign-in enters only the portal user whose SocialAccount carries the same PagerDuty user id (as
+    PagerDuty's /users/me reported it for the token), or a brand-new one. Never an existing local account found
+    any other way (an email somebody typed), and never one that also signs in with a password.
+    """
+    from allauth.socialaccount.models import SocialAccount
+
+    pd_id = str((sociallogin.account.extra_data or {}).get("id") or "")
+    refused = "This PagerDuty sign-in does not belong to the portal account it would enter. Ask a PD Portal admin."
+    if not pd_id or sociallogin.account.uid.rsplit(":", 1)[-1] != pd_id:
+        return refused
+    user = sociallogin.user
+    if user is None or user.pk is None:
+        return None  # a new portal user, made for this PagerDuty user only
+    bound = SocialAccount.objects.filter(provider=sociallogin.account.provider, uid=sociallogin.account.uid, user=user)
+    if not bound.exists() or user.has_usable_password():
+        return refused
+    return None
+
+
+def session_bind(*, request, user) -> None:
+    """Stamp the session with who it acts as; accounts.middleware ends it once the stamp no longer matches."""
+    from .selectors import SESSION_IDENTITY_KEY, session_identity
+
+    if hasattr(request, "session"):
+        request.session[SESSION_IDENTITY_KEY] = session_identity(user=user)
+
+
+def sessions_end(*, user) -> None:
+    """End every session of this person at its next request (each compares its stamp with the profile's epoch)."""
+    from django.db.models import F
+
+    Profile.objects.get_or_create(user=user)
+    Profile.objects.filter(user=user).update(session_epoch=F("session_epoch") + 1)
+
+
 def signin_complete(*, request, user, sociallogin) -> list[str]:
-    """After a PagerDuty sign-in: mirror the user, link the profile, store the grant; returns missing scopes."""
+    """After a PagerDuty sign-in: mirror the user, link the profile, store the grant; returns missing scopes.
+
+    The portal user is the one bound to this PagerDuty user id (accounts.adapter refused anything else); checked
+    again here, because storing a grant on the wrong portal user hands that person's PagerDuty identity over.
+    """
     from .pagerduty.provider import account_subdomain
 
     data = dict(sociallogin.account.extra_data or {})
     granted = str(data.pop("_granted_scope", "") or "")
     requested = " ".join(settings.PAGERDUTY_OAUTH_SCOPES)
+    if signin_binding_refusal(sociallogin=sociallogin) is not None:
+        from django.contrib.auth import logout
+        from django.core.exceptions import PermissionDenied
+
+        logout(request)
+        raise PermissionDenied("This PagerDuty sign-in is not bound to this portal account.")
     with transaction.atomic():
         pd_user = mirror_pagerduty_user(data=data)
         if pd_user is not None:
             profile_link(user=user, pd_user=pd_user, subdomain=account_subdomain(data))
-        # Keep the person's Django name and email in step with PagerDuty.
+        # Keep the person's Django name and email in step with PagerDuty (display only: never used to bind).
         name = str(data.get("name") or "")
         first, _, last = name.partition(" ")
         changed = False
@@ -149,7 +204,66 @@ def signin_complete(*, request, user, sociallogin) -> list[str]:
                 requested_scope=requested,
             )
         _connect_first_admin(user=user)
+    session_bind(request=request, user=user)
     return missing_scopes(requested=requested, granted=granted)
+
+
+class NothingToDisconnect(Exception):
+    """The person holds no PagerDuty grant here (a portal login, or already disconnected)."""
+
+
+def pagerduty_disconnect(*, user) -> str:
+    """Revoke the person's grant at PagerDuty, delete the stored tokens, end every session of theirs; audited.
+
+    Returns "" when PagerDuty confirmed the revocation, else why it could not (the tokens are deleted here anyway,
+    so nothing in the portal can use them again). Raises NothingToDisconnect when there is no grant.
+    """
+    from .models import AuditEntry, OAuthGrant
+
+    grant = OAuthGrant.objects.filter(user=user).first()
+    if grant is None:
+        raise NothingToDisconnect("You have no PagerDuty sign-in stored here.")
+    secrets = []
+    for field, hint in (("refresh_token", "refresh_token"), ("access_token", "access_token")):
+        try:
+            value = crypto.decrypt(getattr(grant, field)) if getattr(grant, field) else ""
+        except ValueError:
+            value = ""  # encrypted with a removed key: unusable here, and PagerDuty expires it
+        if value:
+            secrets.append((value, hint))
+    status: int | None = None
+    failure = ""
+    # Outside any transaction: PagerDuty is called first, then the tokens are deleted whatever it answered.
+    for value, hint in secrets:
+        try:
+            status = pd_oauth.revoke(
+                oauth_url=settings.PAGERDUTY_OAUTH_URL,
+                client_id=settings.PAGERDUTY_CLIENT_ID,
+                client_secret=settings.PAGERDUTY_CLIENT_SECRET,
+                token=value,
+                token_type_hint=hint,
+                timeout=settings.PAGERDUTY_TIMEOUT,
+                debug=settings.PAGERDUTY_DEBUG,
+            )
+        except PagerDutyError as exc:
+            status = exc.status
+            failure = str(exc) or type(exc).__name__
+            break
+    with transaction.atomic():
+        OAuthGrant.objects.filter(pk=grant.pk).delete()
+        sessions_end(user=user)
+        AuditEntry.objects.create(
+            actor=user,
+            actor_label=selectors.audit_label(user)[:255],
+            operation="Disconnect PagerDuty",
+            method="POST",
+            path=f"{settings.PAGERDUTY_OAUTH_URL.rstrip('/')}/oauth/revoke"[:512],
+            target=user.get_username()[:255],
+            status=status,
+            error=failure,
+        )
+    logger.info("PagerDuty disconnected by %s (revoke status %s)", user.pk, status)
+    return failure
 
 
 def _connect_first_admin(*, user) -> None:
@@ -344,6 +458,9 @@ def portal_login_set_active(*, actor, user, active: bool) -> None:
     _check_may_manage(actor=actor, login=user)
     user.is_active = active
     user.save(update_fields=["is_active"])
+    if not active:
+        # Its open sessions end now and stay ended if it is switched on again.
+        sessions_end(user=user)
     operation = "Switch on portal login" if active else "Switch off portal login"
     _audit_local(actor=actor, operation=operation, target=user.get_username())
 

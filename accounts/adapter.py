@@ -1,4 +1,4 @@
-"""allauth adapters: no self-service local sign-up, the PagerDuty app from settings, friendly sign-in errors."""
+"""allauth adapters: no self-service sign-up, PagerDuty sign-ins bound by PagerDuty user id only, friendly errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.providers.base.constants import AuthError
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 PROVIDER_ID = "pagerduty"
@@ -17,6 +17,15 @@ class AccountAdapter(DefaultAccountAdapter):
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Local accounts are created by an admin (manage.py create_portal_user); PagerDuty sign-in creates its own.
         return False
+
+    def respond_user_inactive(self, request: HttpRequest, user) -> HttpResponse:
+        # allauth's "account inactive" page is not mounted; say it here.
+        context = {
+            "title": "This login is switched off",
+            "explanation": "A PD Portal admin switched this login off. Ask them to switch it on again.",
+            "provider": None,
+        }
+        return render(request, "socialaccount/authentication_error.html", context, status=403)
 
 
 def friendly_error(*, error=None, exception=None, extra_context=None) -> tuple[str, str, int]:
@@ -64,7 +73,8 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
                 name="PagerDuty",
                 client_id=settings.PAGERDUTY_CLIENT_ID,
                 secret=settings.PAGERDUTY_CLIENT_SECRET,
-                settings={"oauth_pkce_enabled": True, "verified_email": True, "email_authentication": True},
+                # No email authentication: a PagerDuty sign-in never joins an account through an email.
+                settings={"oauth_pkce_enabled": True, "email_authentication": False},
             )
             if not client_id or client_id == app.client_id:
                 apps.append(app)
@@ -74,15 +84,27 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         return sociallogin.account.provider == PROVIDER_ID
 
     def pre_social_login(self, request: HttpRequest, sociallogin) -> None:
-        """Refuse, before any account is created or joined, a person from another PagerDuty account."""
+        """Refuse, before any account is created or joined, a person from another PagerDuty account.
+
+        allauth has looked the sign-in up by its SocialAccount (uid = PagerDuty user id) only: it is either that
+        account's own portal user, or a new one. Anything else (an email match) is refused.
+        """
         if sociallogin.account.provider != PROVIDER_ID:
             return
-        from .actions import signin_refusal
+        from .actions import signin_binding_refusal, signin_refusal
 
-        reason = signin_refusal(data=dict(sociallogin.account.extra_data or {}))
+        data = dict(sociallogin.account.extra_data or {})
+        reason = signin_refusal(data=data) or signin_binding_refusal(sociallogin=sociallogin)
         if reason:
             context = {"title": "Not this portal's PagerDuty account", "explanation": reason, "provider": None}
             raise ImmediateHttpResponse(render(request, "socialaccount/authentication_error.html", context, status=403))
+        # allauth would weigh PagerDuty's email against other accounts' (and send a clash to its sign-up form,
+        # which is not mounted); the email is display only, so the sign-in carries no addresses to compare.
+        sociallogin.email_addresses = []
+
+    def authenticate_by_email(self, sociallogin):
+        # Never: an email proves nothing about who a portal account belongs to (issue 11, finding 1).
+        return None
 
     def is_auto_signup_allowed(self, request: HttpRequest, sociallogin) -> bool:
         return True

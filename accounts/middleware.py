@@ -1,4 +1,4 @@
-"""Request middleware of the identity layer: the person's time zone, and re-sign-in on a dead PagerDuty grant."""
+"""Request middleware of the identity layer: sessions that outlived their identity, the time zone, dead grants."""
 
 from __future__ import annotations
 
@@ -26,6 +26,35 @@ def _valid_zone(name: str) -> zoneinfo.ZoneInfo | None:
         return zoneinfo.ZoneInfo(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return None
+
+
+class SessionIdentityMiddleware:
+    """End a session whose person was relinked to another PagerDuty user, switched off or disconnected.
+
+    Each session carries a stamp (accounts.selectors.session_identity) set at sign-in; the profile's epoch rises
+    when an admin switches the login off or the person disconnects PagerDuty, and the stamp names the linked
+    PagerDuty user, so any of these ends every session of that person at its next request. A switched-off login
+    is already anonymous to Django (is_active); the epoch keeps its old sessions dead after it is switched on.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and hasattr(request, "session"):
+            from .selectors import SESSION_IDENTITY_KEY, session_identity
+
+            current = session_identity(user=user)
+            stamp = request.session.get(SESSION_IDENTITY_KEY)
+            if stamp is None:
+                # A session made before stamps existed (or built by hand, as the bench does): adopt it as it is.
+                request.session[SESSION_IDENTITY_KEY] = current
+            elif stamp != current:
+                logger.info("Ending a session of user %s: %s is now %s", user.pk, stamp, current)
+                logout(request)
+                messages.info(request, "You were signed out: your PagerDuty identity here changed. Please sign in.")
+        return self.get_response(request)
 
 
 class TimezoneMiddleware:

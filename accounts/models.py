@@ -73,6 +73,8 @@ class Profile(models.Model):
         max_length=8, blank=True, choices=[("", "System"), ("light", "Light"), ("dark", "Dark")], default=""
     )
     subdomain = models.CharField(max_length=128, blank=True)
+    # Raised to end every session of this person at its next request (switched off, disconnected, relinked).
+    session_epoch = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
         return f"{self.user} -> {self.pd_user_id or 'unlinked'} ({self.role or 'no role'})"

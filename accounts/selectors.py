@@ -234,6 +234,21 @@ def pagerduty_email(*, user: Any) -> str | None:
     return None
 
 
+SESSION_IDENTITY_KEY = "pdportal_identity"
+
+
+def session_identity(*, user: Any) -> str:
+    """The stamp a session of this person carries: the PagerDuty user it acts as, and the profile's epoch.
+
+    accounts.middleware ends a session whose stamp differs: the person was relinked, switched off or disconnected.
+    """
+    try:
+        profile = user.profile
+    except Profile.DoesNotExist:
+        return "none:0"
+    return f"{profile.pd_user_id or 'none'}:{profile.session_epoch}"
+
+
 def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
     """A client acting as this person: their OAuth token, or the account key with `From: <their email>`.
 
@@ -244,7 +259,9 @@ def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
         raise ReauthenticationRequired("Please sign in to act in PagerDuty.")
     email = pagerduty_email(user=user)
     on_write = audit_recorder(user=user, operation=operation)
-    grant = OAuthGrant.objects.filter(user=user).first()
+    # A password login never acts with an OAuth grant, even one stored on it by mistake: only a PagerDuty
+    # sign-in (which has no usable password) holds its own token (issue 11, findings 3 and 4).
+    grant = None if user.has_usable_password() else OAuthGrant.objects.filter(user=user).first()
     if grant is not None:
         # Someone who signed in with PagerDuty always acts with their own token, never the account key.
         token = tokens.access_token_for(grant=grant)

@@ -43,7 +43,18 @@ def _on_login(sender, request, user, sociallogin=None, **kwargs):
         )
 
 
+def _bind_session(sender, request, user, **kwargs):
+    """Every sign-in (password, PagerDuty, or a test's force_login) stamps its session with who it acts as."""
+    if request is None:
+        return
+    from .actions import session_bind
+
+    session_bind(request=request, user=user)
+
+
 def connect_allauth_signals() -> None:
     from allauth.account.signals import user_logged_in
+    from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 
+    django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
     user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

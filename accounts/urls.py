@@ -12,6 +12,7 @@ urlpatterns = [
     path("settings/connection/disconnect/", views.connection_disconnect, name="connection_disconnect"),
     path("settings/sync/", views.sync_start, name="sync_start"),
     path("settings/me/", views.preferences_page, name="preferences"),
+    path("settings/me/disconnect/", views.pagerduty_disconnect, name="pagerduty_disconnect"),
     path("settings/logins/", views.logins_page, name="logins"),
     path("settings/logins/<int:user_id>/", views.login_detail, name="login_detail"),
     path("settings/logins/<int:user_id>/active/", views.login_active, name="login_active"),

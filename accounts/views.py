@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -109,6 +110,27 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
         "default_zone": default_zone or "UTC",
     }
     return render(request, "accounts/preferences.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def pagerduty_disconnect(request: HttpRequest) -> HttpResponse:
+    """Disconnect PagerDuty: revoke the grant there, forget the tokens here, sign out everywhere."""
+    try:
+        failure = actions.pagerduty_disconnect(user=request.user)
+    except actions.NothingToDisconnect as exc:
+        messages.error(request, str(exc))
+        return redirect("accounts:preferences")
+    logout(request)
+    if failure:
+        messages.warning(
+            request,
+            "PD Portal deleted your PagerDuty tokens and signed you out everywhere, but PagerDuty did not confirm "
+            f"the revocation ({failure}). You can also remove PD Portal from your PagerDuty profile's apps.",
+        )
+    else:
+        messages.success(request, "PagerDuty is disconnected: your grant is revoked and you are signed out everywhere.")
+    return redirect("account_login")
 
 
 @admin_required

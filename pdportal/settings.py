@@ -109,6 +109,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "accounts.middleware.SessionIdentityMiddleware",
     "accounts.middleware.TimezoneMiddleware",
     "accounts.middleware.ReauthenticationMiddleware",
 ]
@@ -152,7 +153,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"))
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "pdportal"}
+        # Falls back to a per-process memory cache while Redis is down, so sign-in (rate limits) keeps working.
+        {"BACKEND": "pdportal.cache.ResilientRedisCache", "LOCATION": REDIS_URL, "KEY_PREFIX": "pdportal"}
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
     )
@@ -240,7 +242,9 @@ CELERY_BEAT_SCHEDULE = {
     "check-pagerduty-connection": {"task": "accounts.tasks.check_connection", "schedule": 600},
 }
 
-# allauth
+# allauth. Identity is a PagerDuty user id (DESIGN rule 7): a PagerDuty sign-in is bound to a portal user only through
+# its SocialAccount (uid = PagerDuty user id), never through an email, so email authentication stays off and
+# allauth manages no email addresses (accounts.pagerduty.provider gives it none).
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
 ACCOUNT_EMAIL_VERIFICATION = "none"
@@ -251,16 +255,16 @@ SOCIALACCOUNT_STORE_TOKENS = False
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
 SOCIALACCOUNT_AUTO_SIGNUP = True
-# Local logins created by an admin are linked by email; signing in with PagerDuty later joins the same login.
-SOCIALACCOUNT_EMAIL_AUTHENTICATION = True
-SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_EMAIL_REQUIRED = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = False
 SOCIALACCOUNT_PROVIDERS = {
     "pagerduty": {
         # accounts.adapter re-reads PAGERDUTY_CLIENT_ID/SECRET at request time; this is the documented shape.
         "APPS": [{"client_id": PAGERDUTY_CLIENT_ID, "secret": PAGERDUTY_CLIENT_SECRET}] if PAGERDUTY_CLIENT_ID else [],
         "SCOPE": PAGERDUTY_OAUTH_SCOPES,
         "OAUTH_PKCE_ENABLED": True,
-        "VERIFIED_EMAIL": True,
+        "EMAIL_AUTHENTICATION": False,
     }
 }
 

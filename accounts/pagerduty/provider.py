@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlparse
 
-from allauth.account.models import EmailAddress
 from allauth.socialaccount.providers.base import ProviderAccount
 from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
 from django.conf import settings
@@ -77,9 +76,9 @@ class PagerDutyProvider(OAuth2Provider):
         return dict(data)
 
     def extract_email_addresses(self, data):
-        email = data.get("email")
-        # The account's admins manage PagerDuty logins, so PagerDuty's email is taken as verified.
-        return [EmailAddress(email=email, verified=True, primary=True)] if email else []
+        # None: identity is the PagerDuty user id. An email given to allauth could match, or be matched by, an
+        # address somebody else typed into a portal account; the email stays on the User only, for display.
+        return []
 
 
 provider_classes = [PagerDutyProvider]

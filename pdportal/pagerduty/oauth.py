@@ -1,4 +1,4 @@
-"""OAuth 2.0 helpers for PagerDuty apps: PKCE, the authorize URL, code exchange and token refresh."""
+"""OAuth 2.0 helpers for PagerDuty apps: PKCE, the authorize URL, code exchange, token refresh and revocation."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 import requests
 
 from .client import HttpTransport
-from .errors import NetworkError, OAuthError, parse_error_body
+from .errors import NetworkError, OAuthError, ServerError, parse_error_body
 
 DEFAULT_OAUTH_URL = "https://identity.pagerduty.com"
 DEFAULT_EXPIRES_IN = 3600  # Used only when the server omits expires_in.
@@ -190,3 +190,63 @@ def refresh(
         "refresh_token": refresh_token,
     }
     return _token_request(oauth_url, form, timeout=timeout, session=session, debug=debug, sleep=sleep, now=now)
+
+
+def revoke(
+    *,
+    oauth_url: str,
+    client_id: str,
+    client_secret: str,
+    token: str,
+    token_type_hint: str = "",
+    timeout: float = 10,
+    session: requests.Session | None = None,
+    debug: bool = False,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Revoke a token at the identity service (POST {oauth_url}/oauth/revoke, form-encoded, RFC 7009).
+
+    Revoking the refresh token ends the whole grant. Returns the HTTP status (200: revoked, or already unknown,
+    which RFC 7009 treats the same). Raises OAuthError when refused (4xx), ServerError on 5xx, NetworkError
+    when nothing answered.
+    """
+    path = "/oauth/revoke"
+    form = {"client_id": client_id, "client_secret": client_secret, "token": token}
+    if token_type_hint:
+        form["token_type_hint"] = token_type_hint
+    # Revoking twice is harmless, so a failed attempt may be repeated.
+    transport = HttpTransport(timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep)
+    state = transport.send(
+        "POST",
+        f"{oauth_url.rstrip('/')}{path}",
+        data=urlencode(form),
+        headers={"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+        retry_all_errors=True,
+    )
+    resp = state.response
+    if resp is None:
+        error = state.error or NetworkError("Could not reach the PagerDuty OAuth server")
+        error.path = path
+        raise error
+    if resp.status >= 500:
+        message, code, errors = parse_error_body(resp.content, resp.status)
+        raise ServerError(message, status=resp.status, code=code, errors=errors, method="POST", path=path)
+    if resp.status >= 400:
+        message, code, errors = parse_error_body(resp.content, resp.status)
+        try:
+            body = jsonlib.loads(resp.content) if resp.content.strip() else {}
+        except ValueError:
+            body = {}
+        error_name = body.get("error") if isinstance(body, dict) and isinstance(body.get("error"), str) else None
+        description = body.get("error_description") if isinstance(body, dict) else None
+        raise OAuthError(
+            message,
+            error=error_name,
+            error_description=description if isinstance(description, str) else None,
+            status=resp.status,
+            code=code,
+            errors=errors,
+            method="POST",
+            path=path,
+        )
+    return resp.status

@@ -72,3 +72,13 @@ def token_answer(*, access="at-1", refresh="rt-1", scope="read write", expires_i
         "refresh_token": refresh,
         "scope": scope,
     }
+
+
+def as_pagerduty_signin(user):
+    """Make a persona a PagerDuty sign-in: bound by its PagerDuty user id, no password (only those hold a grant)."""
+    from allauth.socialaccount.models import SocialAccount
+
+    user.set_unusable_password()
+    user.save(update_fields=["password"])
+    SocialAccount.objects.get_or_create(user=user, provider="pagerduty", uid=user.profile.pd_user.pd_id)
+    return user

@@ -74,13 +74,17 @@ def test_the_uid_is_the_bare_user_id_when_the_subdomain_is_unknown(client, oauth
 
 
 @responses.activate
-def test_signing_in_with_pagerduty_joins_the_local_login_with_the_same_email(client, oauth_app, responder):
+def test_signing_in_with_pagerduty_stays_apart_from_the_local_login_with_the_same_email(client, oauth_app, responder):
+    # Identity is the PagerDuty user id (issue 11): a portal login with the same email is another identity.
     params = start_signin(client)
     responses.post(f"{OAUTH}/oauth/token", json=token_answer())
     responses.get(f"{API}/users/me", json={"user": me_json()})
     client.get(CALLBACK, {"code": "c", "state": params["state"]})
-    assert get_user_model().objects.filter(email="responder@example.com").count() == 1
-    assert OAuthGrant.objects.get().user == responder
+    signed_in = get_user_model().objects.exclude(pk=responder.pk).get(email="responder@example.com")
+    assert OAuthGrant.objects.get().user == signed_in
+    assert not SocialAccount.objects.filter(user=responder).exists()
+    assert responder.profile.pd_user == signed_in.profile.pd_user
+    assert not signed_in.has_usable_password()
 
 
 @responses.activate

@@ -14,7 +14,7 @@ from accounts.tokens import store_grant
 from pdportal.pagerduty.oauth import TokenSet
 from pdportal.urls import urlpatterns as portal_urlpatterns
 
-from .conftest import API, OAUTH
+from .conftest import API, OAUTH, as_pagerduty_signin
 
 
 @reader_required
@@ -45,7 +45,7 @@ urlpatterns = [path("t/incidents/", incidents_view), path("t/careful/", careful_
 def signed_in(client_as, responder, oauth_app, settings):
     settings.ROOT_URLCONF = __name__
     store_grant(
-        user=responder,
+        user=as_pagerduty_signin(responder),
         token_set=TokenSet(
             access_token="a", refresh_token="r", expires_at=timezone.now() + timedelta(hours=1), scope="read write"
         ),

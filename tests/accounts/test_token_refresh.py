@@ -16,13 +16,13 @@ from pdportal import crypto
 from pdportal.pagerduty import NetworkError
 from pdportal.pagerduty.oauth import TokenSet
 
-from .conftest import OAUTH, token_answer
+from .conftest import OAUTH, as_pagerduty_signin, token_answer
 
 
 @pytest.fixture
 def grant(responder, oauth_app):
     return store_grant(
-        user=responder,
+        user=as_pagerduty_signin(responder),
         token_set=TokenSet(
             access_token="old-access",
             refresh_token="old-refresh",
