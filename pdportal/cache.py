@@ -69,5 +69,7 @@ def _resilient(name: str) -> Callable[..., Any]:
     return method
 
 
-for _name in ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr", "set_many", "delete_many", "clear"):
+_OPERATIONS = ("add", "get", "set", "touch", "delete", "get_many", "has_key", "incr")
+_OPERATIONS += ("set_many", "delete_many", "clear")
+for _name in _OPERATIONS:
     setattr(ResilientRedisCache, _name, _resilient(_name))

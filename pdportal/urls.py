@@ -1,4 +1,4 @@
-"""The portal's URL map: each app mounts its own pages; only the allauth views the product uses live under /accounts/."""
+"""The portal's URL map: each app mounts its own pages; /accounts/ holds only the allauth views the product uses."""
 
 from allauth.account import views as account_views
 from django.urls import include, path
