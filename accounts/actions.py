@@ -382,7 +382,8 @@ def portal_user_create(
     pd_user = pd_user or pagerduty_user_by_email(email=email)
     User = get_user_model()
     with transaction.atomic():
-        user = User.objects.filter(email__iexact=email).first()
+        # Only an existing portal login is updated: a PagerDuty sign-in with this email never gets a password.
+        user = User.objects.filter(email__iexact=email, socialaccount__isnull=True).first()
         if user is None:
             base = username or email.split("@")[0]
             candidate, n = base, 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.base.constants import AuthError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
@@ -95,6 +96,9 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
 
         data = dict(sociallogin.account.extra_data or {})
         reason = signin_refusal(data=data) or signin_binding_refusal(sociallogin=sociallogin)
+        if sociallogin.state.get("process") not in (None, "", AuthProcess.LOGIN):
+            # "connect" would attach whoever finishes the flow to the account signed in here: only sign-in exists.
+            reason = reason or "PD Portal only signs people in with PagerDuty; it does not connect accounts."
         if reason:
             context = {"title": "Not this portal's PagerDuty account", "explanation": reason, "provider": None}
             raise ImmediateHttpResponse(render(request, "socialaccount/authentication_error.html", context, status=403))

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pdportal import crypto
@@ -14,7 +15,7 @@ from pdportal.pagerduty import NetworkError, OAuthError, ServerError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from .errors import ReauthenticationRequired
-from .models import OAuthGrant
+from .models import OAuthGrant, Profile
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -38,7 +39,9 @@ def store_grant(*, user, token_set: pd_oauth.TokenSet, requested_scope: str = ""
 
 
 def revoke_grant(*, grant: OAuthGrant, reason: str) -> None:
+    """Mark the grant dead and end every session of its person: a PagerDuty sign-in lives only as long as its grant."""
     OAuthGrant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now(), last_error=reason[:2000])
+    Profile.objects.filter(user_id=grant.user_id).update(session_epoch=F("session_epoch") + 1)
     grant.revoked_at = timezone.now()
     grant.last_error = reason
 

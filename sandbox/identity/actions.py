@@ -197,10 +197,16 @@ def refresh_token_rotate(*, client_id: str, client_secret: str | None, refresh_t
         return _issue_tokens(client_id=client_id, user_id=row.user_id, scopes=granted)
 
 
-def token_revoke(*, token: str) -> None:
+def token_revoke(*, client_id: str, client_secret: str | None, token: str) -> None:
+    """RFC 7009: the client authenticates; an access or refresh token it was issued ends the whole grant.
+
+    A token of another client is left alone (and, as for an unknown token, the answer is still 200).
+    """
+    _authenticate_client(client_id=client_id, client_secret=client_secret)
     digest = token_hash(token)
-    OAuthToken.objects.filter(access_hash=digest).update(revoked=True, refresh_revoked=True)
-    OAuthToken.objects.filter(refresh_hash=digest).update(revoked=True, refresh_revoked=True)
+    mine = OAuthToken.objects.filter(client_id=client_id)
+    mine.filter(access_hash=digest).update(revoked=True, refresh_revoked=True)
+    mine.filter(refresh_hash=digest).update(revoked=True, refresh_revoked=True)
 
 
 def api_key_create(*, user_id: str = "", read_only: bool = False, description: str = "") -> str:

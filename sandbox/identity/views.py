@@ -168,11 +168,18 @@ def token(request):
 @csrf_exempt
 @require_http_methods(["POST"])
 def revoke(request):
-    """RFC 7009: always 200, whether or not the token existed."""
+    """RFC 7009 token revocation, as PagerDuty's identity service offers it: the client authenticates (form
+    `client_id` + `client_secret`, or HTTP Basic) and names a `token` (access or refresh, `token_type_hint`
+    optional); the whole grant ends. 200 whether or not the token existed; 401 `invalid_client` on bad credentials.
+    """
     try:
         params = _token_params(request)
+        basic = _basic_credentials(request)
+        client_id = basic[0] if basic else params.get("client_id", "")
+        client_secret = (basic[1] if basic else params.get("client_secret")) or None
+        if not params.get("token"):
+            raise OAuthError("invalid_request", "Missing token.")
+        actions.token_revoke(client_id=client_id, client_secret=client_secret, token=params["token"])
     except OAuthError as exc:
         return _oauth_json(exc.body(), status=exc.status)
-    if params.get("token"):
-        actions.token_revoke(token=params["token"])
     return _oauth_json({})

@@ -80,5 +80,6 @@ def as_pagerduty_signin(user):
 
     user.set_unusable_password()
     user.save(update_fields=["password"])
-    SocialAccount.objects.get_or_create(user=user, provider="pagerduty", uid=user.profile.pd_user.pd_id)
+    # The uid a sign-in of me_json()'s account (acme) gets.
+    SocialAccount.objects.get_or_create(user=user, provider="pagerduty", uid=f"acme:{user.profile.pd_user.pd_id}")
     return user
