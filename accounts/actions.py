@@ -148,7 +148,9 @@ def session_bind(*, request, user) -> None:
     from .selectors import SESSION_IDENTITY_KEY, session_identity
 
     if hasattr(request, "session"):
-        request.session[SESSION_IDENTITY_KEY] = session_identity(user=user)
+        # From the database, not a profile cached on this user object: an epoch raised meanwhile must count.
+        fresh = type(user).objects.select_related("profile").get(pk=user.pk)
+        request.session[SESSION_IDENTITY_KEY] = session_identity(user=fresh)
 
 
 def sessions_end(*, user) -> None:

@@ -254,3 +254,39 @@ def test_scopes_grant_what_pagerduty_grants(granted, wanted, allowed):
     from sandbox.identity.scopes import grants
 
     assert grants(granted, wanted) is allowed
+
+
+def _signed_in_tokens(sandbox) -> dict:
+    verifier, challenge = pkce_pair()
+    params = authorize(sandbox, email="responder@example.com", challenge=challenge)
+    return exchange(sandbox, params["code"], verifier).json()
+
+
+@pytest.mark.parametrize("which", ["refresh_token", "access_token"])
+def test_revoking_either_token_ends_the_whole_grant(sandbox, which):
+    tokens = _signed_in_tokens(sandbox)
+    form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": tokens[which], "token_type_hint": which}
+    response = sandbox.client.post("/oauth/revoke", data=form)
+    assert response.status_code == 200 and response.json() == {}
+    assert sandbox.client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 401
+    again = sandbox.client.post(
+        "/oauth/token",
+        data={"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"], "client_id": CLIENT_ID},
+    )
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+
+
+def test_revoke_needs_the_clients_credentials_and_a_token(sandbox):
+    tokens = _signed_in_tokens(sandbox)
+    wrong = {"client_id": CLIENT_ID, "client_secret": "not-the-secret", "token": tokens["access_token"]}
+    assert sandbox.client.post("/oauth/revoke", data=wrong).json()["error"] == "invalid_client"
+    stranger = {"client_id": "someone-else", "token": tokens["access_token"]}
+    assert sandbox.client.post("/oauth/revoke", data=stranger).status_code == 401
+    assert sandbox.client.get("/users/me", headers=bearer(tokens["access_token"])).status_code == 200
+    missing = sandbox.client.post("/oauth/revoke", data={"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})
+    assert missing.status_code == 400 and missing.json()["error"] == "invalid_request"
+
+
+def test_revoking_an_unknown_token_answers_200(sandbox):
+    form = {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "token": "never-issued"}
+    assert sandbox.client.post("/oauth/revoke", data=form).status_code == 200
