@@ -6,8 +6,10 @@ import logging
 from typing import Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import get_user_model, logout
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from pdportal import crypto
@@ -16,7 +18,7 @@ from pdportal.pagerduty import oauth as pd_oauth
 
 from . import selectors, tokens
 from .errors import NoAccountConnection
-from .models import Connection, PagerDutyUser, Profile
+from .models import AuditEntry, Connection, OAuthGrant, PagerDutyUser, Profile
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -128,7 +130,7 @@ def signin_binding_refusal(*, sociallogin) -> str | None:
     PagerDuty's /users/me reported it for the token), or a brand-new one. Never an existing local account found
     any other way (an email somebody typed), and never one that also signs in with a password.
     """
-    from allauth.socialaccount.models import SocialAccount
+    from allauth.socialaccount.models import SocialAccount  # allauth's models load only once apps are ready
 
     pd_id = str((sociallogin.account.extra_data or {}).get("id") or "")
     refused = "This PagerDuty sign-in does not belong to the portal account it would enter. Ask a PD Portal admin."
@@ -145,18 +147,14 @@ def signin_binding_refusal(*, sociallogin) -> str | None:
 
 def session_bind(*, request, user) -> None:
     """Stamp the session with who it acts as; accounts.middleware ends it once the stamp no longer matches."""
-    from .selectors import SESSION_IDENTITY_KEY, session_identity
-
     if hasattr(request, "session"):
         # From the database, not a profile cached on this user object: an epoch raised meanwhile must count.
         fresh = type(user).objects.select_related("profile").get(pk=user.pk)
-        request.session[SESSION_IDENTITY_KEY] = session_identity(user=fresh)
+        request.session[selectors.SESSION_IDENTITY_KEY] = selectors.session_identity(user=fresh)
 
 
 def sessions_end(*, user) -> None:
     """End every session of this person at its next request (each compares its stamp with the profile's epoch)."""
-    from django.db.models import F
-
     Profile.objects.get_or_create(user=user)
     Profile.objects.filter(user=user).update(session_epoch=F("session_epoch") + 1)
 
@@ -173,9 +171,6 @@ def signin_complete(*, request, user, sociallogin) -> list[str]:
     granted = str(data.pop("_granted_scope", "") or "")
     requested = " ".join(settings.PAGERDUTY_OAUTH_SCOPES)
     if signin_binding_refusal(sociallogin=sociallogin) is not None:
-        from django.contrib.auth import logout
-        from django.core.exceptions import PermissionDenied
-
         logout(request)
         raise PermissionDenied("This PagerDuty sign-in is not bound to this portal account.")
     with transaction.atomic():
@@ -220,8 +215,6 @@ def pagerduty_disconnect(*, user) -> str:
     Returns "" when PagerDuty confirmed the revocation, else why it could not (the tokens are deleted here anyway,
     so nothing in the portal can use them again). Raises NothingToDisconnect when there is no grant.
     """
-    from .models import AuditEntry, OAuthGrant
-
     grant = OAuthGrant.objects.filter(user=user).first()
     if grant is None:
         raise NothingToDisconnect("You have no PagerDuty sign-in stored here.")

@@ -92,7 +92,7 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """
         if sociallogin.account.provider != PROVIDER_ID:
             return
-        from .actions import signin_binding_refusal, signin_refusal
+        from .actions import signin_binding_refusal, signin_refusal  # allauth imports adapters before models load
 
         data = dict(sociallogin.account.extra_data or {})
         reason = signin_refusal(data=data) or signin_binding_refusal(sociallogin=sociallogin)

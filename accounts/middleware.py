@@ -43,7 +43,7 @@ class SessionIdentityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and hasattr(request, "session"):
-            from .selectors import SESSION_IDENTITY_KEY, session_identity
+            from .selectors import SESSION_IDENTITY_KEY, session_identity  # selectors import models
 
             current = session_identity(user=user)
             stamp = request.session.get(SESSION_IDENTITY_KEY)

@@ -47,13 +47,13 @@ def _bind_session(sender, request, user, **kwargs):
     """Every sign-in (password, PagerDuty, or a test's force_login) stamps its session with who it acts as."""
     if request is None:
         return
-    from .actions import session_bind
+    from .actions import session_bind  # signals connect in AppConfig.ready, before actions may import models
 
     session_bind(request=request, user=user)
 
 
 def connect_allauth_signals() -> None:
-    from allauth.account.signals import user_logged_in
+    from allauth.account.signals import user_logged_in  # allauth's signals module imports its models
     from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 
     django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
