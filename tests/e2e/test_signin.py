@@ -100,3 +100,19 @@ def test_denying_consent_ends_on_a_friendly_page(page, portal, sandbox):
     page.wait_for_url(f"{portal}/accounts/pagerduty/login/callback/*")
     assert "Sign-in cancelled" in page.content()
     assert not get_user_model().objects.exists()
+
+
+def test_disconnect_pagerduty_signs_out_and_pagerduty_refuses_the_token(page, portal, sandbox):
+    _sign_in_as(page, portal, sandbox, "responder@example.com")
+    token = crypto.decrypt(OAuthGrant.objects.get().access_token)
+    page.click("#pagerduty-disconnect")
+    page.wait_for_url(f"{portal}/accounts/login/")
+    assert "PagerDuty is disconnected" in page.content()
+    assert not OAuthGrant.objects.exists()
+    me = sandbox.client.get(
+        "/users/me",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/vnd.pagerduty+json;version=2"},
+    )
+    assert me.status_code == 401
+    page.goto(f"{portal}/settings/me/")
+    assert "/accounts/login/" in page.url
