@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -209,11 +210,20 @@ class NothingToDisconnect(Exception):
     """The person holds no PagerDuty grant here (a portal login, or already disconnected)."""
 
 
-def pagerduty_disconnect(*, user) -> str:
+@dataclass(frozen=True)
+class Disconnected:
+    """What Disconnect PagerDuty did: `failure` is why PagerDuty did not confirm the revocation ("" if it did)."""
+
+    failure: str
+    # The account connection used this person's grant: background jobs stop until an admin reconnects.
+    was_account_connection: bool
+
+
+def pagerduty_disconnect(*, user) -> Disconnected:
     """Revoke the person's grant at PagerDuty, delete the stored tokens, end every session of theirs; audited.
 
-    Returns "" when PagerDuty confirmed the revocation, else why it could not (the tokens are deleted here anyway,
-    so nothing in the portal can use them again). Raises NothingToDisconnect when there is no grant.
+    The tokens are deleted here even when PagerDuty cannot confirm the revocation, so nothing in the portal can
+    use them again. Raises NothingToDisconnect when there is no grant.
     """
     grant = OAuthGrant.objects.filter(user=user).first()
     if grant is None:
@@ -258,7 +268,8 @@ def pagerduty_disconnect(*, user) -> str:
             error=failure,
         )
     logger.info("PagerDuty disconnected by %s (revoke status %s)", user.pk, status)
-    return failure
+    was_connection = Connection.objects.filter(pk=1, mode=Connection.Mode.OAUTH, oauth_user=user).exists()
+    return Disconnected(failure=failure, was_account_connection=was_connection)
 
 
 def _connect_first_admin(*, user) -> None:

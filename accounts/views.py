@@ -117,19 +117,25 @@ def preferences_page(request: HttpRequest) -> HttpResponse:
 def pagerduty_disconnect(request: HttpRequest) -> HttpResponse:
     """Disconnect PagerDuty: revoke the grant there, forget the tokens here, sign out everywhere."""
     try:
-        failure = actions.pagerduty_disconnect(user=request.user)
+        done = actions.pagerduty_disconnect(user=request.user)
     except actions.NothingToDisconnect as exc:
         messages.error(request, str(exc))
         return redirect("accounts:preferences")
     logout(request)
-    if failure:
+    if done.failure:
         messages.warning(
             request,
             "PD Portal deleted your PagerDuty tokens and signed you out everywhere, but PagerDuty did not confirm "
-            f"the revocation ({failure}). You can also remove PD Portal from your PagerDuty profile's apps.",
+            f"the revocation ({done.failure}). You can also remove PD Portal from your PagerDuty profile's apps.",
         )
     else:
         messages.success(request, "PagerDuty is disconnected: your grant is revoked and you are signed out everywhere.")
+    if done.was_account_connection:
+        messages.warning(
+            request,
+            "Background sync used your PagerDuty sign-in: it stops until an admin connects PD Portal again "
+            "in Settings.",
+        )
     return redirect("account_login")
 
 

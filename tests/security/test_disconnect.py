@@ -8,10 +8,12 @@ import requests
 import responses
 from django.test import Client
 
-from accounts.models import AuditEntry, OAuthGrant
+from accounts.models import AuditEntry, Connection, OAuthGrant
 from pdportal import crypto
 from pdportal.pagerduty import OAuthError, ServerError
 from pdportal.pagerduty import oauth as pd_oauth
+
+from tests.accounts.conftest import me_json, start_signin, token_answer
 
 from .signin_helpers import (  # noqa: F401 - fixtures
     OAUTH,
@@ -169,3 +171,18 @@ def test_disconnecting_against_the_sandbox_ends_the_grant_at_pagerduty(on_sandbo
     assert not OAuthGrant.objects.exists()
     assert _signed_out(browser) and _signed_out(other)
     assert AuditEntry.objects.get(operation="Disconnect PagerDuty").status == 200
+
+
+@responses.activate
+def test_the_admin_whose_grant_ran_background_jobs_is_told_they_stop(settings, db):
+    settings.PAGERDUTY_CLIENT_ID, settings.PAGERDUTY_CLIENT_SECRET = "portal-client", "portal-secret"
+    settings.PAGERDUTY_API_TOKEN, settings.PAGERDUTY_SUBDOMAIN = "", "acme"
+    browser = Client()
+    params = start_signin(browser)
+    responses.post(f"{OAUTH}/oauth/token", json=token_answer())
+    responses.get(f"{settings.PAGERDUTY_API_URL}/users/me", json={"user": me_json("admin@example.com")})
+    browser.get("/accounts/pagerduty/login/callback/", {"code": "c", "state": params["state"]})
+    assert Connection.objects.get().mode == Connection.Mode.OAUTH
+    responses.post(f"{OAUTH}/oauth/revoke", json={})
+    page = browser.post(DISCONNECT, follow=True).content.decode()
+    assert "Background sync used your PagerDuty sign-in" in page
