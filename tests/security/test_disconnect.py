@@ -12,7 +12,6 @@ from accounts.models import AuditEntry, Connection, OAuthGrant
 from pdportal import crypto
 from pdportal.pagerduty import OAuthError, ServerError
 from pdportal.pagerduty import oauth as pd_oauth
-
 from tests.accounts.conftest import me_json, start_signin, token_answer
 
 from .signin_helpers import (  # noqa: F401 - fixtures
