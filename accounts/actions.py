@@ -14,7 +14,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from pdportal import crypto
-from pdportal.pagerduty import Forbidden, NotFound, PagerDutyError
+from pdportal.pagerduty import Forbidden, NetworkError, NotFound, PagerDutyError, ServerError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from . import selectors, tokens
@@ -22,6 +22,8 @@ from .errors import NoAccountConnection
 from .models import AuditEntry, Connection, OAuthGrant, PagerDutyUser, Profile
 
 logger = logging.getLogger("pdportal.accounts")
+
+REVOKE_TIMEOUT = 2.5  # seconds per attempt when Disconnect PagerDuty asks PagerDuty to revoke a token
 
 
 def missing_scopes(*, requested: list[str] | str, granted: str) -> list[str]:
@@ -228,18 +230,18 @@ def pagerduty_disconnect(*, user) -> Disconnected:
     grant = OAuthGrant.objects.filter(user=user).first()
     if grant is None:
         raise NothingToDisconnect("You have no PagerDuty sign-in stored here.")
-    secrets = []
-    for field, hint in (("refresh_token", "refresh_token"), ("access_token", "access_token")):
+    to_revoke = []
+    for field in ("refresh_token", "access_token"):  # the refresh token first: it ends the whole grant
         try:
             value = crypto.decrypt(getattr(grant, field)) if getattr(grant, field) else ""
         except ValueError:
             value = ""  # encrypted with a removed key: unusable here, and PagerDuty expires it
         if value:
-            secrets.append((value, hint))
+            to_revoke.append((value, field))
     status: int | None = None
     failure = ""
     # Outside any transaction: PagerDuty is called first, then the tokens are deleted whatever it answered.
-    for value, hint in secrets:
+    for value, hint in to_revoke:
         try:
             status = pd_oauth.revoke(
                 oauth_url=settings.PAGERDUTY_OAUTH_URL,
@@ -247,13 +249,16 @@ def pagerduty_disconnect(*, user) -> Disconnected:
                 client_secret=settings.PAGERDUTY_CLIENT_SECRET,
                 token=value,
                 token_type_hint=hint,
-                timeout=settings.PAGERDUTY_TIMEOUT,
+                # Short: the person waits on this page (the request deadline is about 8 s).
+                timeout=min(settings.PAGERDUTY_TIMEOUT, REVOKE_TIMEOUT),
+                max_retries=1,
                 debug=settings.PAGERDUTY_DEBUG,
             )
+        except (NetworkError, ServerError) as exc:
+            status, failure = exc.status, failure or str(exc) or type(exc).__name__
+            break  # unreachable or failing: asking again for the other token would only double the wait
         except PagerDutyError as exc:
-            status = exc.status
-            failure = str(exc) or type(exc).__name__
-            break
+            status, failure = exc.status, failure or str(exc) or type(exc).__name__
     with transaction.atomic():
         OAuthGrant.objects.filter(pk=grant.pk).delete()
         sessions_end(user=user)

@@ -200,6 +200,7 @@ def revoke(
     token: str,
     token_type_hint: str = "",
     timeout: float = 10,
+    max_retries: int = 2,
     session: requests.Session | None = None,
     debug: bool = False,
     sleep: Callable[[float], None] = time.sleep,
@@ -215,7 +216,7 @@ def revoke(
     if token_type_hint:
         form["token_type_hint"] = token_type_hint
     # Revoking twice is harmless, so a failed attempt may be repeated.
-    transport = HttpTransport(timeout=timeout, max_retries=2, debug=debug, session=session, sleep=sleep)
+    transport = HttpTransport(timeout=timeout, max_retries=max_retries, debug=debug, session=session, sleep=sleep)
     state = transport.send(
         "POST",
         f"{oauth_url.rstrip('/')}{path}",
