@@ -62,6 +62,7 @@ ADMIN_PAGES = [
 # Views open without a portal role, each for its own reason.
 UNGUARDED = {
     "accounts.views.preferences_page": "any signed-in person's own settings (login_required)",
+    "accounts.views.pagerduty_disconnect": "any signed-in person's own PagerDuty grant (login_required)",
     "incidents.live_views.pagerduty_webhook": "PagerDuty's webhooks, authenticated by signature",
     "pdportal.views.healthz": "the health check",
     "pdportal.live.stream": "checks sign-in and the PagerDuty link itself (async)",
