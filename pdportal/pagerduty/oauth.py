@@ -216,7 +216,9 @@ def revoke(
     if token_type_hint:
         form["token_type_hint"] = token_type_hint
     # Revoking twice is harmless, so a failed attempt may be repeated.
-    transport = HttpTransport(timeout=timeout, max_retries=max_retries, debug=debug, session=session, sleep=sleep)
+    transport = HttpTransport(
+        timeout=timeout, max_retries=max_retries, debug=debug, session=session, sleep=sleep, base_url=oauth_url
+    )
     state = transport.send(
         "POST",
         f"{oauth_url.rstrip('/')}{path}",
