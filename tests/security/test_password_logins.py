@@ -131,7 +131,7 @@ def test_a_password_an_older_version_let_a_pagerduty_sign_in_grow_is_dropped(res
     as_pagerduty_signin(responder)
     responder.set_password(CHOSEN)
     responder.save()
-    migration = importlib.import_module("accounts.migrations.0006_pagerduty_signins_have_no_password")
+    migration = importlib.import_module("accounts.migrations.0008_pagerduty_signins_have_no_password")
     migration.drop_passwords(apps, None)
     responder.refresh_from_db()
     assert not responder.has_usable_password()

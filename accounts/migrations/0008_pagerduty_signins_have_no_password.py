@@ -16,7 +16,7 @@ def drop_passwords(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0005_profile_session_epoch"),
+        ("accounts", "0007_profile_session_epoch"),
         ("socialaccount", "0001_initial"),
         ("auth", "0012_alter_user_first_name_max_length"),
     ]
