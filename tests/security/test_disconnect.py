@@ -65,7 +65,7 @@ class TestWithResponses:
         assert _signed_out(first) and _signed_out(second)
         entry = AuditEntry.objects.get(operation="Disconnect PagerDuty")
         assert (entry.actor_label, entry.method, entry.status, entry.error) == (PERSON, "POST", 200, "")
-        assert entry.path == f"{OAUTH}/oauth/revoke"
+        assert (entry.path, entry.url) == ("/oauth/revoke", f"{OAUTH}/oauth/revoke")
 
     @responses.activate
     @pytest.mark.parametrize("answer", [{"status": 503}, {"body": requests.ConnectionError("refused")}])
