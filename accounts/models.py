@@ -7,11 +7,22 @@ from pdportal.models import MirrorModel
 
 
 class Team(MirrorModel):
+    # PagerDuty's `default_role`: "manager" is a public team, "none" a private one (hidden from non-members).
+    PUBLIC = "manager"
+    PRIVATE = "none"
+
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
+    # Empty while unknown (a stub made from a reference, before the team itself was read): treated as private,
+    # so nothing is shown to non-members until PagerDuty has said the team is public.
+    default_role = models.CharField(max_length=16, blank=True, default=PUBLIC)
 
     class Meta:
         ordering = ["name"]
+
+    @property
+    def is_private(self) -> bool:
+        return self.default_role != self.PUBLIC
 
 
 class PagerDutyUser(MirrorModel):

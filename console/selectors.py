@@ -12,12 +12,14 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from accounts.models import AuditEntry, PagerDutyUser
+from accounts.visibility import Viewer, people_visible_to
 from incidents.models import Incident
 from services.models import Service
 
 
-def user_list(*, query: str = "", team_id: str = "") -> QuerySet[PagerDutyUser]:
-    qs = PagerDutyUser.objects.prefetch_related("teams")
+def user_list(*, viewer: Viewer, query: str = "", team_id: str = "") -> QuerySet[PagerDutyUser]:
+    """The people directory as this person may see it (accounts.visibility)."""
+    qs = people_visible_to(viewer=viewer).prefetch_related("teams")
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(email__icontains=query))
     if team_id:
@@ -25,8 +27,8 @@ def user_list(*, query: str = "", team_id: str = "") -> QuerySet[PagerDutyUser]:
     return qs.order_by("name", "pd_id")
 
 
-def user_get(*, pd_id: str) -> PagerDutyUser | None:
-    return PagerDutyUser.objects.prefetch_related("teams").filter(pd_id=pd_id).first()
+def user_get(*, viewer: Viewer, pd_id: str) -> PagerDutyUser | None:
+    return people_visible_to(viewer=viewer).prefetch_related("teams").filter(pd_id=pd_id).first()
 
 
 def template_list(*, query: str = "", sort_by: str = "name", ordered_ids: list[str] | None = None):
@@ -51,10 +53,10 @@ def template_get(*, pd_id: str):
     return StatusUpdateTemplate.objects.filter(pd_id=pd_id).first()
 
 
-def incident_choices(limit: int = 50) -> list[tuple[str, str]]:
-    from incidents.models import Incident
+def incident_choices(*, viewer: Viewer, limit: int = 50) -> list[tuple[str, str]]:
+    from incidents.selectors import incidents_visible_to
 
-    rows = Incident.objects.order_by("-created_at").values_list("pd_id", "number", "title")[:limit]
+    rows = incidents_visible_to(viewer=viewer).order_by("-created_at").values_list("pd_id", "number", "title")[:limit]
     return [(pd_id, f"#{number} {title[:80]} ({pd_id})") for pd_id, number, title in rows]
 
 

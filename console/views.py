@@ -30,7 +30,7 @@ from .forms import (
 
 @admin_required
 def user_list(request: HttpRequest) -> HttpResponse:
-    filters = UserFilterForm(request.GET or None, teams=team_choices())
+    filters = UserFilterForm(request.GET or None, teams=team_choices(viewer=request.user))
     values = filters.cleaned_data if filters.is_valid() else {}
     query, team_id = values.get("query", ""), values.get("team", "")
     problem = ""
@@ -40,10 +40,10 @@ def user_list(request: HttpRequest) -> HttpResponse:
         except PagerDutyError as exc:
             problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
     # The refresh may have brought new teams: offer them in the filter too.
-    filters.fields["team"].choices = [("", "All teams"), *team_choices()]
+    filters.fields["team"].choices = [("", "All teams"), *team_choices(viewer=request.user)]
     context = {
         "filters": filters,
-        "page": paginate(request, selectors.user_list(query=query, team_id=team_id)),
+        "page": paginate(request, selectors.user_list(viewer=request.user, query=query, team_id=team_id)),
         "problem": problem,
         "querystring": query_without(request, "page", "partial"),
         "live_query": query_without(request, "partial"),
@@ -53,8 +53,8 @@ def user_list(request: HttpRequest) -> HttpResponse:
     return render(request, "console/user_list.html", context)
 
 
-def _user_or_404(pd_id: str) -> PagerDutyUser:
-    user = selectors.user_get(pd_id=pd_id)
+def _user_or_404(request: HttpRequest, pd_id: str) -> PagerDutyUser:
+    user = selectors.user_get(viewer=request.user, pd_id=pd_id)
     if user is None:
         raise Http404("No such user in the portal's copy of PagerDuty.")
     return user
@@ -86,7 +86,7 @@ def user_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
         raise Http404(f"PagerDuty has no user {pd_id}.") from None
     except PagerDutyError as exc:
         problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
-    pd_user = _user_or_404(pd_id)
+    pd_user = _user_or_404(request, pd_id)
     raw = pd_user.raw or {}
     context = {
         "pd_user": pd_user,
@@ -117,7 +117,7 @@ def user_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def user_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
-    pd_user = _user_or_404(pd_id)
+    pd_user = _user_or_404(request, pd_id)
     initial = {
         "name": pd_user.name,
         "email": pd_user.email,
@@ -140,7 +140,7 @@ def user_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def user_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
-    pd_user = _user_or_404(pd_id)
+    pd_user = _user_or_404(request, pd_id)
     return confirm_delete(
         request,
         template="console/user_confirm_delete.html",
@@ -243,7 +243,7 @@ def template_preview(request: HttpRequest, pd_id: str) -> HttpResponse:
         "form": form,
         "preview": preview,
         "error": error,
-        "incidents": selectors.incident_choices(),
+        "incidents": selectors.incident_choices(viewer=request.user),
     }
     if request.htmx and request.method == "POST":
         return render(request, "console/template_preview.html#template-preview", context)

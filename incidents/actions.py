@@ -15,8 +15,15 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.visibility import scope_of
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
+from incidents.selectors import (
+    change_events_visible_to,
+    find_incident,
+    incidents_visible_to,
+    notifications_visible_to,
+)
 from pdportal import live
 from pdportal.pagerduty import Conflict, InvalidInput, NotFound, PagerDutyClient, PagerDutyError, format_time
 from pdportal.pagerduty.client import BULK_LIMIT
@@ -198,7 +205,7 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
 
     `sources` are PagerDuty ids or incident numbers ("#12" or "12"); numbers are looked up in the mirror.
     """
-    sources = [s for s in dict.fromkeys(_merge_source_ids(sources)) if s != incident.pd_id]
+    sources = [s for s in dict.fromkeys(_merge_source_ids(actor, sources)) if s != incident.pd_id]
     if not sources:
         raise ActionRefused("Choose at least one other incident to merge into this one.")
     client = client_for(actor)
@@ -226,17 +233,20 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
     return target
 
 
-def _merge_source_ids(refs: Iterable[str]) -> list[str]:
-    from incidents.selectors import find_incident
-
+def _merge_source_ids(actor: Any, refs: Iterable[str]) -> list[str]:
+    sees_everything = scope_of(actor).everything
     ids = []
     for ref in (r.strip() for r in refs):
         if not ref:
             continue
-        found = find_incident(ref=ref)
+        found = find_incident(viewer=actor, ref=ref)
         if found is None and ref.lstrip("#").isdigit():
             # PagerDuty only takes ids: a number we have not mirrored cannot be sent as it is.
             raise ActionRefused(f"No incident #{ref.lstrip('#')} is known here. Give its PagerDuty id instead.")
+        if found is None and not sees_everything:
+            # Someone whose view is scoped merges only incidents they can see (an API key would let PagerDuty
+            # merge any); the same words whether the id exists or not.
+            raise ActionRefused(f"No incident {ref} is known here.")
         ids.append(found.pd_id if found is not None else ref)
     return ids
 
@@ -382,6 +392,8 @@ def _after_alerts(
 
 BULK_STATUS = {"acknowledge": "acknowledged", "resolve": "resolved"}
 ALREADY_RESOLVED = "already resolved"
+# An id the person cannot see: the same words as for an id that does not exist.
+NOT_FOUND = "not found"
 # Actions that only make sense on an open incident: PagerDuty reopens a resolved incident that is acknowledged,
 # refuses to reassign or escalate one, and resolving it again changes nothing.
 OPEN_ONLY_ACTIONS = frozenset({"acknowledge", "resolve", "reassign", "escalate"})
@@ -503,9 +515,14 @@ def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, para
     change = _bulk_change(action, params)
     target = change.get("status")
     result = BulkResult(action=action)
-    rows = Incident.objects.filter(pd_id__in=ids).values_list("pd_id", "status", "number")
+    rows = incidents_visible_to(viewer=actor).filter(pd_id__in=ids).values_list("pd_id", "status", "number")
     mirrored = {pd_id: (status, number) for pd_id, status, number in rows}
     result.labels = {pd_id: f"#{number}" for pd_id, (_, number) in mirrored.items()}
+    if not scope_of(actor).everything:
+        # A scoped person acts only on incidents they can see, whatever ids the form was sent.
+        for pd_id in [pd_id for pd_id in ids if pd_id not in mirrored]:
+            result.unchanged[pd_id] = NOT_FOUND
+        ids = [pd_id for pd_id in ids if pd_id in mirrored]
     client = client_for(actor)
     send = ids
     if action in OPEN_ONLY_ACTIONS:
@@ -695,7 +712,8 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPa
     with transaction.atomic():
         stored = [e for e in (mirror.upsert_change_event(item) for item in items) if e is not None]
     order = {e.pk: n for n, e in enumerate(stored)}
-    events = sorted(ChangeEvent.objects.filter(pk__in=order).prefetch_related("services"), key=lambda e: order[e.pk])
+    visible = change_events_visible_to(viewer=actor)
+    events = sorted(visible.filter(pk__in=order).prefetch_related("services"), key=lambda e: order[e.pk])
     total = body.get("total")
     more = bool(body.get("more")) if "more" in body else total is not None and offset + len(items) < int(total)
     return ChangeEventPage(
@@ -729,4 +747,5 @@ def notifications_fetch(*, actor: Any, filters: dict[str, Any]) -> list[dict[str
     items = client.list_all("/notifications", params, concurrency=2)
     for item in items:
         item["started_at_dt"] = mirror.parse_time(item.get("started_at"))
-    return items
+    # With an API key PagerDuty answers for the whole account: keep what this person may see.
+    return notifications_visible_to(viewer=actor, items=items)

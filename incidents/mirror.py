@@ -132,6 +132,9 @@ def _stub_for(model: type[models.Model], ref: Any, **extra: Any) -> dict[str, An
         return {"name": name, "email": email or "", **extra}
     if model is Incident:
         return {"number": 0, "title": name, "status": "triggered", "created_at": timezone.now(), **extra}
+    if model is Team:
+        # Its visibility is unknown until the team itself is read: private meanwhile (see Team.default_role).
+        return {"name": name, "default_role": "", **extra}
     return {"name": name[:64] if model is Priority else name, **extra}
 
 
@@ -203,6 +206,12 @@ def upsert_team(data: Json, *, changed_at: datetime | None = None, refs: Refs | 
     fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
     if "description" in data:
         fields["description"] = _text(data.get("description"))
+    if data.get("type") == "team":
+        # A full team object; PagerDuty's own default for a missing `default_role` is "manager" (public).
+        role = data.get("default_role")
+        fields["default_role"] = role if role in (Team.PUBLIC, Team.PRIVATE) else Team.PRIVATE if role else Team.PUBLIC
+    elif not Team.objects.filter(pd_id=pd_id).exists():
+        fields["default_role"] = ""  # only a reference: unknown visibility, private until the team is read
     team, _ = _save(Team, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
     if refs is not None and team is not None:
         refs.remember(team)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -9,10 +10,16 @@ from typing import Any
 from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import PagerDutyUser, Team
+from accounts.models import PagerDutyUser
+from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
 from incidents.forms import SORTS
 from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdate, StatusUpdateTemplate
-from services.models import EscalationPolicy, Service
+from services.selectors import (
+    escalation_policies_visible_to,
+    policy_ids_of_teams,
+    service_ids_of_teams,
+    services_visible_to,
+)
 
 DEFAULT_PER_PAGE = 50
 CHANGE_EVENT_WINDOW = timedelta(hours=6)
@@ -24,18 +31,61 @@ def pd_user_of(user: Any) -> PagerDutyUser | None:
     return getattr(profile, "pd_user", None) if profile is not None else None
 
 
-def filter_options() -> dict[str, list[tuple[str, str]]]:
-    """Choices for the pickers: four small queries, independent of the number of incidents."""
+# -- visibility: what each person may see (accounts.visibility has PagerDuty's rules) -------------------------------
+
+
+def incidents_touching(team_pks: Collection[int]) -> Q:
+    """Incidents associated with one of these teams: the incident's own teams, its service's (directly or through
+    the service's escalation policy) or its escalation policy's."""
+    team_pks = list(team_pks)
+    through = Incident.teams.through
+    return (
+        Q(Exists(through.objects.filter(incident_id=OuterRef("pk"), team_id__in=team_pks)))
+        | Q(service_id__in=service_ids_of_teams(team_pks))
+        | Q(escalation_policy_id__in=policy_ids_of_teams(team_pks))
+    )
+
+
+def incidents_visible_to(*, viewer: Viewer) -> QuerySet[Incident]:
+    """Every incident this person may see. Each read of incidents for display starts here."""
+    return scope_of(viewer).restrict(Incident.objects.all(), touching=incidents_touching)
+
+
+def change_events_touching(team_pks: Collection[int]) -> Q:
+    through = ChangeEvent.services.through
+    return Q(
+        Exists(through.objects.filter(changeevent_id=OuterRef("pk"), service_id__in=service_ids_of_teams(team_pks)))
+    )
+
+
+def change_events_visible_to(*, viewer: Viewer) -> QuerySet[ChangeEvent]:
+    """Change events on services this person may see (one on no service: everyone but Restricted Access)."""
+    return scope_of(viewer).restrict(ChangeEvent.objects.all(), touching=change_events_touching)
+
+
+def notifications_visible_to(*, viewer: Viewer, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """PagerDuty's notifications (not mirrored) to people this person may see."""
+    scope = scope_of(viewer)
+    if scope.everything:
+        return items
+    people = set(people_visible_to(viewer=scope).values_list("pd_id", flat=True))
+    return [item for item in items if str((item.get("user") or {}).get("id") or "") in people]
+
+
+def filter_options(*, viewer: Viewer) -> dict[str, list[tuple[str, str]]]:
+    """Choices for the pickers, as this person may see them: small queries, independent of the number of incidents."""
     return {
         "priorities": list(Priority.objects.order_by("-order", "name").values_list("pd_id", "name")),
-        "services": list(Service.objects.order_by("name").values_list("pd_id", "name")),
-        "teams": list(Team.objects.order_by("name").values_list("pd_id", "name")),
-        "escalation_policies": list(EscalationPolicy.objects.order_by("name").values_list("pd_id", "name")),
+        "services": list(services_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")),
+        "teams": list(teams_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")),
+        "escalation_policies": list(
+            escalation_policies_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")
+        ),
     }
 
 
-def user_options() -> list[tuple[str, str]]:
-    return list(PagerDutyUser.objects.order_by("name").values_list("pd_id", "name"))
+def user_options(*, viewer: Viewer) -> list[tuple[str, str]]:
+    return list(people_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name"))
 
 
 def template_options() -> list[tuple[str, str]]:
@@ -48,8 +98,8 @@ def _team_filter(team_ids: list[str]) -> Exists:
 
 
 def filtered_incidents(*, filters: dict[str, Any], user: Any) -> QuerySet[Incident]:
-    """The incidents matching the list's filters (cleaned IncidentFilterForm data), unsorted."""
-    qs = Incident.objects.all()
+    """The incidents matching the list's filters (cleaned IncidentFilterForm data) that `user` may see, unsorted."""
+    qs = incidents_visible_to(viewer=user)
     if filters.get("status"):
         qs = qs.filter(status__in=filters["status"])
     if filters.get("urgency"):
@@ -156,15 +206,17 @@ def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
 
 
 def incident_ids_matching(*, filters: dict[str, Any], user: Any, limit: int = 10_000) -> list[str]:
-    """PagerDuty ids of every incident matching the filters (for "select all N matching")."""
+    """PagerDuty ids of every incident matching the filters that `user` may see (for "select all N matching")."""
     qs = filtered_incidents(filters=filters, user=user)
     return list(qs.order_by("-created_at").values_list("pd_id", flat=True)[:limit])
 
 
-def get_incident(*, pd_id: str) -> Incident:
-    """One incident with everything its header needs; 404 when the mirror does not have it."""
+def get_incident(*, viewer: Viewer, pd_id: str) -> Incident:
+    """One incident with everything its header needs; 404 when the mirror does not have it or the person may not
+    see it (the same answer, so an id outside the person's scope does not even confirm that it exists)."""
     incident = (
-        Incident.objects.select_related("service", "priority", "escalation_policy")
+        incidents_visible_to(viewer=viewer)
+        .select_related("service", "priority", "escalation_policy")
         .prefetch_related("assignees", "teams")
         .filter(pd_id=pd_id)
         .first()
@@ -174,12 +226,13 @@ def get_incident(*, pd_id: str) -> Incident:
     return incident
 
 
-def find_incident(*, ref: str) -> Incident | None:
-    """An incident by PagerDuty id or by number ("#12" or "12")."""
+def find_incident(*, viewer: Viewer, ref: str) -> Incident | None:
+    """An incident this person may see, by PagerDuty id or by number ("#12" or "12")."""
     ref = ref.strip().lstrip("#")
+    visible = incidents_visible_to(viewer=viewer)
     if ref.isdigit():
-        return Incident.objects.filter(number=int(ref)).first()
-    return Incident.objects.filter(pd_id=ref).first()
+        return visible.filter(number=int(ref)).first()
+    return visible.filter(pd_id=ref).first()
 
 
 def incident_alerts(*, incident: Incident) -> list[Alert]:
@@ -233,7 +286,7 @@ def incident_timeline(*, incident: Incident) -> list[TimelineItem]:
     return items
 
 
-def merged_into(*, incident: Incident) -> Incident | None:
+def merged_into(*, viewer: Viewer, incident: Incident) -> Incident | None:
     """The incident this one was merged into, from its merge log entry (channel type "merge"), if the mirror has it."""
     if incident.status != Incident.Status.RESOLVED:
         return None
@@ -246,18 +299,21 @@ def merged_into(*, incident: Incident) -> Incident | None:
         return None
     text = " ".join(str(part) for part in (entry.summary, (entry.channel or {}).get("summary")) if part)
     ids = [word.strip(".,#") for word in text.split() if word.strip(".,#").isalnum()]
-    return Incident.objects.filter(pd_id__in=ids).exclude(pk=incident.pk).only("pd_id", "number", "title").first()
+    visible = incidents_visible_to(viewer=viewer)
+    return visible.filter(pd_id__in=ids).exclude(pk=incident.pk).only("pd_id", "number", "title").first()
 
 
-def related_change_events(*, incident: Incident, window: timedelta = CHANGE_EVENT_WINDOW) -> list[ChangeEvent]:
+def related_change_events(
+    *, viewer: Viewer, incident: Incident, window: timedelta = CHANGE_EVENT_WINDOW
+) -> list[ChangeEvent]:
     """Change events on the incident's service from `window` before it started until it was resolved."""
     if incident.service_id is None:
         return []
     end = incident.resolved_at or incident.created_at + window
     return list(
-        ChangeEvent.objects.filter(
-            services=incident.service_id, timestamp__gte=incident.created_at - window, timestamp__lte=end
-        ).order_by("-timestamp")[:50]
+        change_events_visible_to(viewer=viewer)
+        .filter(services=incident.service_id, timestamp__gte=incident.created_at - window, timestamp__lte=end)
+        .order_by("-timestamp")[:50]
     )
 
 

@@ -44,7 +44,7 @@ def _partial(request: HttpRequest, allowed: set[str]) -> str | None:
 
 
 def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = None) -> dict[str, Any]:
-    options = selectors.filter_options()
+    options = selectors.filter_options(viewer=request.user)
     form = forms.IncidentFilterForm(query, options=options)
     if form.is_valid():
         filters = form.cleaned_data
@@ -71,7 +71,7 @@ def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = 
         "sort": (filters or {}).get("sort") or "-created",
         "bulk_form": forms.BulkForm(),
         "bulk_result": bulk_result,
-        "users": selectors.user_options(),
+        "users": selectors.user_options(viewer=request.user),
         "levels": range(1, 6),
     }
 
@@ -96,7 +96,7 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         ids: list[str] | None = list(data["ids"])
         if data.get("select_all"):
-            filter_form = forms.IncidentFilterForm(query, options=selectors.filter_options())
+            filter_form = forms.IncidentFilterForm(query, options=selectors.filter_options(viewer=request.user))
             if filter_form.is_valid():
                 ids = selectors.incident_ids_matching(filters=filter_form.cleaned_data, user=request.user)
             else:
@@ -154,15 +154,15 @@ def _field_errors(form: Any) -> str:
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
-    options = selectors.filter_options()
-    users = selectors.user_options()
+    options = selectors.filter_options(viewer=request.user)
+    users = selectors.user_options(viewer=request.user)
     context: dict[str, Any] = {
         "incident": incident,
         "alerts": selectors.incident_alerts(incident=incident),
         "notes": selectors.incident_notes(incident=incident),
         "timeline": selectors.incident_timeline(incident=incident),
-        "changes": selectors.related_change_events(incident=incident),
-        "merged_into": selectors.merged_into(incident=incident),
+        "changes": selectors.related_change_events(viewer=request.user, incident=incident),
+        "merged_into": selectors.merged_into(viewer=request.user, incident=incident),
         "levels": selectors.escalation_levels(incident=incident),
         "options": options,
         "users": users,
@@ -190,7 +190,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
 @reader_required
 @require_GET
 def incident_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
-    incident = selectors.get_incident(pd_id=pd_id)
+    incident = selectors.get_incident(viewer=request.user, pd_id=pd_id)
     context = _detail_context(request, incident)
     partial = _partial(request, DETAIL_PARTIALS)
     template = f"incidents/incident_detail.html#{partial}" if partial else "incidents/incident_detail.html"
@@ -235,7 +235,7 @@ def _respond(
 
     `stale`: the page showed an older status than PagerDuty's; every partial is re-sent so it shows the current one.
     """
-    incident = selectors.get_incident(pd_id=incident.pd_id)
+    incident = selectors.get_incident(viewer=request.user, pd_id=incident.pd_id)
     if request.htmx:
         action = getattr(request, "incident_action", "")
         if stale:
@@ -326,8 +326,9 @@ def _retrigger(request, incident):
 
 
 def _reassign(request, incident):
-    options = selectors.filter_options()
-    form = forms.ReassignForm(request.POST, users=selectors.user_options(), policies=options["escalation_policies"])
+    options = selectors.filter_options(viewer=request.user)
+    users = selectors.user_options(viewer=request.user)
+    form = forms.ReassignForm(request.POST, users=users, policies=options["escalation_policies"])
     return _run(
         request,
         incident,
@@ -377,7 +378,7 @@ def _merge(request, incident):
 
 
 def _update_fields(request, incident):
-    options = selectors.filter_options()
+    options = selectors.filter_options(viewer=request.user)
     form = forms.UpdateFieldsForm(request.POST, priorities=options["priorities"], services=options["services"])
     return _run(
         request,
@@ -408,8 +409,9 @@ def _note(request, incident):
 
 
 def _responders(request, incident):
-    options = selectors.filter_options()
-    form = forms.ResponderForm(request.POST, users=selectors.user_options(), policies=options["escalation_policies"])
+    options = selectors.filter_options(viewer=request.user)
+    users = selectors.user_options(viewer=request.user)
+    form = forms.ResponderForm(request.POST, users=users, policies=options["escalation_policies"])
     return _run(
         request,
         incident,
@@ -465,7 +467,7 @@ def _alerts(request, incident):
     op = request.POST.get("op", "resolve")
     try:
         if op == "move":
-            target = selectors.find_incident(ref=data["target"] or "")
+            target = selectors.find_incident(viewer=request.user, ref=data["target"] or "")
             if target is None:
                 raise actions.ActionRefused(
                     "Enter the id or number of an incident in the mirror to move the alerts to."
@@ -502,7 +504,7 @@ ACTIONS: dict[str, ActionHandler] = {
 @responder_required
 @require_POST
 def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpResponse:
-    incident = selectors.get_incident(pd_id=pd_id)
+    incident = selectors.get_incident(viewer=request.user, pd_id=pd_id)
     handler = ACTIONS.get(action)
     request.incident_action = action  # type: ignore[attr-defined]
     if handler is None:
@@ -521,7 +523,7 @@ def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpRespon
 @require_GET
 def incident_summary(request: HttpRequest, pd_id: str) -> JsonResponse:
     """What a desktop notification says about one incident (the live bus carries ids only, never words)."""
-    incident = selectors.get_incident(pd_id=pd_id)
+    incident = selectors.get_incident(viewer=request.user, pd_id=pd_id)
     return JsonResponse(
         {
             "id": incident.pd_id,
@@ -538,7 +540,7 @@ def incident_summary(request: HttpRequest, pd_id: str) -> JsonResponse:
 @reader_required
 @require_GET
 def incident_alerts_csv(request: HttpRequest, pd_id: str) -> HttpResponse:
-    incident = selectors.get_incident(pd_id=pd_id)
+    incident = selectors.get_incident(viewer=request.user, pd_id=pd_id)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="incident-{incident.number}-alerts.csv"'
     writer = csv.writer(response)
@@ -566,11 +568,11 @@ def incident_alerts_csv(request: HttpRequest, pd_id: str) -> HttpResponse:
 @responder_required
 @require_http_methods(["GET", "POST"])
 def incident_new(request: HttpRequest) -> HttpResponse:
-    options = selectors.filter_options()
+    options = selectors.filter_options(viewer=request.user)
     kwargs = {
         "services": options["services"],
         "priorities": options["priorities"],
-        "users": selectors.user_options(),
+        "users": selectors.user_options(viewer=request.user),
         "policies": options["escalation_policies"],
     }
     error = None
@@ -631,7 +633,7 @@ def change_event_list(request: HttpRequest) -> HttpResponse:
     """List Change Events, read from PagerDuty with the person's identity (and kept in the mirror), 100 a page."""
     query = request.GET.copy()
     query.pop("partial", None)
-    options = selectors.filter_options()
+    options = selectors.filter_options(viewer=request.user)
     form = forms.ChangeEventFilterForm(query or None, teams=options["teams"])
     listing = None
     error = None
@@ -661,14 +663,18 @@ def change_event_list(request: HttpRequest) -> HttpResponse:
 def change_event_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
     error = None
     try:
-        event = actions.change_event_fetch(actor=request.user, pd_id=pd_id)
+        actions.change_event_fetch(actor=request.user, pd_id=pd_id)
     except PagerDutyError as exc:
         if exc.status == 404:
             raise Http404("No such change event") from None
         # PagerDuty is unreachable or refuses: show the mirrored copy if there is one, and say why.
-        event, error = ChangeEvent.objects.filter(pd_id=pd_id).first(), str(exc)
+        error = str(exc)
     except (NotLinked, NoAccountConnection) as exc:
-        event, error = ChangeEvent.objects.filter(pd_id=pd_id).first(), str(exc)
+        error = str(exc)
+    # Read back through the person's scope: a change event on a service they may not see is a 404.
+    event = selectors.change_events_visible_to(viewer=request.user).filter(pd_id=pd_id).first()
+    if event is None and (error is None or ChangeEvent.objects.filter(pd_id=pd_id).exists()):
+        raise Http404("No such change event")
     status = 200 if event is not None else 502
     return render(request, "incidents/change_event_detail.html", {"event": event, "error": error}, status=status)
 
@@ -685,7 +691,7 @@ def _change_event_form(request: HttpRequest, context: dict[str, Any]) -> HttpRes
 @responder_required
 @require_http_methods(["GET", "POST"])
 def change_event_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
-    event = ChangeEvent.objects.filter(pd_id=pd_id).first()
+    event = selectors.change_events_visible_to(viewer=request.user).filter(pd_id=pd_id).first()
     if event is None:
         raise Http404("No such change event in the mirror")
     error = None

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 
 from django.conf import settings
-from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from accounts.models import Team
+from accounts.visibility import Viewer, scope_of, teams_visible_to
 from pdportal import crypto
 
 from .models import EscalationPolicy, Service, WebhookSubscription
@@ -31,9 +32,47 @@ def _open_counts() -> Subquery:
     return Subquery(counts, output_field=IntegerField())
 
 
-def service_list(*, query: str = "", name: str = "", team_id: str = "") -> QuerySet[Service]:
+# -- visibility (accounts.visibility: PagerDuty's team rules) ----------------------------------------------------
+
+
+def policies_touching(team_pks: Collection[int]) -> Q:
+    """Escalation policies associated with one of these teams."""
+    through = EscalationPolicy.teams.through
+    return Q(Exists(through.objects.filter(escalationpolicy_id=OuterRef("pk"), team_id__in=list(team_pks))))
+
+
+def policy_ids_of_teams(team_pks: Collection[int]) -> QuerySet:
+    """Primary keys of the escalation policies of these teams (a subquery)."""
+    return EscalationPolicy.teams.through.objects.filter(team_id__in=list(team_pks)).values("escalationpolicy_id")
+
+
+def service_ids_of_teams(team_pks: Collection[int]) -> QuerySet:
+    """Primary keys of the services of these teams: the service's own teams, or its escalation policy's team
+    (PagerDuty puts a policy's services on the policy's team)."""
+    team_pks = list(team_pks)
+    return Service.objects.filter(
+        Q(Exists(Service.teams.through.objects.filter(service_id=OuterRef("pk"), team_id__in=team_pks)))
+        | Q(escalation_policy_id__in=policy_ids_of_teams(team_pks))
+    ).values("pk")
+
+
+def services_touching(team_pks: Collection[int]) -> Q:
+    return Q(pk__in=service_ids_of_teams(team_pks))
+
+
+def services_visible_to(*, viewer: Viewer) -> QuerySet[Service]:
+    """Services the person may see: a private team's services only to its members; Restricted Access its teams'."""
+    return scope_of(viewer).restrict(Service.objects.all(), touching=services_touching)
+
+
+def escalation_policies_visible_to(*, viewer: Viewer) -> QuerySet[EscalationPolicy]:
+    """Escalation policies the person may see, by the same rule as services."""
+    return scope_of(viewer).restrict(EscalationPolicy.objects.all(), touching=policies_touching)
+
+
+def service_list(*, viewer: Viewer, query: str = "", name: str = "", team_id: str = "") -> QuerySet[Service]:
     """Services matching the filters, each with `open_incident_count` from one annotated query (no N+1)."""
-    qs = Service.objects.select_related("escalation_policy").prefetch_related("teams")
+    qs = services_visible_to(viewer=viewer).select_related("escalation_policy").prefetch_related("teams")
     if query:
         qs = qs.filter(Q(name__icontains=query) | Q(description__icontains=query))
     if name:
@@ -43,30 +82,46 @@ def service_list(*, query: str = "", name: str = "", team_id: str = "") -> Query
     return qs.annotate(open_incident_count=Coalesce(_open_counts(), Value(0))).order_by("name", "pd_id")
 
 
-def service_open_counts(*, pd_ids: list[str]) -> dict[str, int]:
+def service_open_counts(*, viewer: Viewer, pd_ids: list[str]) -> dict[str, int]:
     """{service pd_id: open incident count} for the live counts fragment."""
-    rows = Service.objects.filter(pd_id__in=pd_ids).annotate(n=Coalesce(_open_counts(), Value(0)))
+    rows = services_visible_to(viewer=viewer).filter(pd_id__in=pd_ids).annotate(n=Coalesce(_open_counts(), Value(0)))
     return {row.pd_id: row.n for row in rows}
 
 
-def service_get(*, pd_id: str) -> Service | None:
-    return Service.objects.select_related("escalation_policy").prefetch_related("teams").filter(pd_id=pd_id).first()
+def service_get(*, viewer: Viewer, pd_id: str) -> Service | None:
+    """One service the person may see, or None (the view answers 404 either way: no existence leak)."""
+    visible = services_visible_to(viewer=viewer).select_related("escalation_policy").prefetch_related("teams")
+    return visible.filter(pd_id=pd_id).first()
 
 
-def service_recent_incidents(*, service: Service, limit: int = 10):
-    return service.incidents.select_related("priority").order_by("-created_at")[:limit]
+def service_recent_incidents(*, viewer: Viewer, service: Service, limit: int = 10):
+    """The service's newest incidents the person may see (an incident can also be on another team's policy)."""
+    incidents = service.incidents.all()
+    teams_through = incidents.model.teams.through  # the Incident model, without importing the layer above
+
+    def touching(team_pks: Collection[int]) -> Q:
+        team_pks = list(team_pks)
+        return (
+            Q(pk__in=teams_through.objects.filter(team_id__in=team_pks).values("incident_id"))
+            | Q(service_id__in=service_ids_of_teams(team_pks))
+            | Q(escalation_policy_id__in=policy_ids_of_teams(team_pks))
+        )
+
+    visible = scope_of(viewer).restrict(incidents, touching=touching)
+    return visible.select_related("priority").order_by("-created_at")[:limit]
 
 
-def escalation_policy_choices() -> list[tuple[str, str]]:
-    return list(EscalationPolicy.objects.order_by("name").values_list("pd_id", "name"))
+def escalation_policy_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
+    qs = escalation_policies_visible_to(viewer=viewer)
+    return list(qs.order_by("name").values_list("pd_id", "name"))
 
 
-def team_choices() -> list[tuple[str, str]]:
-    return list(Team.objects.order_by("name").values_list("pd_id", "name"))
+def team_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
+    return list(teams_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name"))
 
 
-def service_choices() -> list[tuple[str, str]]:
-    return list(Service.objects.order_by("name").values_list("pd_id", "name"))
+def service_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
+    return list(services_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name"))
 
 
 # -- webhook subscriptions ---------------------------------------------------------------------------------------

@@ -21,7 +21,7 @@ from .webui import confirm_delete, done, paginate, partial, query_without, refus
 
 @admin_required
 def service_list(request: HttpRequest) -> HttpResponse:
-    filters = ServiceFilterForm(request.GET or None, teams=selectors.team_choices())
+    filters = ServiceFilterForm(request.GET or None, teams=selectors.team_choices(viewer=request.user))
     values = filters.cleaned_data if filters.is_valid() else {}
     query, name, team_id = values.get("query", ""), values.get("name", ""), values.get("team", "")
     problem = ""
@@ -32,8 +32,8 @@ def service_list(request: HttpRequest) -> HttpResponse:
         except PagerDutyError as exc:
             problem = f"Showing the portal's copy: PagerDuty did not answer the list request ({refusal(exc)})."
     # The refresh may have brought new teams: offer them in the filter too.
-    filters.fields["team"].choices = [("", "All teams"), *selectors.team_choices()]
-    page = paginate(request, selectors.service_list(query=query, name=name, team_id=team_id))
+    filters.fields["team"].choices = [("", "All teams"), *selectors.team_choices(viewer=request.user)]
+    page = paginate(request, selectors.service_list(viewer=request.user, query=query, name=name, team_id=team_id))
     context = {
         "filters": filters,
         "page": page,
@@ -46,8 +46,8 @@ def service_list(request: HttpRequest) -> HttpResponse:
     return render(request, "services/service_list.html", context)
 
 
-def _service_or_404(pd_id: str) -> Service:
-    service = selectors.service_get(pd_id=pd_id)
+def _service_or_404(request: HttpRequest, pd_id: str) -> Service:
+    service = selectors.service_get(viewer=request.user, pd_id=pd_id)
     if service is None:
         raise Http404("No such service in the portal's copy of PagerDuty.")
     return service
@@ -62,7 +62,7 @@ def service_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
         raise Http404(f"PagerDuty has no service {pd_id}.") from None
     except PagerDutyError as exc:
         problem = f"Showing the portal's copy: PagerDuty did not answer ({refusal(exc)})."
-    service = _service_or_404(pd_id)
+    service = _service_or_404(request, pd_id)
     raw = service.raw or {}
     policy = raw.get("escalation_policy") or {}
     context = {
@@ -70,20 +70,20 @@ def service_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
         "raw": raw,
         "policy": policy,
         "integrations": raw.get("integrations") or [],
-        "incidents": selectors.service_recent_incidents(service=service),
-        "open_count": selectors.service_open_counts(pd_ids=[pd_id]).get(pd_id, 0),
+        "incidents": selectors.service_recent_incidents(viewer=request.user, service=service),
+        "open_count": selectors.service_open_counts(viewer=request.user, pd_ids=[pd_id]).get(pd_id, 0),
         "problem": problem,
     }
     return render(request, "services/service_detail.html", context)
 
 
 def _policies(request: HttpRequest) -> list[tuple[str, str]]:
-    if request.method == "GET" or not selectors.escalation_policy_choices():
+    if request.method == "GET" or not selectors.escalation_policy_choices(viewer=request.user):
         try:
             actions.escalation_policies_refresh(actor=request.user)
         except PagerDutyError as exc:
             messages.warning(request, f"Could not refresh escalation policies from PagerDuty: {refusal(exc)}")
-    return selectors.escalation_policy_choices()
+    return selectors.escalation_policy_choices(viewer=request.user)
 
 
 @admin_required
@@ -104,7 +104,7 @@ def service_create(request: HttpRequest) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def service_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
-    service = _service_or_404(pd_id)
+    service = _service_or_404(request, pd_id)
     initial = ServiceForm.initial_from(service.raw or {})
     form = ServiceForm(request.POST or None, initial=initial, policies=_policies(request))
     return save_form(
@@ -121,7 +121,7 @@ def service_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def service_delete(request: HttpRequest, pd_id: str) -> HttpResponse:
-    service = _service_or_404(pd_id)
+    service = _service_or_404(request, pd_id)
     return confirm_delete(
         request,
         template="services/service_confirm_delete.html",
@@ -159,8 +159,8 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
         "filter_id": filter_id,
         "problem": problem,
         "portal_url": selectors.portal_webhook_url(),
-        "services": selectors.service_choices(),
-        "teams": selectors.team_choices(),
+        "services": selectors.service_choices(viewer=request.user),
+        "teams": selectors.team_choices(viewer=request.user),
     }
     return render(request, "services/webhook_list.html", context)
 
@@ -204,7 +204,10 @@ def webhook_create(request: HttpRequest) -> HttpResponse:
     if kind in ("service", "team") and request.GET.get("filter_id"):
         initial.update(filter_type=kind, **{f"filter_{kind}": request.GET["filter_id"]})
     form = WebhookSubscriptionForm(
-        request.POST or None, initial=initial, services=selectors.service_choices(), teams=selectors.team_choices()
+        request.POST or None,
+        initial=initial,
+        services=selectors.service_choices(viewer=request.user),
+        teams=selectors.team_choices(viewer=request.user),
     )
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -244,8 +247,8 @@ def webhook_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
         request.POST or None,
         creating=False,
         initial=WebhookSubscriptionForm.initial_from(subscription),
-        services=selectors.service_choices(),
-        teams=selectors.team_choices(),
+        services=selectors.service_choices(viewer=request.user),
+        teams=selectors.team_choices(viewer=request.user),
     )
     error = ""
     if request.method == "POST" and form.is_valid():

@@ -11,6 +11,8 @@ class Team(models.Model):
     id = _id_field()
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True, default="")
+    # PagerDuty's team visibility: "manager" (public, the default) or "none" (private).
+    default_role = models.CharField(max_length=16, default="manager")
 
     class Meta:
         ordering = ["name"]

@@ -42,6 +42,19 @@ SERVICES = [
     ("iOS App", 2, 2),
     ("Android App", 2, 2),
 ]
+# Visibility (PagerDuty's private teams and scoped base roles), seeded after everything else with fixed ids.
+PRIVATE_TEAM = ("PTSECUR", "Security", "Secrets and access (a private team)")
+PRIVATE_TEAM_MEMBERS = ["admin@example.com", "restricted@example.com", "oncall@example.com"]
+PRIVATE_POLICY_ID, PRIVATE_RULE_ID = "PESECUR", "PRSECUR"
+PRIVATE_SERVICE_ID, PRIVATE_INTEGRATION_ID = "PSSECUR", "PISECUR"
+PRIVATE_INTEGRATION_KEY = "5ec0000000000000000000000000beef"
+SCOPED_USERS = [
+    # (id, name, email, role, time zone, job title)
+    ("PURSTRC", "Riley Restricted", "restricted@example.com", "restricted_access", "Europe/Madrid", "Contractor"),
+    ("PULTDSK", "Lee Stakeholder", "stakeholder@example.com", "read_only_limited_user", "Etc/UTC", "Sales"),
+]
+# (email, index in TEAMS): a restricted person on Mobile (and Security), a limited stakeholder on Payments.
+SCOPED_USER_TEAMS = [("restricted@example.com", 2), ("stakeholder@example.com", 1)]
 PRIORITIES = [
     ("P1", "Critical: customer-facing outage"),
     ("P2", "High: major degradation"),
@@ -264,7 +277,54 @@ def seed(size: int = DEFAULT_SIZE, *, at: dt.datetime | None = None) -> dict:
     counts = _seed_incidents(
         size, rng, ids, base, users, user_methods, services, integrations, policies, policy_levels, priorities
     )
-    return {"seeded": {"users": len(users), "services": len(services), **counts}}
+    extra = _seed_visibility(users, teams, start)
+    return {"seeded": {"users": len(users) + extra["users"], "services": len(services) + extra["services"], **counts}}
+
+
+def _seed_visibility(users, teams, start):
+    """A private team with its own policy and service, and the two base roles that see only part of the account.
+
+    Seeded last, with fixed ids, so every earlier id, the RNG sequence and the incident count stay as they were.
+    The private team's service starts with no incidents: trigger one with its routing key (Events API) to see it.
+    """
+    security = m.Team.objects.create(
+        id=PRIVATE_TEAM[0], name=PRIVATE_TEAM[1], description=PRIVATE_TEAM[2], default_role="none"
+    )
+    extra_users = [
+        m.User(id=i, name=n, email=e, role=r, time_zone=tz, job_title=j, created_at=start - dt.timedelta(days=100))
+        for i, n, e, r, tz, j in SCOPED_USERS
+    ]
+    m.User.objects.bulk_create(extra_users)
+    by_email = {u.email: u for u in [*users, *extra_users]}
+    links = [(security, by_email[e]) for e in PRIVATE_TEAM_MEMBERS]
+    links += [(teams[t], by_email[e]) for e, t in SCOPED_USER_TEAMS]
+    m.User.teams.through.objects.bulk_create([m.User.teams.through(user_id=u.id, team_id=t.id) for t, u in links])
+    policy = m.EscalationPolicy.objects.create(
+        id=PRIVATE_POLICY_ID, name="Security On-Call", description="Escalation for Security", num_loops=1
+    )
+    policy.teams.add(security)
+    rule = m.EscalationRule.objects.create(
+        id=PRIVATE_RULE_ID, policy=policy, position=1, escalation_delay_in_minutes=30
+    )
+    rule.targets.add(by_email[PRIVATE_TEAM_MEMBERS[-1]])
+    service = m.Service.objects.create(
+        id=PRIVATE_SERVICE_ID,
+        name="Secrets Vault",
+        description="The Secrets Vault service (a private team's)",
+        escalation_policy=policy,
+        created_at=start - dt.timedelta(days=200),
+        updated_at=start - dt.timedelta(days=10),
+        last_incident_timestamp=None,
+    )
+    service.teams.add(security)
+    m.Integration.objects.create(
+        id=PRIVATE_INTEGRATION_ID,
+        service=service,
+        name="Events API V2",
+        integration_key=PRIVATE_INTEGRATION_KEY,
+        created_at=service.created_at,
+    )
+    return {"users": len(extra_users), "services": 1}
 
 
 def _seed_incidents(

@@ -119,7 +119,7 @@ def team_json(team):
         "html_url": html_url(f"/teams/{team.id}"),
         "name": team.name,
         "description": team.description,
-        "default_role": "manager",
+        "default_role": team.default_role,
         "parent": None,
     }
 

@@ -1,0 +1,174 @@
+"""What a person may see in the shared mirror, by PagerDuty's own rules: base role, team membership, private teams.
+
+PagerDuty (support.pagerduty.com, "Team-Based Permissions" and "Advanced Permissions"; README, Visibility):
+- the account owner and global admins see every object; visibility settings never apply to them;
+- a private team (REST `default_role: "none"`) hides the objects associated with it from everyone who is not a
+  member of it;
+- the `restricted_access` base role sees only the objects of the teams it belongs to;
+- the `read_only_limited_user` base role (Limited Stakeholder) sees no account objects, only its own profile;
+- everyone else (`user`, `limited_user`, `observer`, `read_only_user`) sees every object no private team hides.
+
+`scope_of(viewer)` turns a signed-in person into a `Scope` (two small queries, kept on the user object for the rest
+of the request); each app filters its own models with `Scope.restrict()` and the relation that ties a row to teams.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from .models import PagerDutyUser, Profile, Team
+from .roles import PortalRole, portal_role
+
+if TYPE_CHECKING:
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+
+# PagerDuty base roles (REST `user.role`) with their visibility.
+SEES_EVERYTHING = frozenset({"owner", "admin"})
+SEES_ONLY_OWN_TEAMS = frozenset({"restricted_access"})
+SEES_ONLY_OWN_PROFILE = frozenset({"read_only_limited_user"})
+
+
+@dataclass(frozen=True)
+class Scope:
+    """One person's view of the mirror, in team primary keys (never PagerDuty ids: no join needed to filter).
+
+    everything: owner, global admin (and the unlinked superuser who first connects the portal).
+    nothing:    no account objects at all (Limited Stakeholder, or no portal role).
+    team_only:  only objects associated with one of `team_pks` (Restricted Access).
+    otherwise:  everything except objects associated with a team in `hidden_team_pks` (the private teams the person
+                is not on), unless the object is also associated with one of the person's own teams.
+    """
+
+    everything: bool = False
+    nothing: bool = False
+    team_only: bool = False
+    pd_user_pk: int | None = None
+    team_pks: frozenset[int] = field(default_factory=frozenset)
+    hidden_team_pks: frozenset[int] = field(default_factory=frozenset)
+
+    def restrict(self, queryset: QuerySet, *, touching: Callable[[Collection[int]], Q]) -> QuerySet:
+        """`queryset` narrowed to what this person sees; `touching(team_pks)` is true for rows tied to those teams."""
+        if self.everything:
+            return queryset
+        if self.nothing:
+            return queryset.none()
+        if self.team_only:
+            return queryset.filter(touching(self.team_pks)) if self.team_pks else queryset.none()
+        if not self.hidden_team_pks:
+            return queryset
+        shown = ~touching(self.hidden_team_pks)
+        if self.team_pks:
+            shown |= touching(self.team_pks)
+        return queryset.filter(shown)
+
+    def sees_team_objects(self, team_pks: Collection[int]) -> bool:
+        """The same rule as `restrict()`, for one object whose teams are already known (say from a prefetch)."""
+        teams = set(team_pks)
+        if self.everything:
+            return True
+        if self.nothing:
+            return False
+        if teams & self.team_pks:
+            return True
+        return not self.team_only and not (teams & self.hidden_team_pks)
+
+
+EVERYTHING = Scope(everything=True)
+NOTHING = Scope(nothing=True)
+
+# Whose view to apply: a Scope, or a signed-in person (whose Scope is derived once per request); None sees nothing.
+type Viewer = Scope | AbstractBaseUser | AnonymousUser | None
+
+_CACHE = "_pdportal_visibility_scope"
+
+
+def _pd_role(user: AbstractBaseUser | AnonymousUser) -> tuple[str, PagerDutyUser | None]:
+    try:
+        profile = user.profile  # type: ignore[union-attr]
+    except (Profile.DoesNotExist, AttributeError):
+        return "", None
+    pd_user = profile.pd_user if profile.pd_user_id else None
+    role = (profile.role or (pd_user.role if pd_user is not None else "") or "").strip().lower()
+    return role, pd_user
+
+
+def _compute(user: AbstractBaseUser | AnonymousUser) -> Scope:
+    role = portal_role(user)
+    if role is None:
+        return NOTHING
+    pd_role, pd_user = _pd_role(user)
+    if pd_user is None:
+        # portal_role() only gives an unlinked person a role when a superuser connects the portal: an admin.
+        return EVERYTHING if role == PortalRole.ADMIN else NOTHING
+    if pd_role in SEES_EVERYTHING:
+        return EVERYTHING
+    if pd_role in SEES_ONLY_OWN_PROFILE:
+        return Scope(nothing=True, pd_user_pk=pd_user.pk)
+    mine = frozenset(pd_user.teams.values_list("pk", flat=True))
+    if pd_role in SEES_ONLY_OWN_TEAMS:
+        return Scope(team_only=True, pd_user_pk=pd_user.pk, team_pks=mine)
+    # Private, or not known yet to be public (a team only seen as a reference so far).
+    hidden = frozenset(Team.objects.exclude(default_role=Team.PUBLIC).exclude(pk__in=mine).values_list("pk", flat=True))
+    return Scope(pd_user_pk=pd_user.pk, team_pks=mine, hidden_team_pks=hidden)
+
+
+def scope_of(viewer: Viewer) -> Scope:
+    """The person's Scope (a Scope passes through; None or anonymous sees nothing); computed once per request."""
+    if isinstance(viewer, Scope):
+        return viewer
+    if viewer is None or not getattr(viewer, "is_authenticated", False):
+        return NOTHING
+    cached = getattr(viewer, _CACHE, None)
+    if isinstance(cached, Scope):
+        return cached
+    scope = _compute(viewer)
+    # An object that takes no attributes computes it again next time.
+    with contextlib.suppress(AttributeError):
+        setattr(viewer, _CACHE, scope)
+    return scope
+
+
+def forget_scope(viewer: AbstractBaseUser | AnonymousUser) -> None:
+    """Drop the cached Scope (after a change of the person's role or teams within the same request)."""
+    if hasattr(viewer, _CACHE):
+        delattr(viewer, _CACHE)
+
+
+def viewer_team_pks(*, viewer: Viewer) -> frozenset[int]:
+    """Primary keys of the viewer's own PagerDuty teams."""
+    return scope_of(viewer).team_pks
+
+
+# -- the people directory and the teams themselves -------------------------------------------------------------
+
+
+def teams_touching_themselves(team_pks: Collection[int]) -> Q:
+    return Q(pk__in=list(team_pks))
+
+
+def teams_visible_to(*, viewer: Viewer) -> QuerySet[Team]:
+    """Teams the person may see (pickers, filters): a private team only to its members."""
+    return scope_of(viewer).restrict(Team.objects.all(), touching=teams_touching_themselves)
+
+
+def people_visible_to(*, viewer: Viewer) -> QuerySet[PagerDutyUser]:
+    """People the person may see: everyone, except that Restricted Access sees its teams' members and itself,
+    and a Limited Stakeholder only itself. (PagerDuty's private teams hide services, escalation policies and
+    schedules, not people.)"""
+    scope = scope_of(viewer)
+    people = PagerDutyUser.objects.all()
+    if scope.everything:
+        return people
+    if scope.team_only or scope.nothing:
+        own = Q(pk=scope.pd_user_pk) if scope.pd_user_pk is not None else Q(pk__in=[])
+        if scope.team_only and scope.team_pks:
+            through = PagerDutyUser.teams.through
+            own |= Q(Exists(through.objects.filter(pagerdutyuser_id=OuterRef("pk"), team_id__in=scope.team_pks)))
+        return people.filter(own)
+    return people
