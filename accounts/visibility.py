@@ -52,6 +52,11 @@ class Scope:
     team_pks: frozenset[int] = field(default_factory=frozenset)
     hidden_team_pks: frozenset[int] = field(default_factory=frozenset)
 
+    @property
+    def unrestricted(self) -> bool:
+        """True when this person sees every object: an admin, or anyone while no private team hides anything."""
+        return self.everything or not (self.nothing or self.team_only or self.hidden_team_pks)
+
     def restrict(self, queryset: QuerySet, *, touching: Callable[[Collection[int]], Q]) -> QuerySet:
         """`queryset` narrowed to what this person sees; `touching(team_pks)` is true for rows tied to those teams."""
         if self.everything:

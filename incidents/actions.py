@@ -234,7 +234,7 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
 
 
 def _merge_source_ids(actor: Any, refs: Iterable[str]) -> list[str]:
-    sees_everything = scope_of(actor).everything
+    sees_everything = scope_of(actor).unrestricted
     ids = []
     for ref in (r.strip() for r in refs):
         if not ref:
@@ -518,7 +518,7 @@ def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, para
     rows = incidents_visible_to(viewer=actor).filter(pd_id__in=ids).values_list("pd_id", "status", "number")
     mirrored = {pd_id: (status, number) for pd_id, status, number in rows}
     result.labels = {pd_id: f"#{number}" for pd_id, (_, number) in mirrored.items()}
-    if not scope_of(actor).everything:
+    if not scope_of(actor).unrestricted:
         # A scoped person acts only on incidents they can see, whatever ids the form was sent.
         for pd_id in [pd_id for pd_id in ids if pd_id not in mirrored]:
             result.unchanged[pd_id] = NOT_FOUND

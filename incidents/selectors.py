@@ -66,7 +66,7 @@ def change_events_visible_to(*, viewer: Viewer) -> QuerySet[ChangeEvent]:
 def notifications_visible_to(*, viewer: Viewer, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """PagerDuty's notifications (not mirrored) to people this person may see."""
     scope = scope_of(viewer)
-    if scope.everything:
+    if scope.unrestricted:
         return items
     people = set(people_visible_to(viewer=scope).values_list("pd_id", flat=True))
     return [item for item in items if str((item.get("user") or {}).get("id") or "") in people]

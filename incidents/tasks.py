@@ -166,7 +166,36 @@ def refetch_incident(*, client, pd_id: str) -> Incident | None:
             refs = mirror.Refs()
             for entry in log_entries:
                 mirror.upsert_log_entry(entry, incident=incident, refs=refs)
+    read_unknown_teams(client=client)
     return incident
+
+
+# A webhook can name a team the mirror has not read yet; at most this many are read per refetch.
+UNKNOWN_TEAMS_PER_RUN = 10
+
+
+def read_unknown_teams(*, client, limit: int = UNKNOWN_TEAMS_PER_RUN) -> int:
+    """Read the teams known only by reference (their visibility unknown, so private meanwhile); returns how many.
+
+    Until PagerDuty says a team is public, its objects are hidden from non-members (accounts.visibility): this
+    makes that wait seconds (the webhook's refetch) rather than until the nightly sync.
+    """
+    from accounts.models import Team
+
+    unknown = list(Team.objects.filter(default_role="").values_list("pd_id", flat=True)[:limit])
+    for team_id in unknown:
+        try:
+            data = client.get_entity(f"/teams/{team_id}")
+        except PagerDutyError as exc:
+            if exc.status == 404:
+                # Gone, or not visible to the account connection: keep it private, and stop asking.
+                Team.objects.filter(pd_id=team_id, default_role="").update(default_role=Team.PRIVATE)
+            else:
+                logger.info("could not read team %s: %s", team_id, exc)
+            continue
+        with transaction.atomic():
+            mirror.upsert_team(data)
+    return len(unknown)
 
 
 def _publish_incidents(ids: list[str], event: str) -> None:

@@ -23,6 +23,20 @@ def sandbox_client(sandbox):
 
 
 @pytest.fixture(autouse=True)
+def _factory_team_is_public(request):
+    """The factories' incidents are on team PTEAM1: mirror it as PagerDuty lists it (public), as a sync does before
+    any incident. A team known only by reference counts as private (accounts.visibility), hidden from non-members."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None and "db" not in request.fixturenames:
+        return
+    transactional = marker is not None and marker.kwargs.get("transaction")
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    from accounts.models import Team
+
+    Team.objects.get_or_create(pd_id="PTEAM1", defaults={"name": "Platform", "default_role": Team.PUBLIC})
+
+
+@pytest.fixture(autouse=True)
 def _plain_http(settings):
     # The test client speaks plain HTTP; HTTPS redirects are the security middleware's business.
     settings.SECURE_SSL_REDIRECT = False

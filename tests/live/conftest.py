@@ -169,6 +169,8 @@ class FakePagerDuty:
         rsps.add_callback(
             responses.GET, re.compile(rf"{API}/webhook_subscriptions/(\w+)$"), callback=self._subscription
         )
+        # A team named by a webhook is read once (its visibility decides who sees its incidents): a public one.
+        rsps.add_callback(responses.GET, re.compile(rf"{API}/teams/(\w+)$"), callback=self._team)
         for collection in ("priorities", "teams", "users", "escalation_policies", "services", "templates"):
             rsps.add(responses.GET, re.compile(rf"{API}/{collection}(\?.*)?$"), json=_page(collection, []))
         rsps.add(responses.GET, re.compile(rf"{API}/change_events(\?.*)?$"), json=_page("change_events", []))
@@ -201,6 +203,11 @@ class FakePagerDuty:
             "body": {"details": {}},
         }
         return 200, {}, json.dumps({"alerts": [alert], "limit": 100, "offset": 0, "more": False, "total": None})
+
+    def _team(self, request):
+        pd_id = self._id(request)
+        team = {"id": pd_id, "type": "team", "summary": pd_id, "name": pd_id, "default_role": "manager"}
+        return 200, {}, json.dumps({"team": team})
 
     def _notes(self, request):
         return 200, {}, json.dumps({"notes": []})

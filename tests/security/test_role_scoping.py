@@ -372,3 +372,25 @@ def test_live_invalidations_carry_ids_never_titles(client, monkeypatch, settings
         text = json.dumps(message, default=str)
         assert secret_title not in text and "Vault" not in text
         assert set(message) <= {"topic", "ids", "event", "assignees", "related"}
+
+
+def test_the_refetch_after_a_webhook_reads_a_team_known_only_by_reference(world, settings, api_key_mode):
+    from incidents import mirror, tasks
+    from pdportal.pagerduty import PagerDutyClient, RequestBudget
+
+    mirror.upsert_team({"id": "PTNEW", "type": "team_reference", "summary": "New"})
+    mirror.upsert_team({"id": "PTGONE", "type": "team_reference", "summary": "Gone"})
+    assert Team.objects.get(pd_id="PTNEW").is_private
+    client = PagerDutyClient(token="k", api_url=API, budget=RequestBudget(per_minute=1_000_000))
+    with responses.RequestsMock() as rsps:
+        rsps.add(
+            responses.GET,
+            f"{API}/teams/PTNEW",
+            json={"team": {"id": "PTNEW", "type": "team", "name": "New", "default_role": "manager"}},
+        )
+        rsps.add(responses.GET, f"{API}/teams/PTGONE", status=404, json={"error": {"message": "Not Found"}})
+        assert tasks.read_unknown_teams(client=client) == 2
+    assert Team.objects.get(pd_id="PTNEW").default_role == "manager"
+    assert Team.objects.get(pd_id="PTGONE").default_role == "none"
+    with responses.RequestsMock():  # nothing left to ask about
+        assert tasks.read_unknown_teams(client=client) == 0

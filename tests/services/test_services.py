@@ -92,11 +92,13 @@ def test_it_counts_in_one_query_whatever_the_number_of_services(db, django_asser
         )
 
     # One query for the annotated services, one for their prefetched teams, however many rows.
+    from accounts.visibility import EVERYTHING
+
     with django_assert_num_queries(2):
-        rows = list(selectors.service_list())
+        rows = list(selectors.service_list(viewer=EVERYTHING))
     assert [r.open_incident_count for r in rows] == [1] * 12
     with django_assert_num_queries(2):
-        assert len(list(selectors.service_list(query="svc 1"))) == 3
+        assert len(list(selectors.service_list(viewer=EVERYTHING, query="svc 1"))) == 3
 
 
 def test_it_shows_a_service_with_its_policy_integrations_and_incidents(pd, admin_client):
