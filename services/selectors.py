@@ -6,7 +6,7 @@ import logging
 from collections.abc import Collection
 
 from django.conf import settings
-from django.db.models import Count, Exists, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
 from accounts.visibility import Viewer, scope_of, teams_visible_to
@@ -37,8 +37,7 @@ def _open_counts() -> Subquery:
 
 def policies_touching(team_pks: Collection[int]) -> Q:
     """Escalation policies associated with one of these teams."""
-    through = EscalationPolicy.teams.through
-    return Q(Exists(through.objects.filter(escalationpolicy_id=OuterRef("pk"), team_id__in=list(team_pks))))
+    return Q(pk__in=policy_ids_of_teams(team_pks))
 
 
 def policy_ids_of_teams(team_pks: Collection[int]) -> QuerySet:
@@ -50,8 +49,9 @@ def service_ids_of_teams(team_pks: Collection[int]) -> QuerySet:
     """Primary keys of the services of these teams: the service's own teams, or its escalation policy's team
     (PagerDuty puts a policy's services on the policy's team)."""
     team_pks = list(team_pks)
+    # Uncorrelated subqueries: the database evaluates each once (a hashed set), not once per row.
     return Service.objects.filter(
-        Q(Exists(Service.teams.through.objects.filter(service_id=OuterRef("pk"), team_id__in=team_pks)))
+        Q(pk__in=Service.teams.through.objects.filter(team_id__in=team_pks).values("service_id"))
         | Q(escalation_policy_id__in=policy_ids_of_teams(team_pks))
     ).values("pk")
 
