@@ -14,6 +14,7 @@ from django.db.models import Q, QuerySet
 from accounts.models import AuditEntry, PagerDutyUser
 from accounts.visibility import Viewer, people_visible_to
 from incidents.models import Incident
+from incidents.selectors import incidents_visible_to
 from services.models import Service
 
 
@@ -54,8 +55,7 @@ def template_get(*, pd_id: str):
 
 
 def incident_choices(*, viewer: Viewer, limit: int = 50) -> list[tuple[str, str]]:
-    from incidents.selectors import incidents_visible_to
-
+    """The newest incidents this person may see, for the API console's pickers."""
     rows = incidents_visible_to(viewer=viewer).order_by("-created_at").values_list("pd_id", "number", "title")[:limit]
     return [(pd_id, f"#{number} {title[:80]} ({pd_id})") for pd_id, number, title in rows]
 

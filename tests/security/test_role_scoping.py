@@ -394,3 +394,39 @@ def test_the_refetch_after_a_webhook_reads_a_team_known_only_by_reference(world,
     assert Team.objects.get(pd_id="PTGONE").default_role == "none"
     with responses.RequestsMock():  # nothing left to ask about
         assert tasks.read_unknown_teams(client=client) == 0
+
+
+# -- the sandbox seed: a private team and the scoped roles, through a real sync ----------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.sandbox
+def test_the_sandbox_seed_shows_its_private_team_only_to_members(fresh_sandbox, api_key_mode):
+    from incidents import sync
+    from pdportal.pagerduty import PagerDutyClient, RequestBudget
+    from services.selectors import services_visible_to
+
+    client = PagerDutyClient(
+        token=fresh_sandbox.api_token, api_url=fresh_sandbox.url, budget=RequestBudget(per_minute=1_000_000)
+    )
+    sync.sync_all(client=client, steps=("teams", "users", "escalation_policies", "services"))
+    assert Team.objects.get(name="Security").is_private
+    assert not Team.objects.get(name="Platform").is_private
+
+    def linked(email: str):
+        user = get_user_model().objects.create_user(username=email.split("@")[0], email=email)
+        pd_user = PagerDutyUser.objects.get(email=email)
+        Profile.objects.update_or_create(user=user, defaults={"pd_user": pd_user, "role": pd_user.role})
+        return get_user_model().objects.get(pk=user.pk)
+
+    def services_of(email: str) -> set[str]:
+        return set(services_visible_to(viewer=linked(email)).values_list("name", flat=True))
+
+    everything = set(Service.objects.values_list("name", flat=True))
+    assert "Secrets Vault" in everything
+    assert services_of("admin@example.com") == everything
+    assert services_of("oncall@example.com") == everything  # a member of the private team
+    assert services_of("responder@example.com") == everything - {"Secrets Vault"}
+    assert services_of("observer@example.com") == everything - {"Secrets Vault"}
+    assert services_of("restricted@example.com") == {"iOS App", "Android App", "Secrets Vault"}
+    assert services_of("stakeholder@example.com") == set()
