@@ -18,7 +18,7 @@ def from_raw(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0003_profile_time_zone_custom"),
+        ("accounts", "0004_audit_entry_url"),
     ]
 
     operations = [
