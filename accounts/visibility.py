@@ -57,20 +57,30 @@ class Scope:
         """True when this person sees every object: an admin, or anyone while no private team hides anything."""
         return self.everything or not (self.nothing or self.team_only or self.hidden_team_pks)
 
-    def restrict(self, queryset: QuerySet, *, touching: Callable[[Collection[int]], Q]) -> QuerySet:
-        """`queryset` narrowed to what this person sees; `touching(team_pks)` is true for rows tied to those teams."""
+    def condition(self, *, touching: Callable[[Collection[int]], Q]) -> Q | None:
+        """The filter for what this person sees (None: no filter at all); `touching(team_pks)` is true for rows
+        tied to one of those teams."""
         if self.everything:
-            return queryset
-        if self.nothing:
-            return queryset.none()
+            return None
+        if self.nothing or (self.team_only and not self.team_pks):
+            return Q(pk__in=[])
         if self.team_only:
-            return queryset.filter(touching(self.team_pks)) if self.team_pks else queryset.none()
+            return touching(self.team_pks)
         if not self.hidden_team_pks:
-            return queryset
+            return None
         shown = ~touching(self.hidden_team_pks)
         if self.team_pks:
             shown |= touching(self.team_pks)
-        return queryset.filter(shown)
+        return shown
+
+    def restrict(self, queryset: QuerySet, *, touching: Callable[[Collection[int]], Q]) -> QuerySet:
+        """`queryset` narrowed to what this person sees (see `condition`)."""
+        condition = self.condition(touching=touching)
+        if condition is None:
+            return queryset
+        if self.nothing or (self.team_only and not self.team_pks):
+            return queryset.none()
+        return queryset.filter(condition)
 
     def sees_team_objects(self, team_pks: Collection[int]) -> bool:
         """The same rule as `restrict()`, for one object whose teams are already known (say from a prefetch)."""

@@ -47,8 +47,19 @@ def incidents_touching(team_pks: Collection[int]) -> Q:
 
 
 def incidents_visible_to(*, viewer: Viewer) -> QuerySet[Incident]:
-    """Every incident this person may see. Each read of incidents for display starts here."""
-    return scope_of(viewer).restrict(Incident.objects.all(), touching=incidents_touching)
+    """Every incident this person may see. Each read of incidents for display starts here.
+
+    Besides their teams' rule (accounts.visibility), a person sees the incidents assigned to them: PagerDuty pages
+    them about it, and they must be able to respond. (A Limited Stakeholder is never assigned one.)
+    """
+    scope = scope_of(viewer)
+    condition = scope.condition(touching=incidents_touching)
+    if condition is None:
+        return Incident.objects.all()
+    if scope.pd_user_pk is not None and not scope.nothing:
+        assigned = Incident.assignees.through.objects.filter(pagerdutyuser_id=scope.pd_user_pk)
+        condition |= Q(pk__in=assigned.values("incident_id"))
+    return Incident.objects.filter(condition)
 
 
 def change_events_touching(team_pks: Collection[int]) -> Q:

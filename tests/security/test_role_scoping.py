@@ -430,3 +430,23 @@ def test_the_sandbox_seed_shows_its_private_team_only_to_members(fresh_sandbox, 
     assert services_of("observer@example.com") == everything - {"Secrets Vault"}
     assert services_of("restricted@example.com") == {"iOS App", "Android App", "Secrets Vault"}
     assert services_of("stakeholder@example.com") == set()
+
+
+def test_an_incident_assigned_to_the_person_is_visible_to_them_whatever_its_team(client_as, restricted, world):
+    # PagerDuty pages the assignee about it: they must be able to open it and respond.
+    incident = world["incidents"]["private"]
+    incident.assignees.add(restricted.profile.pd_user)
+    client = client_as(restricted)
+    assert titles_in(client.get("/").content.decode()) == {"payments", "private"}
+    assert client.get(f"/incidents/{incident.pd_id}/").status_code == 200
+    assert client.get(f"/incidents/{world['incidents']['platform'].pd_id}/").status_code == 404
+
+
+def test_a_full_team_object_without_default_role_is_public_and_an_unknown_value_private(db):
+    from incidents import mirror
+
+    assert not mirror.upsert_team({"id": "PT1", "type": "team", "name": "Plain"}).is_private
+    assert mirror.upsert_team({"id": "PT2", "type": "team", "name": "Odd", "default_role": "observer"}).is_private
+    assert mirror.upsert_team({"id": "PT3", "type": "team", "name": "Closed", "default_role": "none"}).is_private
+    # A later reference leaves what PagerDuty said in place.
+    assert not mirror.upsert_team({"id": "PT1", "type": "team_reference", "summary": "Plain"}).is_private
