@@ -9,7 +9,9 @@ PagerDuty (support.pagerduty.com, "Team-Based Permissions" and "Advanced Permiss
 - everyone else (`user`, `limited_user`, `observer`, `read_only_user`) sees every object no private team hides.
 
 `scope_of(viewer)` turns a signed-in person into a `Scope` (two small queries, kept on the user object for the rest
-of the request); each app filters its own models with `Scope.restrict()` and the relation that ties a row to teams.
+of the request); each app filters its own models with `Scope.restrict()` (or `Scope.condition()` to add to it),
+giving the relation that ties a row to teams. A new page of team objects (say schedules) does the same:
+`scope_of(request.user).restrict(Schedule.objects.all(), touching=lambda pks: Q(teams__in=pks))`.
 """
 
 from __future__ import annotations
@@ -76,22 +78,7 @@ class Scope:
     def restrict(self, queryset: QuerySet, *, touching: Callable[[Collection[int]], Q]) -> QuerySet:
         """`queryset` narrowed to what this person sees (see `condition`)."""
         condition = self.condition(touching=touching)
-        if condition is None:
-            return queryset
-        if self.nothing or (self.team_only and not self.team_pks):
-            return queryset.none()
-        return queryset.filter(condition)
-
-    def sees_team_objects(self, team_pks: Collection[int]) -> bool:
-        """The same rule as `restrict()`, for one object whose teams are already known (say from a prefetch)."""
-        teams = set(team_pks)
-        if self.everything:
-            return True
-        if self.nothing:
-            return False
-        if teams & self.team_pks:
-            return True
-        return not self.team_only and not (teams & self.hidden_team_pks)
+        return queryset if condition is None else queryset.filter(condition)
 
 
 EVERYTHING = Scope(everything=True)
@@ -147,12 +134,6 @@ def scope_of(viewer: Viewer) -> Scope:
     with contextlib.suppress(AttributeError):
         setattr(viewer, _CACHE, scope)
     return scope
-
-
-def forget_scope(viewer: AbstractBaseUser | AnonymousUser) -> None:
-    """Drop the cached Scope (after a change of the person's role or teams within the same request)."""
-    if hasattr(viewer, _CACHE):
-        delattr(viewer, _CACHE)
 
 
 def viewer_team_pks(*, viewer: Viewer) -> frozenset[int]:

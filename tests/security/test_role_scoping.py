@@ -450,3 +450,17 @@ def test_a_full_team_object_without_default_role_is_public_and_an_unknown_value_
     assert mirror.upsert_team({"id": "PT3", "type": "team", "name": "Closed", "default_role": "none"}).is_private
     # A later reference leaves what PagerDuty said in place.
     assert not mirror.upsert_team({"id": "PT1", "type": "team_reference", "summary": "Plain"}).is_private
+
+
+def test_the_viewers_team_ids_and_the_scope_for_each_base_role(world):
+    from accounts.visibility import scope_of, viewer_team_pks
+
+    payments, security = world["teams"]["payments"], world["teams"]["security"]
+    member = person("omar@example.com", "user", payments, security)
+    assert viewer_team_pks(viewer=member) == {payments.pk, security.pk}
+    assert scope_of(member).unrestricted  # the only private team is one of theirs
+    assert not scope_of(person("rita@example.com", "user", payments)).unrestricted
+    assert scope_of(person("ann@example.com", "admin")).everything
+    assert scope_of(person("lee@example.com", "read_only_limited_user", payments)).nothing
+    assert scope_of(person("riley@example.com", "restricted_access")).team_only
+    assert scope_of(None).nothing
