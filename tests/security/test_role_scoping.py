@@ -464,3 +464,32 @@ def test_the_viewers_team_ids_and_the_scope_for_each_base_role(world):
     assert scope_of(person("lee@example.com", "read_only_limited_user", payments)).nothing
     assert scope_of(person("riley@example.com", "restricted_access")).team_only
     assert scope_of(None).nothing
+
+
+def test_a_desktop_notifications_text_is_not_served_for_an_incident_out_of_scope(client_as, limited, world):
+    # live.js asks this view for the words of a notification: the live bus itself carries ids only.
+    client = client_as(limited)
+    hidden = client.get(f"/incidents/{world['incidents']['private'].pd_id}/summary/")
+    assert hidden.status_code == 404
+    assert TITLES["private"] not in hidden.content.decode()
+    assert client.get(f"/incidents/{world['incidents']['platform'].pd_id}/summary/").status_code == 200
+
+
+def test_the_merged_into_link_never_names_an_incident_out_of_scope(limited, world):
+    from incidents.models import LogEntry
+    from incidents.selectors import merged_into
+
+    source = world["incidents"]["platform"]
+    source.status = "resolved"
+    source.save()
+    target = world["incidents"]["private"]
+    LogEntry.objects.create(
+        pd_id="PLMERGE",
+        incident=source,
+        type="resolve_log_entry",
+        summary=f"Resolved by merging into {target.pd_id}",
+        created_at=timezone.now(),
+        channel={"type": "merge"},
+    )
+    assert merged_into(viewer=limited, incident=source) is None
+    assert merged_into(viewer=person("ann@example.com", "admin"), incident=source) == target
