@@ -18,7 +18,7 @@ def from_raw(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0004_audit_entry_url"),
+        ("accounts", "0006_audit_entry_action"),
     ]
 
     operations = [
