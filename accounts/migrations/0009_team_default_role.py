@@ -18,7 +18,7 @@ def from_raw(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("accounts", "0006_audit_entry_action"),
+        ("accounts", "0008_pagerduty_signins_have_no_password"),
     ]
 
     operations = [
