@@ -339,3 +339,55 @@ class Notification(models.Model):
 
     def __str__(self):
         return str(self.pk)
+
+
+class Schedule(models.Model):
+    """An on-call schedule: ordered layers (later layers win), plus overrides on top of them all."""
+
+    id = _id_field()
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, default="")
+    time_zone = models.CharField(max_length=64, default="Etc/UTC")
+    teams = models.ManyToManyField(Team, related_name="schedules", blank=True)
+    # Escalation rules that page this schedule (a rule's targets are its users plus these schedules).
+    escalation_rules = models.ManyToManyField(EscalationRule, related_name="schedule_targets", blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return str(self.pk)
+
+
+class ScheduleLayer(models.Model):
+    id = _id_field()
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="layers")
+    position = models.IntegerField()
+    name = models.CharField(max_length=200)
+    start = models.DateTimeField()
+    end = models.DateTimeField(null=True, blank=True)
+    rotation_virtual_start = models.DateTimeField()
+    rotation_turn_length_seconds = models.IntegerField()
+    # Ordered user ids (the rotation order) and PagerDuty restriction objects, as the API takes them.
+    user_ids = models.JSONField(default=list)
+    restrictions = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["schedule", "position"]
+
+    def __str__(self):
+        return str(self.pk)
+
+
+class ScheduleOverride(models.Model):
+    id = _id_field()
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="schedule_overrides")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start", "id"]
+
+    def __str__(self):
+        return str(self.pk)

@@ -11,6 +11,7 @@ from django.db import connection, transaction
 
 from . import models as m
 from .context import ID_ALPHABET, now
+from .seed_schedules import flush_schedules, seed_schedules
 
 DEFAULT_SIZE = 200
 SEED = 20240611
@@ -151,6 +152,7 @@ class _Ids:
 
 
 def flush():
+    flush_schedules()
     for model in _FLUSH_ORDER:
         model.objects.all()._raw_delete(using="default")
 
@@ -277,6 +279,7 @@ def seed(size: int = DEFAULT_SIZE, *, at: dt.datetime | None = None) -> dict:
     counts = _seed_incidents(
         size, rng, ids, base, users, user_methods, services, integrations, policies, policy_levels, priorities
     )
+    counts.update(seed_schedules(base=base))
     extra = _seed_visibility(users, teams, start)
     return {"seeded": {"users": len(users) + extra["users"], "services": len(services) + extra["services"], **counts}}
 

@@ -31,7 +31,10 @@ def incidents_with_includes(include):
         qs = qs.select_related("service__escalation_policy").prefetch_related("service__integrations__service")
     if "escalation_policies" in include:
         qs = qs.prefetch_related(
-            "escalation_policy__rules__targets", "escalation_policy__services", "escalation_policy__teams"
+            "escalation_policy__rules__targets",
+            "escalation_policy__rules__schedule_targets",
+            "escalation_policy__services",
+            "escalation_policy__teams",
         )
     return qs
 
@@ -69,13 +72,16 @@ def services_qs(include=()):
         qs = qs.prefetch_related("integrations__service")
     if "escalation_policies" in include:
         qs = qs.prefetch_related(
-            "escalation_policy__rules__targets", "escalation_policy__services", "escalation_policy__teams"
+            "escalation_policy__rules__targets",
+            "escalation_policy__rules__schedule_targets",
+            "escalation_policy__services",
+            "escalation_policy__teams",
         )
     return qs
 
 
 def policies_qs():
-    return m.EscalationPolicy.objects.prefetch_related("rules__targets", "services", "teams")
+    return m.EscalationPolicy.objects.prefetch_related("rules__targets", "rules__schedule_targets", "services", "teams")
 
 
 def alerts_qs():

@@ -198,7 +198,11 @@ def escalation_policy_json(policy, include=()):
             {
                 "id": rule.id,
                 "escalation_delay_in_minutes": rule.escalation_delay_in_minutes,
-                "targets": [user_ref(u) for u in rule.targets.all()],
+                "targets": [user_ref(u) for u in rule.targets.all()]
+                + [
+                    _ref("schedule", s.id, s.name, f"/schedules/{s.id}", f"/schedules/{s.id}")
+                    for s in rule.schedule_targets.all()
+                ],
             }
             for rule in policy.rules.all()
         ],

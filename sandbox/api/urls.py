@@ -4,6 +4,7 @@ from django.urls import path
 
 from . import views_account as a
 from . import views_incidents as i
+from . import views_schedules as sch
 
 urlpatterns = [
     path("incidents", i.incidents),
@@ -33,6 +34,11 @@ urlpatterns = [
     path("escalation_policies", a.policies),
     path("escalation_policies/<str:policy_id>", a.policy),
     path("priorities", a.priorities),
+    path("schedules", sch.schedules),
+    path("schedules/<str:schedule_id>", sch.schedule),
+    path("schedules/<str:schedule_id>/overrides", sch.overrides),
+    path("schedules/<str:schedule_id>/overrides/<str:override_id>", sch.override),
+    path("oncalls", sch.oncalls),
     path("abilities", a.abilities),
     path("templates", a.templates),
     path("templates/fields", a.template_fields_view),

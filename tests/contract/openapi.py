@@ -54,6 +54,9 @@ def _patch_known_errata(spec):
     # `acknowledge_log_entry` (what PagerDuty sends), so no body could match both: accept the real name.
     ack = spec["components"]["schemas"]["AcknowledgeLogEntry"]["allOf"][1]["properties"]["type"]
     ack["enum"] = ["acknowledge_log_entry", *ack["enum"]]
+    # List Overrides documents its success answer under 201; PagerDuty answers 200 with the same body.
+    overrides = spec["paths"]["/schedules/{id}/overrides"]["get"]["responses"]
+    overrides.setdefault("200", overrides["201"])
     return spec
 
 
