@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},
     "ensure-webhook-subscription": {"task": "services.tasks.ensure_webhook_subscription", "schedule": 3600},
     "check-pagerduty-connection": {"task": "accounts.tasks.check_connection", "schedule": 600},
+    # Webhooks say nothing about schedules: on-calls are polled (README, "How fresh is on-call data").
+    "refresh-oncalls": {
+        "task": "services.tasks.refresh_oncalls",
+        "schedule": env_int("ONCALL_REFRESH_SECONDS", 300, minimum=30),
+    },
 }
 
 # allauth. Identity is a PagerDuty user id (DESIGN rule 7): a PagerDuty sign-in is bound to a portal user only through

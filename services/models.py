@@ -2,7 +2,7 @@
 
 from django.db import models
 
-from accounts.models import Team
+from accounts.models import PagerDutyUser, Team
 from pdportal.models import MirrorModel
 
 
@@ -47,3 +47,55 @@ class WebhookSubscription(MirrorModel):
 
     class Meta:
         ordering = ["pd_id"]
+
+
+class Schedule(MirrorModel):
+    """An on-call schedule. `raw` is its last rendering (layers, overrides, final schedule) over the window below."""
+
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    time_zone = models.CharField(max_length=64, blank=True)
+    html_url = models.URLField(blank=True)
+    teams = models.ManyToManyField(Team, related_name="schedules", blank=True)
+    rendered_since = models.DateTimeField(null=True, blank=True)
+    rendered_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+
+class ScheduleOverride(MirrorModel):
+    """One override as PagerDuty lists it (`GET /schedules/{id}/overrides`); its id is what a delete needs."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="overrides")
+    user = models.ForeignKey(PagerDutyUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="overrides")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+
+    class Meta:
+        ordering = ["start", "pd_id"]
+
+
+class OnCall(models.Model):
+    """One row of `GET /oncalls`: a person on call for a policy's level, from a schedule or directly.
+
+    The whole set is replaced at each refresh (PagerDuty gives on-calls no id); `start`/`end` are null for a
+    person who is a direct target of the level (always on call there).
+    """
+
+    escalation_policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="oncalls")
+    escalation_level = models.PositiveSmallIntegerField()
+    user = models.ForeignKey(PagerDutyUser, on_delete=models.CASCADE, related_name="oncalls")
+    schedule = models.ForeignKey(Schedule, null=True, blank=True, on_delete=models.CASCADE, related_name="oncalls")
+    start = models.DateTimeField(null=True, blank=True)
+    end = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["escalation_policy", "escalation_level", "start", "pk"]
+        indexes = [
+            models.Index(fields=["escalation_policy", "escalation_level"], name="oncall_policy_level"),
+            models.Index(fields=["user", "start"], name="oncall_user_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.escalation_policy_id} level {self.escalation_level}"

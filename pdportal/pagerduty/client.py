@@ -730,6 +730,34 @@ class PagerDutyClient(HttpTransport):
             payload["external"] = external
         return self.post(f"/templates/{template_id}/render", payload)
 
+    def create_override(
+        self,
+        schedule_id: str,
+        *,
+        user_id: str,
+        start: str,
+        end: str,
+        time_zone: str = "UTC",
+        from_email: str | None = None,
+    ) -> dict[str, Any]:
+        """Create one override (POST /schedules/{id}/overrides); returns it, or raises PagerDuty's per-item refusal.
+
+        The endpoint answers 201 with one `{status, override, errors}` per requested override, so a refusal of
+        the single item arrives inside a 201 and becomes an InvalidInput here.
+        """
+        path = f"/schedules/{schedule_id}/overrides"
+        item = {"start": start, "end": end, "user": {"id": user_id, "type": "user_reference"}, "time_zone": time_zone}
+        body = self.post(path, {"overrides": [item]}, from_email=from_email)
+        first = body[0] if isinstance(body, list) and body and isinstance(body[0], dict) else {}
+        status = first.get("status")
+        override = first.get("override")
+        if status not in (200, 201) or not isinstance(override, dict) or not override.get("id"):
+            errors = [str(e) for e in first.get("errors") or []]
+            raise InvalidInput(
+                "PagerDuty did not create the override", status=status, errors=errors, method="POST", path=path
+            )
+        return override
+
     def manage_incidents(self, updates: list[dict[str, Any]], *, from_email: str | None = None) -> list[dict[str, Any]]:
         """Bulk-update incidents (PUT /incidents) in chunks of 250; returns every updated incident in order.
 
