@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from incidents import live_views, views
+from incidents import live_views, views, views_insights
 from pdportal import live
 
 app_name = "incidents"
@@ -21,6 +21,8 @@ urlpatterns = [
     path("change-events/<str:pd_id>/edit/", views.change_event_edit, name="change_event_edit"),
     path("notifications/", views.notification_list, name="notifications"),
     path("priorities/", views.priority_list, name="priorities"),
+    path("insights/", views_insights.insights, name="insights"),
+    path("insights.csv", views_insights.insights_csv, name="insights_csv"),
     path("hooks/pagerduty/", live_views.pagerduty_webhook, name="pagerduty_webhook"),
     path("live/", live.stream, name="live"),
 ]
