@@ -300,16 +300,16 @@ class TrendPoint:
 
 
 def trend_points(
-    items: Iterable[tuple[str, float | None, str]], *, width: int = 700, height: int = 160, left: int = 50
+    items: Iterable[tuple[str, float | None, str]], *, width: int = 700, height: int = 160, left: int = 80
 ) -> tuple[list[TrendPoint], float]:
     """Points of a line chart (None values leave a hole); returns them and the top of the scale."""
     items = list(items)
     top = max((v for _, v, _ in items if v is not None), default=0) or 1
-    step = (width - left - 10) / max(len(items) - 1, 1)
+    step = (width - left - 30) / max(len(items) - 1, 1)
     points = [
         TrendPoint(
             x=round(left + index * step, 1),
-            y=round(10 + (height - 30) * (1 - v / top), 1) if v is not None else None,
+            y=round(10 + (height - 20) * (1 - v / top), 1) if v is not None else None,
             label=label,
             text=text,
         )

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from accounts.models import PagerDutyUser, Team
 from pdportal import live
+from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyClient
 
 from .models import EscalationPolicy, OnCall, Schedule, ScheduleOverride
@@ -33,6 +34,8 @@ SCHEDULE_DETAILS_PER_RUN = 20
 # Overrides that ended up to this long ago stay listed (a cut-short "take the pager" still shows its end).
 OVERRIDE_LOOKBACK = timedelta(days=1)
 ONCALL_TOPIC = "oncall"
+# The SyncState row that says when on-calls were last read (the on-call page shows it).
+ONCALL_STATE = "oncalls"
 SCHEDULE_TOPIC = "schedule"
 
 
@@ -262,6 +265,16 @@ def oncalls_refresh(*, client: PagerDutyClient, now: datetime | None = None) -> 
         transaction.on_commit(lambda: live.publish(topic=ONCALL_TOPIC, ids=policies))
         if rendered:
             transaction.on_commit(lambda: live.publish(topic=SCHEDULE_TOPIC, ids=rendered))
+        SyncState.objects.update_or_create(
+            name=ONCALL_STATE,
+            defaults={
+                "status": "done",
+                "error": "",
+                "started_at": now,
+                "finished_at": timezone.now(),
+                "done": len(rows),
+            },
+        )
     logger.info("on-calls refreshed: %s rows, %s schedules rendered", result.oncalls, len(result.rendered))
     return result
 

@@ -78,6 +78,11 @@ class Level:
     delay_minutes: int | None = None
     targets: list[dict[str, Any]] = field(default_factory=list)
 
+    @property
+    def next_names(self) -> list[str]:
+        """Who is on call after the hand-off, each once."""
+        return list(dict.fromkeys(row.user.name for row in self.next))
+
 
 @dataclass
 class PolicyOnCall:
@@ -240,6 +245,11 @@ class Bar:
     tone: int = 0
     gap: bool = False
 
+    @property
+    def short(self) -> str:
+        """The first name: what fits in a one-day bar."""
+        return self.label.split(" ")[0] if not self.gap else "gap"
+
 
 @dataclass
 class Row:
@@ -331,7 +341,8 @@ def schedule_timeline(*, schedule: Schedule, overrides: list[ScheduleOverride] |
     local = timezone.localtime(since)
     day = local.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
     while day < until:
-        days.append((x_of(day), day))
+        if x_of(day) < width - 30:  # a label at the right edge would be cut off
+            days.append((x_of(day), day))
         day = (day + timedelta(days=1, hours=2)).replace(hour=0)
     now = timezone.now()
     return Timeline(

@@ -21,7 +21,8 @@ from . import oncall_actions as actions
 from . import oncall_selectors as selectors
 from .models import ScheduleOverride
 from .oncall_forms import TakePagerForm
-from .tasks import ONCALL_STATE, schedule_oncall_refresh
+from .oncall_mirror import ONCALL_STATE
+from .tasks import schedule_oncall_refresh
 from .webui import done, partial, refusal
 
 

@@ -37,44 +37,27 @@ def ensure_webhook_subscription() -> str:
     return result.action
 
 
-ONCALL_STATE = "oncalls"
-
-
 @shared_task(name="services.tasks.refresh_oncalls", acks_late=True, ignore_result=True)
 def refresh_oncalls() -> str:
     """Re-read who is on call (GET /oncalls) and the stalest schedules; idempotent, so a repeat is harmless."""
     # Imported at run time: accounts' client factory and the mirror pull in Django models.
-    from django.utils import timezone
-
     from accounts.errors import NoAccountConnection
     from accounts.selectors import account_client
     from pdportal.models import SyncState
     from pdportal.pagerduty import PagerDutyError
 
-    from .oncall_mirror import oncalls_refresh
+    from .oncall_mirror import ONCALL_STATE, oncalls_refresh
 
-    started = timezone.now()
     try:
         result = oncalls_refresh(client=account_client())
     except NoAccountConnection as exc:
         logger.info("on-call refresh skipped: %s", exc)
         return "not-connected"
     except PagerDutyError as exc:
-        SyncState.objects.update_or_create(
-            name=ONCALL_STATE, defaults={"status": "failed", "error": str(exc)[:2000], "finished_at": timezone.now()}
-        )
+        # finished_at stays the last success: the on-call page says how old its data is, and that it failed.
+        SyncState.objects.update_or_create(name=ONCALL_STATE, defaults={"status": "failed", "error": str(exc)[:2000]})
         logger.warning("on-call refresh failed: %s", exc)
         raise
-    SyncState.objects.update_or_create(
-        name=ONCALL_STATE,
-        defaults={
-            "status": "done",
-            "error": "",
-            "started_at": started,
-            "finished_at": timezone.now(),
-            "done": result.oncalls,
-        },
-    )
     return f"{result.oncalls} on-calls"
 
 
