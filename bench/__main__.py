@@ -26,6 +26,7 @@ BENCHMARKS = {
     "sse": "bench.sse",
     "budget": "bench.budget",
     "sync": "bench.sync",
+    "insights": "bench.insights",
 }
 ALIASES = {"list": "list_page", "incident_list": "list_page", "webhook_to_screen": "screen", "api_budget": "budget"}
 RESULTS = Path(__file__).resolve().parent / "results.json"

@@ -18,22 +18,23 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from django.db.models import (
+    Case,
     Count,
     DateTimeField,
-    DurationField,
     Exists,
-    ExpressionWrapper,
     F,
+    FloatField,
+    Func,
     IntegerField,
     OuterRef,
-    Q,
     QuerySet,
     Subquery,
     Sum,
     Value,
+    When,
 )
 from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Coalesce, ExtractMinute, TruncHour, TruncWeek
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import PagerDutyUser
@@ -101,28 +102,66 @@ class Insights:
         return self.woke / self.woke_of if self.woke_of else None
 
 
+class Epoch(Func):
+    """Seconds since 1970 of a datetime column, natively on SQLite and PostgreSQL (no per-row Python function)."""
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "CAST(EXTRACT(EPOCH FROM %(expressions)s) AS DOUBLE PRECISION)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = "((julianday(%(expressions)s) - 2440587.5) * 86400.0)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+class Bucket(Func):
+    """floor((seconds - offset) / size) as an integer: a week or quarter-hour index, the same on both databases."""
+
+    output_field = IntegerField()
+
+    def __init__(self, expression: Any, *, size: int, offset: int = 0) -> None:
+        super().__init__(expression)
+        self.size, self.offset = size, offset
+
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        template = f"CAST(FLOOR((%(expressions)s - {self.offset}) / {self.size}) AS INTEGER)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+        # Every value here is after 1970, so truncation is the floor.
+        template = f"CAST((%(expressions)s - {self.offset}) / {self.size} AS INTEGER)"
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+WEEK = 7 * 86400
+MONDAY = 4 * 86400  # 1970-01-05, a Monday: weeks start on Mondays at 00:00 UTC
+QUARTER_HOUR = 900
+
+
 def _first_entry(kind: str) -> Subquery:
     entries = LogEntry.objects.filter(incident=OuterRef("pk"), type=kind).order_by("created_at", "pk")
     return Subquery(entries.values("created_at")[:1], output_field=DateTimeField())
 
 
-def _annotated(qs: QuerySet[Incident]) -> QuerySet[Incident]:
-    ack_at = _first_entry("acknowledge_log_entry")
-    resolved_at = Coalesce(F("resolved_at"), _first_entry("resolve_log_entry"))
+def _spans(qs: QuerySet[Incident]) -> QuerySet[Incident]:
+    """Seconds to the first acknowledgement, and to resolution for resolved incidents (NULL otherwise)."""
+    created = Epoch("created_at")
+    resolved = Coalesce(F("resolved_at"), _first_entry("resolve_log_entry"))
     return qs.annotate(
-        ack_at=ack_at,
-        res_at=resolved_at,
-        ack_span=ExpressionWrapper(F("ack_at") - F("created_at"), output_field=DurationField()),
-        res_span=ExpressionWrapper(F("res_at") - F("created_at"), output_field=DurationField()),
+        ack_span=Epoch(_first_entry("acknowledge_log_entry")) - created,
+        res_span=Case(When(status=Incident.Status.RESOLVED, then=Epoch(resolved) - created), default=None),
     )
 
 
+# SUM and COUNT skip NULLs: the counts of acknowledged and resolved incidents come with their sums.
 _AGGREGATES = {
-    "incidents": Count("pk", distinct=True),
-    "acknowledged": Count("pk", filter=Q(ack_at__isnull=False), distinct=True),
-    "resolved": Count("pk", filter=Q(status=Incident.Status.RESOLVED, res_at__isnull=False), distinct=True),
-    "ack_total": Sum("ack_span", filter=Q(ack_at__isnull=False)),
-    "resolve_total": Sum("res_span", filter=Q(status=Incident.Status.RESOLVED, res_at__isnull=False)),
+    "incidents": Count("pk"),
+    "acknowledged": Count("ack_span"),
+    "resolved": Count("res_span"),
+    "ack_total": Sum("ack_span"),
+    "resolve_total": Sum("res_span"),
 }
 
 
@@ -139,11 +178,8 @@ def _figure(row: dict[str, Any], key: str = "", label: str = "") -> Figure:
 
 
 def _duration(value: Any) -> timedelta:
-    if value is None:
-        return timedelta(0)
-    if isinstance(value, timedelta):
-        return value
-    return timedelta(microseconds=int(value))
+    """Summed seconds as a timedelta, to the millisecond (julianday's precision on SQLite)."""
+    return timedelta(milliseconds=round(float(value) * 1000)) if value is not None else timedelta(0)
 
 
 def _add(total: Figure, part: Figure) -> None:
@@ -182,19 +218,15 @@ def _woke(qs: QuerySet[Incident]) -> tuple[int, int]:
     rows = (
         qs.annotate(responder=responder)
         .filter(responder__isnull=False)
-        .annotate(
-            zone=Coalesce(zone, Value("")),
-            hour=TruncHour("created_at", tzinfo=UTC),
-            quarter=ExpressionWrapper(ExtractMinute("created_at", tzinfo=UTC) / 15, output_field=IntegerField()),
-        )
-        .values("zone", "hour", "quarter")
+        .annotate(zone=Coalesce(zone, Value("")), quarter=Bucket(Epoch("created_at"), size=QUARTER_HOUR))
+        .values("zone", "quarter")
         .annotate(n=Count("pk"))
         .order_by()
     )
     woke = total = 0
     for row in rows:
         # Every zone's offset is a multiple of 15 minutes, as are 08:00 and 18:00: the bucket is all in or all out.
-        moment = row["hour"] + timedelta(minutes=15 * int(row["quarter"] or 0))
+        moment = datetime.fromtimestamp(int(row["quarter"]) * QUARTER_HOUR, UTC)
         total += row["n"]
         if not _is_working_time(moment, row["zone"]):
             woke += row["n"]
@@ -202,37 +234,42 @@ def _woke(qs: QuerySet[Incident]) -> tuple[int, int]:
 
 
 def insights(*, days: int, team_ids: list[str] | None = None, now: datetime | None = None) -> Insights:
-    """The insights over the last `days` days (incidents created in the window), in six aggregate queries."""
+    """The insights over the last `days` days (incidents created in the window), in three aggregate queries."""
     until = now or timezone.now()
     since = until - timedelta(days=days)
     base = scoped_incidents(team_ids=team_ids).filter(created_at__gte=since, created_at__lt=until)
-    annotated = _annotated(base)
-
-    by_urgency = [
-        _figure(row, row["urgency"], row["urgency"])
-        for row in annotated.values("urgency").annotate(**_AGGREGATES).order_by("urgency")
-    ]
-    overall = Figure(key="all", label="All incidents")
-    for part in by_urgency:
-        _add(overall, part)
-    by_service = [
-        _figure(row, row["service__pd_id"] or "", row["service__name"] or "No service")
-        for row in annotated.values("service__pd_id", "service__name")
+    spans = _spans(base)
+    # One grouped query gives urgency x service x week cells; the other views are sums of those cells.
+    cells = (
+        spans.annotate(week=Bucket(Epoch("created_at"), size=WEEK, offset=MONDAY))
+        .values("urgency", "service__pd_id", "service__name", "week")
         .annotate(**_AGGREGATES)
-        .order_by("-incidents", "service__name")
-    ]
+        .order_by()
+    )
+    overall = Figure(key="all", label="All incidents")
+    urgencies: dict[str, Figure] = {}
+    services: dict[str, Figure] = {}
+    weeks: dict[int, Figure] = {}
+    for cell in cells:
+        part = _figure(cell)
+        _add(overall, part)
+        _add(urgencies.setdefault(cell["urgency"], Figure(key=cell["urgency"], label=cell["urgency"])), part)
+        service_key = cell["service__pd_id"] or ""
+        _add(
+            services.setdefault(service_key, Figure(key=service_key, label=cell["service__name"] or "No service")), part
+        )
+        monday = datetime.fromtimestamp(MONDAY + int(cell["week"]) * WEEK, UTC)
+        _add(
+            weeks.setdefault(cell["week"], Figure(key=monday.date().isoformat(), label=f"Week of {monday:%d %b}")), part
+        )
+    by_urgency = sorted(urgencies.values(), key=lambda f: f.key)
+    by_service = sorted(services.values(), key=lambda f: (-f.incidents, f.label))
+    by_week = [weeks[k] for k in sorted(weeks)]
     by_team = [
         _figure(row, row["teams__pd_id"] or "", row["teams__name"] or "No team")
-        for row in annotated.values("teams__pd_id", "teams__name")
+        for row in spans.values("teams__pd_id", "teams__name")
         .annotate(**_AGGREGATES)
         .order_by("-incidents", "teams__name")
-    ]
-    by_week = [
-        _figure(row, row["week"].date().isoformat(), f"Week of {row['week']:%d %b}")
-        for row in annotated.annotate(week=TruncWeek("created_at", tzinfo=UTC))
-        .values("week")
-        .annotate(**_AGGREGATES)
-        .order_by("week")
     ]
     woke, woke_of = _woke(base)
     return Insights(

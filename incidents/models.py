@@ -92,6 +92,8 @@ class LogEntry(MirrorModel):
     class Meta:
         ordering = ["-created_at"]
         verbose_name_plural = "log entries"
+        # "The first acknowledgement of this incident" (insights' MTTA) is one index seek.
+        indexes = [models.Index(fields=["incident", "type", "created_at"], name="logentry_incident_type_at")]
 
 
 class StatusUpdate(MirrorModel):
