@@ -219,3 +219,15 @@ def test_the_timeline_marks_gaps_and_has_a_table_fallback(mirrored, responder, c
     assert "<svg" in html and "<title" in html and "<desc" in html
     assert 'class="gap"' in html and "Gap: no one on call" in html
     assert "Omar Oncall" in html or "Lena Limited" in html
+
+
+def test_a_policy_whose_rules_name_an_odd_schedule_id_still_renders(mirrored, responder, client_as):
+    from services.models import EscalationPolicy
+
+    policy = EscalationPolicy.objects.get(name="Platform On-Call")
+    policy.raw["escalation_rules"][0]["targets"].append({"id": "", "type": "schedule_reference", "summary": "Odd"})
+    policy.raw["escalation_rules"][0]["targets"].append({"id": "a/b", "type": "schedule_reference"})
+    policy.save()
+    response = client_as(responder).get(f"/escalation-policies/{policy.pd_id}/")
+    assert response.status_code == 200
+    assert "Odd (schedule)" in response.content.decode()
