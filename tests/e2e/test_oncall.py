@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.test_live_updates import SESSION_SCRIPT, _signed_in_page, _wait_live, portal  # noqa: F401
+from tests.e2e.portal import SESSION_SCRIPT, signed_in_page, wait_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.timeout(300)]
 
@@ -22,7 +22,7 @@ print(oncalls_refresh(client=account_client()).oncalls)
 
 
 @pytest.fixture(scope="module")
-def oncall_portal(portal):  # noqa: F811 - the imported module fixture
+def oncall_portal(portal):
     assert int(portal.python(REFRESH_SCRIPT)) > 0
     portal.observer_session = portal.python(SESSION_SCRIPT % "observer@example.com")
     return portal
@@ -48,7 +48,7 @@ def _policy_id(sandbox, name):
 def test_the_oncall_page_names_the_people_the_sandbox_reports_on_call(chromium, oncall_portal, sandbox):
     from playwright.sync_api import expect
 
-    context, page = _signed_in_page(chromium, oncall_portal)
+    context, page = signed_in_page(chromium, oncall_portal)
     try:
         page.goto(f"{oncall_portal.url}/oncall/")
         for policy in ("Platform On-Call", "Payments On-Call", "Mobile On-Call"):
@@ -67,13 +67,13 @@ def test_taking_the_pager_for_an_hour_shows_at_once_and_in_a_second_browser_with
 
     mobile = _policy_id(sandbox, "Mobile On-Call")
     assert "Rita Responder" not in _oncall_now(sandbox, "Mobile On-Call")
-    ctx_a, rita = _signed_in_page(chromium, oncall_portal)
+    ctx_a, rita = signed_in_page(chromium, oncall_portal)
     # The observer's page is served by the other process: it hears of the override only through Redis.
     ctx_b, watcher = _sign_in(chromium, oncall_portal.observer_session, oncall_portal.other_url)
     try:
         watcher.goto(f"{oncall_portal.other_url}/oncall/")
         expect(watcher.locator(f"#oncall-{mobile}")).not_to_contain_text("Rita Responder")
-        _wait_live(watcher)
+        wait_live(watcher)
         watcher.evaluate("window.__notReloaded = true")
 
         rita.goto(f"{oncall_portal.url}/schedules/")
@@ -99,7 +99,7 @@ def test_a_responder_opens_the_escalation_policy_from_an_incident(chromium, onca
 
     incident = sandbox.get("/incidents", params={"statuses[]": "triggered", "limit": 1}).json()["incidents"][0]
     policy_name = incident["escalation_policy"]["summary"]
-    context, page = _signed_in_page(chromium, oncall_portal)
+    context, page = signed_in_page(chromium, oncall_portal)
     try:
         page.goto(f"{oncall_portal.url}/incidents/{incident['id']}/")
         page.locator("#incident-policy").click()
@@ -116,7 +116,7 @@ def test_a_responder_opens_the_escalation_policy_from_an_incident(chromium, onca
 def test_the_schedule_timeline_shows_an_override(chromium, oncall_portal, sandbox):
     from playwright.sync_api import expect
 
-    context, page = _signed_in_page(chromium, oncall_portal)
+    context, page = signed_in_page(chromium, oncall_portal)
     try:
         page.goto(f"{oncall_portal.url}/schedules/")
         page.get_by_role("link", name="Platform Primary").click()
