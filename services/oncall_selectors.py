@@ -7,18 +7,20 @@ escalation policies and on-calls; everyone else sees the whole account (see READ
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import PagerDutyUser
+from accounts.visibility import scope_of
 
 from .models import EscalationPolicy, OnCall, Schedule, ScheduleOverride
 from .oncall_mirror import parse_time
+from .selectors import escalation_policies_visible_to
 
 TEAM_SCOPED_ROLES = frozenset({"restricted_access", "read_only_limited_user"})
 MY_SHIFTS_WINDOW = timedelta(days=14)
@@ -42,27 +44,24 @@ def visible_team_ids(*, viewer: Any) -> list[str] | None:
     return list(me.teams.values_list("pd_id", flat=True)) if me is not None else []
 
 
-def _scoped(qs: QuerySet, through: Any, fk: str, team_ids: list[str] | None) -> QuerySet:
-    if team_ids is None:
-        return qs
-    return qs.filter(Exists(through.objects.filter(**{fk: OuterRef("pk")}, team__pd_id__in=team_ids)))
+def _schedules_touching(team_pks: Collection[int]) -> Q:
+    """Schedules associated with one of these teams (a subquery, so no join duplicates rows)."""
+    return Q(pk__in=Schedule.teams.through.objects.filter(team_id__in=list(team_pks)).values("schedule_id"))
 
 
 def visible_policies(*, viewer: Any) -> QuerySet[EscalationPolicy]:
-    qs = EscalationPolicy.objects.all()
-    return _scoped(qs, EscalationPolicy.teams.through, "escalationpolicy_id", visible_team_ids(viewer=viewer))
+    """Escalation policies by the portal's one visibility rule (accounts.visibility, README "Visibility")."""
+    return escalation_policies_visible_to(viewer=viewer)
 
 
 def visible_schedules(*, viewer: Any) -> QuerySet[Schedule]:
-    qs = Schedule.objects.all()
-    return _scoped(qs, Schedule.teams.through, "schedule_id", visible_team_ids(viewer=viewer))
+    """Schedules by the same rule: a private team's schedules only to its members, Restricted Access its teams'."""
+    return scope_of(viewer).restrict(Schedule.objects.all(), touching=_schedules_touching)
 
 
 def visible_oncalls(*, viewer: Any) -> QuerySet[OnCall]:
-    team_ids = visible_team_ids(viewer=viewer)
+    """On-call rows of the escalation policies the viewer may see."""
     qs = OnCall.objects.select_related("escalation_policy", "user", "schedule")
-    if team_ids is None:
-        return qs
     return qs.filter(escalation_policy__in=visible_policies(viewer=viewer))
 
 

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('sandbox_api', '0002_longer_ids'),
+        ('sandbox_api', '0003_team_default_role'),
     ]
 
     operations = [
