@@ -22,6 +22,7 @@ from .signin_helpers import (  # noqa: F401
     API,
     CALLBACK,
     OAUTH,
+    as_pagerduty_signin,
     fresh_rate_limits,
     me_json,
     oauth_app,
@@ -164,3 +165,30 @@ def test_only_a_plain_sign_in_flow_completes(responder, process):
 @pytest.mark.usefixtures("oauth_app")
 def test_the_provider_login_page_answers_a_get_without_an_error(client, query):
     assert client.get(f"/accounts/pagerduty/login/{query}").status_code < 500
+
+
+@pytest.mark.usefixtures("oauth_app")
+def test_a_callback_with_another_browsers_state_signs_nobody_in(responder, outsider):
+    attackers = Client()
+    state = start_signin_with_next(attackers, "/")["state"]
+    victims = Client()
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.post(f"{OAUTH}/oauth/token", json=token_answer())
+        mocked.get(f"{API}/users/me", json={"user": me_json(responder.email)})
+        response = victims.get(CALLBACK, {"code": "attackers-code", "state": state})
+    assert response.status_code == 400
+    assert "_auth_user_id" not in victims.session
+
+
+@pytest.mark.usefixtures("oauth_app")
+@pytest.mark.parametrize("typed", ["RESPONDER@EXAMPLE.COM", "  Responder@Example.com  "])
+def test_an_admin_cannot_give_a_pagerduty_sign_in_a_password_through_a_case_variant(client_as, admin, responder, typed):
+    from django.contrib.auth import get_user_model  # the user model is only known once apps load
+
+    as_pagerduty_signin(responder)
+    chosen = "the-admin-chose-this-password"
+    answer = client_as(admin).post("/settings/logins/", {"email": typed, "password1": chosen, "password2": chosen})
+    assert answer.status_code == 400
+    responder.refresh_from_db()
+    assert not responder.has_usable_password()
+    assert not any(u.check_password(chosen) for u in get_user_model().objects.filter(email__iexact=responder.email))
