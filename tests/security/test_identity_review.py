@@ -192,3 +192,9 @@ def test_an_admin_cannot_give_a_pagerduty_sign_in_a_password_through_a_case_vari
     responder.refresh_from_db()
     assert not responder.has_usable_password()
     assert not any(u.check_password(chosen) for u in get_user_model().objects.filter(email__iexact=responder.email))
+
+
+def test_the_first_page_after_sign_in_answers_with_redis_hung(responder, hung_redis):
+    browser = Client()
+    response = browser.post("/accounts/login/", {"login": responder.username, "password": PASSWORD}, follow=True)
+    assert response.status_code == 200
