@@ -106,7 +106,11 @@ class ReauthenticationMiddleware:
         from .models import OAuthGrant
         from .tokens import revoke_grant
 
-        grant = OAuthGrant.objects.filter(user=user).first() if user is not None and user.is_authenticated else None
+        signed_in = user is not None and user.is_authenticated
+        # Same rule as pagerduty_client_for: a password login acted with the account key, never a grant stored on it,
+        # so a refusal is the key's fault (revoking the stray grant would hide that and sign the person out).
+        acted_with_grant = signed_in and not user.has_usable_password()
+        grant = OAuthGrant.objects.filter(user=user).first() if acted_with_grant else None
         if grant is not None:
             # PagerDuty refused the person's own token: it was revoked on PagerDuty's side.
             revoke_grant(grant=grant, reason=str(exception))

@@ -198,3 +198,29 @@ def test_the_first_page_after_sign_in_answers_with_redis_hung(responder, hung_re
     browser = Client()
     response = browser.post("/accounts/login/", {"login": responder.username, "password": PASSWORD}, follow=True)
     assert response.status_code == 200
+
+
+def test_the_account_key_refused_for_a_password_login_is_not_blamed_on_a_stray_grant(responder, rf):
+    """A password login acts with the account key only, so PagerDuty refusing it is the key's fault, not a grant's."""
+    from datetime import timedelta  # only this test stores a grant
+
+    from django.contrib.messages.storage.fallback import FallbackStorage
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
+
+    from accounts.middleware import ReauthenticationMiddleware
+    from accounts.models import OAuthGrant
+    from accounts.tokens import store_grant
+    from pdportal.pagerduty import Unauthorized
+    from pdportal.pagerduty.oauth import TokenSet
+
+    expires = timezone.now() + timedelta(hours=1)
+    store_grant(
+        user=responder, token_set=TokenSet(access_token="stray", refresh_token="r", expires_at=expires, scope="")
+    )
+    request = rf.get("/incidents/")
+    request.user, request.session = responder, SessionStore()
+    request._messages = FallbackStorage(request)
+    response = ReauthenticationMiddleware(lambda r: None).process_exception(request, Unauthorized("bad key"))
+    assert response.status_code == 503 and b"API key" in response.content
+    assert OAuthGrant.objects.get(user=responder).revoked_at is None
