@@ -57,6 +57,12 @@ class AuditEntry(models.Model):
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     error = models.TextField(blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    # "" when the HTTP status tells what happened. "unknown": PagerDuty did not answer a write that may have
+    # reached it; a refetch or a webhook later records "applied" or "not_applied" (settled_at, settled_by).
+    outcome = models.CharField(max_length=16, blank=True, default="", db_index=True)
+    intent = models.JSONField(null=True, blank=True)  # what an unknown-outcome write asked for, to settle it
+    settled_at = models.DateTimeField(null=True, blank=True)
+    settled_by = models.CharField(max_length=16, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

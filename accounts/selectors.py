@@ -15,6 +15,7 @@ from pdportal.pagerduty.budget import SharedWindow, token_key
 from . import tokens
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
 from .models import AuditEntry, Connection, OAuthGrant, Profile
+from .signals import write_outcome_unknown
 
 _ID = re.compile(r"^[A-Z0-9]{5,}$")
 
@@ -114,7 +115,8 @@ def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[s
             error = str(write["error_message"])
             if write.get("error_code") is not None:
                 error = f"{error} ({write['error_code']})"
-        AuditEntry.objects.create(
+        unknown = bool(write.get("outcome_unknown"))
+        entry = AuditEntry.objects.create(
             actor=user,
             actor_label=label[:255],
             operation=(operation or derived)[:128],
@@ -126,7 +128,12 @@ def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[s
             status=write.get("status"),
             error=error,
             duration_ms=int(write.get("duration_ms") or 0),
+            outcome="unknown" if unknown else "",
+            # Kept only for incident writes, the ones a refetch can check (nothing else a body holds is stored).
+            intent=write.get("intent") if unknown and path.startswith("/incidents") else None,
         )
+        if unknown:
+            write_outcome_unknown.send(sender=AuditEntry, entry=entry)
 
     return record
 

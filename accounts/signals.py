@@ -1,10 +1,14 @@
-"""Every portal user gets a Profile, so `user.profile` always exists."""
+"""Signals of the identity layer: a Profile for every user, role sync, sign-in, and writes of unknown outcome."""
 
 from __future__ import annotations
 
 from django.conf import settings
 from django.db.models.signals import post_save
-from django.dispatch import receiver
+from django.dispatch import Signal, receiver
+
+# Sent with `entry` (an AuditEntry) when PagerDuty did not answer a write that may have reached it; the incidents
+# app queues a refetch to settle it (accounts cannot import incidents: layers point down).
+write_outcome_unknown = Signal()
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.create_profile")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from accounts.visibility import scope_of
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
+from incidents.outcomes import incident_reflects
 from incidents.selectors import (
     change_events_visible_to,
     find_incident,
@@ -25,7 +26,16 @@ from incidents.selectors import (
     notifications_visible_to,
 )
 from pdportal import live
-from pdportal.pagerduty import Conflict, InvalidInput, NotFound, PagerDutyClient, PagerDutyError, format_time
+from pdportal.pagerduty import (
+    Conflict,
+    DeadlineExceeded,
+    InvalidInput,
+    NetworkError,
+    NotFound,
+    PagerDutyClient,
+    PagerDutyError,
+    format_time,
+)
 from pdportal.pagerduty.client import BULK_LIMIT
 
 logger = logging.getLogger(__name__)
@@ -89,7 +99,17 @@ def _policy_ref(pd_id: str) -> dict[str, str]:
 def incident_update(*, actor: Any, incident: Incident, changes: dict[str, Any]) -> Incident:
     """Update Incident (PUT /incidents/{id}) with these changes, then mirror PagerDuty's answer."""
     client = client_for(actor)
-    data = client.update(f"/incidents/{incident.pd_id}", {"type": "incident_reference", **changes})
+    path, entity = f"/incidents/{incident.pd_id}", {"type": "incident_reference", **changes}
+    try:
+        data = client.update(path, entity)
+    except NetworkError as exc:
+        # No answer to a PUT PagerDuty may have applied: resend only after reading the incident shows it is not
+        # there yet. Past the person's deadline (DeadlineExceeded) nothing more is sent; a refetch settles it.
+        if not exc.outcome_unknown or isinstance(exc, DeadlineExceeded):
+            raise
+        data = client.get_entity(path)
+        if incident_reflects(data, entity) is not True:
+            data = client.update(path, entity)
     return _finish(client, data)
 
 

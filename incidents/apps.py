@@ -8,4 +8,7 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         # The live layer's /healthz checks (worker, last sync, last webhook, subscription) register on import.
-        from incidents import tasks, webhooks  # noqa: F401
+        from accounts.signals import write_outcome_unknown
+        from incidents import outcomes, tasks, webhooks  # noqa: F401
+
+        write_outcome_unknown.connect(outcomes.on_write_outcome_unknown, dispatch_uid="incidents.outcomes")

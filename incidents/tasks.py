@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from incidents import mirror
 from incidents.models import Incident, WebhookEvent
+from incidents.outcomes import settle_incident_writes
 from pdportal import health, live
 from pdportal.models import SyncState
 from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError, format_time
@@ -238,6 +239,7 @@ def enrich_incident(pd_id: str) -> None:
     from incidents.webhooks import reapply_pending
 
     reapply_pending(pd_id=pd_id, received_before=started)
+    settle_incident_writes(pd_id=pd_id, by="webhook")  # a write PagerDuty did not answer shows up here
     # Every event received before the refetch began is covered by what the refetch read.
     WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
         processed_at=timezone.now()

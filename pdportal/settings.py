@@ -112,6 +112,7 @@ MIDDLEWARE = [
     "accounts.middleware.SessionIdentityMiddleware",
     "accounts.middleware.TimezoneMiddleware",
     "accounts.middleware.ReauthenticationMiddleware",
+    "pdportal.middleware.PagerDutyDeadlineMiddleware",
 ]
 
 ROOT_URLCONF = "pdportal.urls"
@@ -212,6 +213,9 @@ if WEBHOOK_CONSUMER not in ("thread", "sweep"):
     raise ImproperlyConfigured(f"WEBHOOK_CONSUMER must be thread or sweep, got {WEBHOOK_CONSUMER!r}")
 PAGERDUTY_REQUESTS_PER_MINUTE = env_int("PAGERDUTY_REQUESTS_PER_MINUTE", 900, minimum=1, maximum=960)
 PAGERDUTY_TIMEOUT = env_int("PAGERDUTY_TIMEOUT", 30, minimum=1)
+# Every PagerDuty call made for one person's request shares this deadline, retries included; background tasks
+# (sync, reconcile, refetch) have none and keep PAGERDUTY_TIMEOUT per attempt with their retries.
+PAGERDUTY_REQUEST_DEADLINE = env_int("PAGERDUTY_REQUEST_DEADLINE", 8, minimum=1, maximum=300)
 PAGERDUTY_SYNC_CONCURRENCY = env_int("PAGERDUTY_SYNC_CONCURRENCY", 8, minimum=1, maximum=32)
 
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
@@ -237,6 +241,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "incidents.tasks.reconcile", "schedule": RECONCILE_SECONDS},
     "nightly-full-sync": {"task": "incidents.tasks.full_sync", "schedule": 24 * 3600},
     "sweep-webhook-events": {"task": "incidents.tasks.sweep_webhook_events", "schedule": 30},
+    "settle-unknown-writes": {"task": "incidents.outcomes.settle_unknown_writes", "schedule": 60},
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},
     "ensure-webhook-subscription": {"task": "services.tasks.ensure_webhook_subscription", "schedule": 3600},
     "check-pagerduty-connection": {"task": "accounts.tasks.check_connection", "schedule": 600},

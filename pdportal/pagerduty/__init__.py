@@ -3,8 +3,10 @@
 from . import errors
 from .budget import RequestBudget, budget_for
 from .client import PagerDutyClient, RawResponse
+from .deadline import deadline
 from .errors import (
     Conflict,
+    DeadlineExceeded,
     Forbidden,
     InvalidInput,
     NetworkError,
@@ -21,6 +23,7 @@ from .redact import redact, redact_body, redact_headers, redact_url
 
 __all__ = [
     "Conflict",
+    "DeadlineExceeded",
     "EventsClient",
     "Forbidden",
     "InvalidInput",
@@ -36,6 +39,7 @@ __all__ = [
     "TooManyRecords",
     "Unauthorized",
     "budget_for",
+    "deadline",
     "errors",
     "format_time",
     "iter_pages",

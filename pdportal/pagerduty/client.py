@@ -17,7 +17,10 @@ from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
 from .budget import RequestBudget, budget_for
+from .deadline import Deadline
+from .deadline import current as current_deadline
 from .errors import (
+    DeadlineExceeded,
     ForeignOrigin,
     InvalidInput,
     NetworkError,
@@ -35,6 +38,10 @@ DEFAULT_API_URL = "https://api.pagerduty.com"
 BULK_LIMIT = 250  # PagerDuty refuses bulk updates of more than 250 items.
 MAX_WAIT_SECONDS = 60.0  # No single retry wait is longer than this, whatever the server asks.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
+# Reads: repeating one after a timeout changes nothing in PagerDuty.
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Under a deadline, an attempt (or a retry wait) needs at least this much time left to be worth starting.
+MIN_ATTEMPT_SECONDS = 0.05
 # Gateway errors mean the request never reached PagerDuty's application, so even a POST is safe to repeat.
 ALWAYS_RETRY_STATUSES = frozenset({502, 503, 504})
 
@@ -86,6 +93,8 @@ class _Attempt:
     attempts: int = 0
     waits: list[float] = field(default_factory=list)
     url: str = ""  # exactly what was sent, query included (for the audit log)
+    # A write that may have reached PagerDuty without an answer: its outcome is unknown.
+    maybe_sent: bool = False
 
 
 def encode_params(params: Mapping[str, Any] | Iterable[tuple[str, Any]] | None) -> list[tuple[str, str]]:
@@ -258,6 +267,11 @@ class HttpTransport:
         except Exception:
             logger.exception("on_write callback failed for %s %s", record.get("method"), record.get("path"))
 
+    @staticmethod
+    def _deadline_error(limit: Deadline, state: _Attempt, *, method: str, url: str) -> DeadlineExceeded:
+        # No technical detail in `errors`: the person reads the message as it is.
+        return DeadlineExceeded(seconds=limit.seconds, outcome_unknown=state.maybe_sent, method=method, path=url)
+
     def _backoff_delay(self, attempt: int, *, backoff: float | None = None, exponential: bool = True) -> float:
         base = self.backoff if backoff is None else max(float(backoff), 0.0)
         return min(base * (2 ** (attempt - 1)) if exponential else base, self.max_wait)
@@ -299,10 +313,19 @@ class HttpTransport:
         body = jsonlib.dumps(json).encode("utf-8") if json is not None else data
         delay_for = lambda attempt: self._backoff_delay(attempt, backoff=backoff, exponential=exponential)  # noqa: E731
         state = _Attempt(url=url)
+        limit = current_deadline()
         while True:
+            if limit is not None and limit.remaining() <= MIN_ATTEMPT_SECONDS:
+                # The person's request already spent its time (earlier calls, a budget wait): do not start another.
+                state.error = self._deadline_error(limit, state, method=method, url=url)
+                state.response = None
+                return state
             state.attempts += 1
             if self.budget is not None:
                 self.budget.acquire()
+            attempt_timeout = timeout if timeout is not None else self.timeout
+            if limit is not None:
+                attempt_timeout = max(min(attempt_timeout, limit.remaining()), MIN_ATTEMPT_SECONDS)
             if self.debug:
                 logger.debug(
                     "PagerDuty request %s %s params=%s headers=%s body=%s",
@@ -321,23 +344,33 @@ class HttpTransport:
                     data=body,
                     files=files or None,
                     headers=dict(headers or {}),
-                    timeout=timeout if timeout is not None else self.timeout,
+                    timeout=attempt_timeout,
                     allow_redirects=False,
                 )
                 content = resp.content
             except requests.RequestException as exc:
                 elapsed = (time.monotonic() - started) * 1000
-                kind = "timed out" if isinstance(exc, requests.Timeout) else "connection failed"
-                state.error = NetworkError(
-                    f"Could not reach PagerDuty: {kind}", errors=[type(exc).__name__], method=method, path=url
-                )
+                timed_out = isinstance(exc, requests.Timeout)
+                kind = "timed out" if timed_out else "connection failed"
+                never_sent = _never_sent(exc)
+                # A write that may have arrived is never repeated blindly: PagerDuty may have applied it.
+                state.maybe_sent = state.maybe_sent or (method not in SAFE_METHODS and not never_sent)
                 state.response = None
                 if self.debug:
                     logger.debug(
                         "PagerDuty network error %s %s after %.0f ms: %s", method, redact_url(url), elapsed, kind
                     )
-                if state.attempts <= retries and (repeatable or _never_sent(exc)):
-                    delay = delay_for(state.attempts)
+                repeat = method in SAFE_METHODS or retry_all_errors or never_sent
+                delay = delay_for(state.attempts)
+                in_time = limit is None or delay + MIN_ATTEMPT_SECONDS < limit.remaining()
+                if timed_out and limit is not None and (not in_time or not repeat or state.attempts > retries):
+                    state.error = self._deadline_error(limit, state, method=method, url=url)
+                    return state
+                state.error = NetworkError(
+                    f"Could not reach PagerDuty: {kind}", errors=[type(exc).__name__], method=method, path=url
+                )
+                state.error.outcome_unknown = state.maybe_sent
+                if state.attempts <= retries and repeat and in_time:
                     state.waits.append(delay)
                     self._sleep(delay)
                     continue
@@ -369,6 +402,8 @@ class HttpTransport:
                 delay = delay_for(state.attempts)
             else:
                 return state
+            if limit is not None and delay + MIN_ATTEMPT_SECONDS >= limit.remaining():
+                return state  # no time left to wait and ask again: PagerDuty's own answer is the honest one
             if self.debug:
                 logger.debug("PagerDuty retry %s %s in %.2f s after HTTP %s", method, redact_url(url), delay, status)
             state.waits.append(delay)
@@ -548,6 +583,10 @@ class PagerDutyClient(HttpTransport):
                     "attempts": state.attempts,
                     # In-process only, for the audit log's wording ("Resolved #171"); the recorder never stores it.
                     "body": json,
+                    # The write may have been applied without an answer: the audit says "outcome unknown", keeping
+                    # what was asked so a refetch can settle it.
+                    "outcome_unknown": bool(getattr(error, "outcome_unknown", False)),
+                    "intent": json if getattr(error, "outcome_unknown", False) else None,
                 }
             )
         if error is not None:

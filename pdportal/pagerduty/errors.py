@@ -86,7 +86,27 @@ class ServerError(PagerDutyError):
 
 
 class NetworkError(PagerDutyError):
-    """No HTTP answer at all: connection refused, DNS failure, timeout (status is None)."""
+    """No HTTP answer at all: connection refused, DNS failure, timeout (status is None).
+
+    `outcome_unknown` is True when a write may have reached PagerDuty before the answer was lost (a timeout
+    after sending): PagerDuty may have applied it, so nobody may call it failed, and it is never blindly resent.
+    """
+
+    outcome_unknown: bool = False
+
+
+class DeadlineExceeded(NetworkError):
+    """PagerDuty did not answer within the overall deadline of a person's request (retries included)."""
+
+    def __init__(self, message: str = "", *, seconds: float, outcome_unknown: bool = False, **kwargs: Any) -> None:
+        self.seconds = float(seconds)
+        self.outcome_unknown = outcome_unknown
+        super().__init__(message or deadline_message(seconds), **kwargs)
+
+
+def deadline_message(seconds: float) -> str:
+    """What a person reads when PagerDuty is slower than their request's deadline."""
+    return f"PagerDuty did not answer within {seconds:g} s. We will show the result as soon as PagerDuty reports it."
 
 
 class OAuthError(PagerDutyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -148,7 +149,8 @@ class _Pager:
         last_body = first
         if offsets:
             with ThreadPoolExecutor(max_workers=min(self.concurrency, len(offsets))) as pool:
-                futures = [pool.submit(self._get, params, offset) for offset in offsets]
+                # Each page runs in a copy of this context: a person's request deadline bounds the pool's calls too.
+                futures = [pool.submit(contextvars.copy_context().run, self._get, params, offset) for offset in offsets]
                 try:
                     for future in futures:
                         last_body = future.result()
