@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from incidents import mirror
 from incidents.models import Incident
-from pdportal import live
+from pdportal import lease, live
 from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, format_time
 
@@ -190,6 +190,15 @@ def sync_incident_details(
     return stored
 
 
+class SyncAlreadyRunning(Exception):
+    """Another live run holds this sync's lease (a worker, or `manage.py pd_sync`)."""
+
+
+def lease_name(state_name: str) -> str:
+    """The lease a running sync keeps alive; its absence while SyncState says running means the run died."""
+    return f"sync:{state_name}"
+
+
 def sync_all(
     *,
     client: PagerDutyClient,
@@ -199,6 +208,34 @@ def sync_all(
     concurrency: int | None = None,
     state_name: str = SYNC_STATE,
     steps: Iterable[str] | None = None,
+) -> SyncReport:
+    """Run the sync under its lease (heartbeat every third of SYNC_LEASE_SECONDS); see _sync_all.
+
+    Raises SyncAlreadyRunning when a live run holds the lease; a dead run's lease lapses within one length.
+    """
+    with lease.hold(lease_name(state_name)) as held:
+        if not held:
+            raise SyncAlreadyRunning("A sync is already running; its progress is shown on the Settings page.")
+        return _sync_all(
+            client=client,
+            progress=progress,
+            days=days,
+            detail_limit=detail_limit,
+            concurrency=concurrency,
+            state_name=state_name,
+            steps=steps,
+        )
+
+
+def _sync_all(
+    *,
+    client: PagerDutyClient,
+    progress: Progress | None,
+    days: int,
+    detail_limit: int,
+    concurrency: int | None,
+    state_name: str,
+    steps: Iterable[str] | None,
 ) -> SyncReport:
     """Fill the whole mirror from PagerDuty; upserts are keyed by PagerDuty id, so a re-run is harmless.
 

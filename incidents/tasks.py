@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
-import uuid
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,7 +21,7 @@ from django.utils import timezone
 from incidents import mirror
 from incidents.models import Incident, WebhookEvent
 from incidents.outcomes import settle_incident_writes
-from pdportal import health, live
+from pdportal import health, lease, live
 from pdportal.models import SyncState
 from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError, format_time
 
@@ -47,72 +44,8 @@ SWEEP_MAX_ATTEMPTS = 3
 TRANSIENT = (NetworkError, ServerError, RateLimited)
 
 
-# A lock outlives its holder by at most this long; the holder renews it while it runs (every third of it).
-LOCK_TTL_SECONDS = 120
-
-
-class _Renewer(threading.Thread):
-    """Keeps a held lock alive while its task runs, so the TTL can stay short enough to outlast a killed worker
-    by minutes rather than hours."""
-
-    def __init__(self, client, key: str, token: str, ttl: int):
-        super().__init__(name=f"lock-renewer:{key}", daemon=True)
-        self.client, self.key, self.token, self.ttl = client, key, token.encode(), ttl
-        self.stopped = threading.Event()
-
-    def run(self) -> None:
-        while not self.stopped.wait(self.ttl / 3):
-            try:
-                if self.client.get(self.key) != self.token:
-                    return  # taken over (a redelivery of this task): no longer ours to renew
-                self.client.expire(self.key, self.ttl)
-            except Exception:  # Redis down: the lock expires by itself, and the next beat run takes it
-                logger.warning("could not renew %s", self.key, exc_info=True)
-
-    def stop(self) -> None:
-        self.stopped.set()
-        self.join(timeout=5)
-
-
-@contextlib.contextmanager
-def _single_flight(name: str, *, holder: str | None = None, ttl: int = LOCK_TTL_SECONDS) -> Iterator[bool]:
-    """Yield True when this run holds the lock; overlapping runs of a periodic task simply skip.
-
-    `holder` is the Celery task id (self.request.id), kept as the lock's value. When the same task id already
-    holds the lock, this is either a redelivery after its worker was killed (acks_late + reject_on_worker_lost:
-    nobody renews the lock, so it lapses within one `ttl`) or a duplicate delivery while the first run goes on
-    (the broker's visibility timeout ran out: its renewer keeps the lock). Waiting out one `ttl` tells the two
-    apart, so a killed run is taken over within minutes and a duplicate never runs beside the original. A plain
-    SET NX EX lock, renewed by a thread while the run lasts.
-    """
-    from pdportal.redis import get_redis
-
-    key, token = f"pdportal:lock:{name}", holder or uuid.uuid4().hex
-    try:
-        client = get_redis()
-        acquired = bool(client.set(key, token, nx=True, ex=ttl))
-        if not acquired and holder and client.get(key) == token.encode():
-            deadline = time.monotonic() + ttl + 1
-            while not acquired and time.monotonic() < deadline:
-                time.sleep(min(1.0, ttl / 4))
-                acquired = bool(client.set(key, token, nx=True, ex=ttl))
-            if acquired:
-                logger.warning("%s: redelivered task %s took over the lock its stopped run left", name, holder)
-    except Exception:  # noqa: BLE001 - without Redis there is no other worker to race with
-        client, acquired = None, True
-    renewer = None
-    if client is not None and acquired:
-        renewer = _Renewer(client, key, token, ttl)
-        renewer.start()
-    try:
-        yield acquired
-    finally:
-        if renewer is not None:
-            renewer.stop()
-        if client is not None and acquired:
-            with contextlib.suppress(Exception):
-                if client.get(key) == token.encode():
-                    client.delete(key)
+# Overlapping runs of a task exclude each other through a lease with a heartbeat (pdportal/lease.py).
+_single_flight = lease.hold
 
 
 def _account_client():

@@ -261,7 +261,7 @@ def bootstrap(argv: list[str]) -> int:
     from accounts.errors import NoAccountConnection
     from accounts.selectors import account_client, connection_mode
     from incidents.models import Incident
-    from incidents.sync import sync_all
+    from incidents.sync import SyncAlreadyRunning, sync_all
     from pdportal.pagerduty import PagerDutyError
     from services.actions import webhook_subscription_ensure
 
@@ -286,12 +286,17 @@ def bootstrap(argv: list[str]) -> int:
         report.update(account_identity(client=client))
         say(f"connected to {report['subdomain'] or report['api_url']} as {report['who']}")
         result = sync_all(client=client, progress=progress)
+    except SyncAlreadyRunning:
+        result = None
+        say("  sync: the worker is already running the initial sync (progress on the Settings page)")
     except PagerDutyError as exc:
         # A wrong token or URL is the person's to fix: PagerDuty's own words, no traceback.
         say(f"PagerDuty at {settings.PAGERDUTY_API_URL} refused: {exc}")
         say("check PAGERDUTY_API_TOKEN (or the OAuth app) and PAGERDUTY_API_URL")
         return 1
-    say(f"initial sync stored {result.total} records ({', '.join(f'{k} {v}' for k, v in result.counts.items())})")
+    if result is not None:
+        counts = ", ".join(f"{k} {v}" for k, v in result.counts.items())
+        say(f"initial sync stored {result.total} records ({counts})")
     if not settings.PAGERDUTY_WEBHOOKS:
         report["live"] = f"via PagerDuty's log every {settings.RECONCILE_SECONDS} s"
         report["live_why"] = f"PagerDuty cannot reach {settings.PORTAL_URL}: no webhook subscription registered"

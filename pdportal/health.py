@@ -19,8 +19,9 @@ _CHECKS: dict[str, Check] = {}
 # The overall states, each with its HTTP status. A new state (for example "degraded": 200) is one entry here
 # plus its rule in `overall_status`; anonymous callers see only the state's name.
 OK = "ok"
+DEGRADED = "degraded"  # pages work from the mirror, but something needs an operator (e.g. a stalled sync)
 FAILING = "failing"
-HTTP_STATUS: dict[str, int] = {OK: 200, FAILING: 503}
+HTTP_STATUS: dict[str, int] = {OK: 200, DEGRADED: 200, FAILING: 503}
 
 # Who may read the details (subscription, connection mode, sync state, errors). The accounts app installs
 # its rule ("a signed-in PagerDuty admin or owner") at start-up; until then nobody may.
@@ -76,6 +77,9 @@ def overall_status(results: dict[str, dict]) -> str:
     """The one word an anonymous caller gets. Only the database and Redis decide liveness; the rest informs."""
     if not (results["database"]["ok"] and results["redis"]["ok"]):
         return FAILING
+    # A check that reports `degraded` (the sync watchdog's stalled sync) makes the whole state degraded.
+    if any(isinstance(result, dict) and result.get("degraded") for result in results.values()):
+        return DEGRADED
     return OK
 
 

@@ -86,6 +86,8 @@ class Command(BaseCommand):
         except PagerDutyError as exc:
             bar.finish()
             raise CommandError(f"PagerDuty sync failed: {exc}") from None
+        except sync.SyncAlreadyRunning as exc:
+            raise CommandError(str(exc)) from None
         bar.finish()
         elapsed = time.monotonic() - started
         summary = ", ".join(f"{count} {name.replace('_', ' ')}" for name, count in report.counts.items())
