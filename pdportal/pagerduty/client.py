@@ -324,8 +324,9 @@ class HttpTransport:
             if self.budget is not None:
                 self.budget.acquire()
             attempt_timeout = timeout if timeout is not None else self.timeout
-            if limit is not None:
-                attempt_timeout = max(min(attempt_timeout, limit.remaining()), MIN_ATTEMPT_SECONDS)
+            clipped = False  # True when the deadline, not the timeout setting, bounds this attempt
+            if limit is not None and limit.remaining() < attempt_timeout:
+                attempt_timeout, clipped = max(limit.remaining(), MIN_ATTEMPT_SECONDS), True
             if self.debug:
                 logger.debug(
                     "PagerDuty request %s %s params=%s headers=%s body=%s",
@@ -363,7 +364,7 @@ class HttpTransport:
                 repeat = method in SAFE_METHODS or retry_all_errors or never_sent
                 delay = delay_for(state.attempts)
                 in_time = limit is None or delay + MIN_ATTEMPT_SECONDS < limit.remaining()
-                if timed_out and limit is not None and (not in_time or not repeat or state.attempts > retries):
+                if timed_out and limit is not None and (clipped or not in_time):
                     state.error = self._deadline_error(limit, state, method=method, url=url)
                     return state
                 state.error = NetworkError(

@@ -93,3 +93,29 @@ def test_the_error_survives_pickling_with_its_fields():
 
     error = pickle.loads(pickle.dumps(DeadlineExceeded(seconds=8, outcome_unknown=True, method="PUT")))
     assert (error.seconds, error.outcome_unknown, error.method) == (8.0, True, "PUT")
+
+
+def test_a_read_timeout_well_within_the_deadline_is_retried(make_client, mocked, sleeps):
+    client = make_client(timeout=2)
+    mocked.get(f"{API}/priorities", body=requests.ReadTimeout("slow"))
+    mocked.get(f"{API}/priorities", json={"priorities": []})
+    with deadline(8):
+        assert client.get("/priorities") == {"priorities": []}
+    assert sleeps == [0.5]
+
+
+def test_a_write_timeout_within_the_deadline_is_unknown_but_not_resent(make_client, mocked, sleeps):
+    client = make_client(timeout=2)
+    mocked.put(f"{API}/incidents/P1", body=requests.ReadTimeout("slow"))
+    with deadline(8), pytest.raises(NetworkError) as caught:
+        client.put("/incidents/P1", {"incident": {}})
+    assert not isinstance(caught.value, DeadlineExceeded) and caught.value.outcome_unknown is True
+    assert len(mocked.calls) == 1
+
+
+def test_an_attempt_cut_by_the_deadline_answers_with_the_deadline_message(client, mocked, sleeps):
+    # The 30 s timeout is longer than the deadline: the attempt waits only as long as the deadline allows.
+    mocked.get(f"{API}/priorities", body=requests.ReadTimeout("slow"))
+    with deadline(8), pytest.raises(DeadlineExceeded) as caught:
+        client.get("/priorities")
+    assert caught.value.outcome_unknown is False and len(mocked.calls) == 1
