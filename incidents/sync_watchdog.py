@@ -8,6 +8,7 @@ a new run then.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -24,8 +25,13 @@ WATCHED = {SYNC_STATE: lease_name(SYNC_STATE), RECONCILE_STATE: RECONCILE_STATE}
 
 
 def stalled_syncs() -> list[SyncState]:
-    """Syncs that say "running" while nobody renews their lease: their worker died (or Redis lost the key)."""
-    running = list(SyncState.objects.filter(name__in=WATCHED, status="running"))
+    """Syncs that say "running" while nobody renews their lease: their worker died (or Redis lost the key).
+
+    A run that wrote its state within one lease length is not stalled yet: a dead worker's lease takes that long
+    to lapse anyway, and a state written moments ago may belong to a run still taking its lease.
+    """
+    quiet_since = timezone.now() - timedelta(seconds=lease.lease_seconds())
+    running = list(SyncState.objects.filter(name__in=WATCHED, status="running", updated_at__lt=quiet_since))
     return [state for state in running if lease.is_held(WATCHED[state.name]) is False]
 
 

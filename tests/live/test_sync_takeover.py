@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
 from incidents import sync, sync_watchdog, tasks
 from incidents.models import Incident
@@ -38,10 +40,11 @@ def _killed_mid_sync(client) -> None:
     client.set(f"{lease.PREFIX}full_sync", "t-killed", ex=1)
 
 
-def _wait_until_lapsed(client, timeout: float = 10.0) -> None:
+def _wait_until_stalled(client, timeout: float = 10.0) -> None:
+    """Until the lease lapsed and the state has been quiet for one lease length (polled, an event)."""
     limit = time.monotonic() + timeout
-    while client.exists(LEASE):
-        assert time.monotonic() < limit, "the lease never lapsed"
+    while client.exists(LEASE) or not sync_watchdog.stalled_syncs():
+        assert time.monotonic() < limit, "the sync never counted as stalled"
         time.sleep(0.1)
 
 
@@ -50,7 +53,7 @@ def test_a_sync_whose_worker_died_is_reported_degraded_then_taken_over(client, c
     killed_at = time.monotonic()
     _killed_mid_sync(short_lease)
     assert sync_watchdog.take_over_stalled_syncs() == []  # the lease still runs: maybe only slow
-    _wait_until_lapsed(short_lease)
+    _wait_until_stalled(short_lease)
 
     # Anyone: the state only (still 200, the portal serves pages); an admin: which sync stalled.
     response = client.get("/healthz")
@@ -71,8 +74,9 @@ def test_a_sync_whose_worker_died_is_reported_degraded_then_taken_over(client, c
 def test_a_live_sync_keeps_its_lease_and_is_never_taken_over(client, short_lease):
     with lease.hold(sync.lease_name(sync.SYNC_STATE)) as held:
         assert held is True
-        SyncState.objects.create(name=sync.SYNC_STATE, status="running")
+        state = SyncState.objects.create(name=sync.SYNC_STATE, status="running")
         time.sleep(2.5)  # more than twice the lease: only the heartbeat keeps it
+        assert state.updated_at < timezone.now() - timedelta(seconds=2)  # quiet long enough to count
         assert sync_watchdog.take_over_stalled_syncs() == []
         assert client.get("/healthz").json() == {"status": "ok"}
     assert SyncState.objects.get(name=sync.SYNC_STATE).status == "running"
@@ -90,3 +94,10 @@ def test_the_watchdog_is_on_the_beat_schedule(settings):
     tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
     assert "incidents.sync_watchdog.take_over_stalled_syncs" in tasks_scheduled
     assert tasks.full_sync.name == "incidents.tasks.full_sync"
+
+
+def test_a_sync_that_just_started_is_not_called_stalled(client, short_lease, settings):
+    settings.SYNC_LEASE_SECONDS = 120
+    SyncState.objects.create(name=sync.SYNC_STATE, status="running")  # its run is taking its lease right now
+    assert sync_watchdog.stalled_syncs() == []
+    assert client.get("/healthz").json() == {"status": "ok"}

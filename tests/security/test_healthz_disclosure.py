@@ -84,10 +84,12 @@ def test_the_states_map_to_http_statuses_in_one_place():
     from pdportal import health
 
     # Another state (for example "degraded" for a stalled sync) is one entry in this table and one rule.
-    assert health.HTTP_STATUS == {"ok": 200, "failing": 503}
+    assert health.HTTP_STATUS == {"ok": 200, "degraded": 200, "failing": 503}
     ok = {"ok": True}
     assert health.overall_status({"database": ok, "redis": ok}) == "ok"
     assert health.overall_status({"database": ok, "redis": {"ok": False}}) == "failing"
+    stalled = {"ok": False, "degraded": True}
+    assert health.overall_status({"database": ok, "redis": ok, "sync_lease": stalled}) == "degraded"
 
 
 @pytest.fixture
