@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from django.db.models import Exists, Min, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import PagerDutyUser
@@ -163,9 +163,40 @@ def _ordering(sort: str | None) -> list[str]:
     return [f"{prefix}{column}", f"{prefix}number" if column != "number" else f"{prefix}pk"]
 
 
+@dataclass(frozen=True, slots=True)
+class IncidentRow:
+    """What one list row shows: plain values, no model instance (the list renders up to 250 of them)."""
+
+    pk: int
+    pd_id: str
+    number: int
+    title: str
+    status: str
+    urgency: str
+    priority_name: str | None
+    service_name: str | None
+    created_at: Any
+    alert_count: int
+    assignee_names: tuple[str, ...] = ()
+
+
+ROW_COLUMNS = (
+    "pk",
+    "pd_id",
+    "number",
+    "title",
+    "status",
+    "urgency",
+    "priority__name",
+    "service__name",
+    "created_at",
+    "alert_count",
+)
+
+
 @dataclass
 class IncidentPage:
-    rows: list[Incident]
+    rows: list[IncidentRow]
     count: int
     page: int
     per_page: int
@@ -205,12 +236,16 @@ def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
     num_pages = max((count + per_page - 1) // per_page, 1)
     page = min(int(filters.get("page") or 1), num_pages)
     offset = (page - 1) * per_page
-    rows = list(
-        qs.select_related("service", "priority", "escalation_policy")
-        .prefetch_related(Prefetch("assignees", queryset=PagerDutyUser.objects.only("id", "pd_id", "name")))
-        .defer("raw", "description", "search_text", "service__raw", "escalation_policy__raw", "priority__raw")
-        .order_by(*_ordering(sort))[offset : offset + per_page]
-    )
+    # Only the shown columns, as tuples (no model instances), and the assignee names in one query by incident.
+    found = list(qs.order_by(*_ordering(sort)).values_list(*ROW_COLUMNS)[offset : offset + per_page])
+    names: dict[int, list[str]] = {}
+    if found:
+        through = Incident.assignees.through.objects.filter(incident_id__in=[r[0] for r in found])
+        for incident_id, name in through.order_by("pagerdutyuser__name").values_list(
+            "incident_id", "pagerdutyuser__name"
+        ):
+            names.setdefault(incident_id, []).append(name)
+    rows = [IncidentRow(*r, assignee_names=tuple(names.get(r[0], ()))) for r in found]
     return IncidentPage(rows=rows, count=count, page=page, per_page=per_page, sort=sort, ids=[r.pd_id for r in rows])
 
 
