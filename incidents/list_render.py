@@ -6,7 +6,7 @@ filters and a prefetch walk. The markup is the template's own, so the page looks
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape as _escape
 
 from django.urls import reverse
@@ -39,6 +39,19 @@ _SELECT = (
     ' aria-label="Select #{number}"></td>'
 )
 _PRIORITY = '<span class="badge priority priority-{slug}">{name}</span>'
+# The sortable columns in order, with their headings.
+SORT_HEADINGS = (
+    ("number", "#"),
+    ("title", "Title"),
+    ("status", "Status"),
+    ("urgency", "Urgency"),
+    ("priority", "Priority"),
+    ("service", "Service"),
+    ("assignees", "Assignees"),
+    ("created", "Created"),
+    ("age", "Age"),
+    ("alerts", "Alerts"),
+)
 _EMPTY = '\n        <tr><td colspan="11">No incidents match these filters.</td></tr>\n      '
 
 
@@ -79,3 +92,54 @@ def rows_html(rows: Sequence, *, can_act: bool, keep_selected: object = ()) -> S
             )
         )
     return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+
+
+def _values(value: object) -> set[str]:
+    if value is None:
+        return set()
+    if isinstance(value, str):
+        return {value}
+    return {str(v) for v in value}  # type: ignore[union-attr]
+
+
+def _option(value: object, label: object, chosen: set[str]) -> str:
+    value = str(value)
+    selected = " selected" if value in chosen else ""
+    return f'<option value="{_escape(value)}"{selected}>{_escape(str(label))}</option>'
+
+
+def options_html(choices: Iterable[tuple[object, object]], selected: object = None) -> SafeString:
+    """<option>s for a picker; `selected` is a bound field's value (one value or a list)."""
+    chosen = _values(selected)
+    # Values and labels are escaped by _option.
+    return mark_safe("".join(_option(value, label, chosen) for value, label in choices))  # noqa: S308
+
+
+def select_html(name: str, choices: Iterable[tuple[object, object]], selected: object) -> SafeString:
+    """A single-choice <select> as Django's Select widget writes it (id="id_<name>")."""
+    chosen = _values(selected if selected not in (None, "") else "")
+    options = "".join(f"\n  {_option(value, label, chosen)}\n" for value, label in choices)
+    return mark_safe(f'<select name="{_escape(name)}" id="id_{_escape(name)}">{options}\n</select>')  # noqa: S308
+
+
+def checkboxes_html(name: str, choices: Iterable[tuple[object, object]], selected: object) -> SafeString:
+    """A group of checkboxes, checked as the bound field's value says."""
+    chosen = _values(selected)
+    return mark_safe(  # noqa: S308 - values and labels are escaped
+        "".join(
+            f'<label><input type="checkbox" name="{_escape(name)}" value="{_escape(str(value))}"'
+            f"{' checked' if str(value) in chosen else ''}> {_escape(str(label))}</label>"
+            for value, label in choices
+        )
+    )
+
+
+def sort_headers_html(links: Mapping[str, str], column: str, desc: bool) -> SafeString:
+    """The sortable column headings: each links to its sort, the current one shows its direction."""
+    arrow = "↓" if desc else "↑"
+    return mark_safe(  # noqa: S308 - links are escaped, headings are constants
+        "\n        ".join(
+            f'<th><a href="{_escape(links.get(key, ""))}">{heading}</a>{arrow if key == column else ""}</th>'
+            for key, heading in SORT_HEADINGS
+        )
+    )

@@ -69,10 +69,10 @@ def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = 
         "querystring": base.urlencode(),
         "full_query": query.urlencode(),
         "sort": (filters or {}).get("sort") or "-created",
-        "bulk_form": forms.BulkForm(),
+        "bulk_actions": forms.BulkForm.base_fields["action"].choices,
         "bulk_result": bulk_result,
         "users": selectors.user_options(viewer=request.user),
-        "levels": range(1, 6),
+        "levels": [(level, f"Level {level}") for level in range(1, 6)],
     }
 
 
