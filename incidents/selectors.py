@@ -225,7 +225,7 @@ class IncidentPage:
 
 
 def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
-    """One page of the list: a COUNT of the filtered set, the rows with their joins, and one prefetch."""
+    """One page of the list: a COUNT of the filtered set, the shown columns of its rows, their assignee names."""
     per_page = int(filters.get("per_page") or DEFAULT_PER_PAGE)
     sort = filters.get("sort") or "-created"
     qs = filtered_incidents(filters=filters, user=user)
