@@ -21,7 +21,6 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
-    Exists,
     F,
     FloatField,
     Func,
@@ -190,15 +189,6 @@ def _add(total: Figure, part: Figure) -> None:
     total.resolve_total += part.resolve_total
 
 
-def scoped_incidents(*, team_ids: list[str] | None) -> QuerySet[Incident]:
-    """Incidents the viewer may count: all, or (team-scoped roles) those of their teams."""
-    qs = Incident.objects.all()
-    if team_ids is None:
-        return qs
-    through = Incident.teams.through
-    return qs.filter(Exists(through.objects.filter(incident_id=OuterRef("pk"), team__pd_id__in=team_ids)))
-
-
 def _is_working_time(moment: datetime, zone_name: str) -> bool:
     try:
         zone = zoneinfo.ZoneInfo(zone_name) if zone_name else UTC
@@ -233,11 +223,15 @@ def _woke(qs: QuerySet[Incident]) -> tuple[int, int]:
     return woke, total
 
 
-def insights(*, days: int, team_ids: list[str] | None = None, now: datetime | None = None) -> Insights:
-    """The insights over the last `days` days (incidents created in the window), in three aggregate queries."""
+def insights(*, days: int, incidents: QuerySet[Incident] | None = None, now: datetime | None = None) -> Insights:
+    """The insights over the last `days` days (incidents created in the window), in three aggregate queries.
+
+    `incidents` is what the viewer may see (`selectors.incidents_visible_to`); None counts the whole mirror.
+    """
     until = now or timezone.now()
     since = until - timedelta(days=days)
-    base = scoped_incidents(team_ids=team_ids).filter(created_at__gte=since, created_at__lt=until)
+    visible = Incident.objects.all() if incidents is None else incidents
+    base = visible.filter(created_at__gte=since, created_at__lt=until)
     spans = _spans(base)
     # One grouped query gives urgency x service x week cells; the other views are sums of those cells.
     cells = (

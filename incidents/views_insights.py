@@ -8,10 +8,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.roles import reader_required
-from services.oncall_selectors import visible_team_ids
 from services.webui import csv_safe
 
 from . import insights as selectors
+from .selectors import incidents_visible_to
 
 CSV_HEADER = ["section", "key", "label", "incidents", "acknowledged", "resolved", "mtta_seconds", "mttr_seconds"]
 
@@ -26,7 +26,7 @@ def _days(request: HttpRequest) -> int:
 
 @reader_required
 def insights(request: HttpRequest) -> HttpResponse:
-    data = selectors.insights(days=_days(request), team_ids=visible_team_ids(viewer=request.user))
+    data = selectors.insights(days=_days(request), incidents=incidents_visible_to(viewer=request.user))
     context = {
         "data": data,
         "windows": selectors.WINDOWS,
@@ -46,7 +46,7 @@ def insights(request: HttpRequest) -> HttpResponse:
 @reader_required
 def insights_csv(request: HttpRequest) -> HttpResponse:
     days = _days(request)
-    data = selectors.insights(days=days, team_ids=visible_team_ids(viewer=request.user))
+    data = selectors.insights(days=days, incidents=incidents_visible_to(viewer=request.user))
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="insights-{days}d.csv"'
     writer = csv.writer(response)

@@ -1,8 +1,8 @@
 """Reads for on-call pages: who is on call per policy and level, my shifts, schedules and their timelines.
 
-All from the mirror (never PagerDuty), in a fixed number of queries. Visibility follows PagerDuty's rule for
-team-scoped base roles: `restricted_access` and `read_only_limited_user` see only their teams' schedules,
-escalation policies and on-calls; everyone else sees the whole account (see README, "Who sees what").
+All from the mirror (never PagerDuty), in a fixed number of queries. Visibility is the portal's one rule
+(accounts.visibility, README "Visibility"): a private team's schedules and policies are hidden from non-members,
+and `restricted_access` sees only its teams'.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from .models import EscalationPolicy, OnCall, Schedule, ScheduleOverride
 from .oncall_mirror import parse_time
 from .selectors import escalation_policies_visible_to
 
-TEAM_SCOPED_ROLES = frozenset({"restricted_access", "read_only_limited_user"})
 MY_SHIFTS_WINDOW = timedelta(days=14)
 
 
@@ -32,16 +31,6 @@ MY_SHIFTS_WINDOW = timedelta(days=14)
 def pd_user_of(user: Any) -> PagerDutyUser | None:
     profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
     return getattr(profile, "pd_user", None) if profile is not None else None
-
-
-def visible_team_ids(*, viewer: Any) -> list[str] | None:
-    """The PagerDuty team ids a team-scoped viewer may see, or None when the viewer sees the whole account."""
-    profile = getattr(viewer, "profile", None)
-    role = (getattr(profile, "role", "") or getattr(getattr(profile, "pd_user", None), "role", "") or "").lower()
-    if role not in TEAM_SCOPED_ROLES:
-        return None
-    me = pd_user_of(viewer)
-    return list(me.teams.values_list("pd_id", flat=True)) if me is not None else []
 
 
 def _schedules_touching(team_pks: Collection[int]) -> Q:

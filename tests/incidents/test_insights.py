@@ -148,6 +148,17 @@ def test_a_team_scoped_viewer_counts_only_their_teams_incidents(fixture_incident
     assert 'id="figure-incidents">0<' in html
 
 
+def test_a_private_teams_incidents_are_not_counted_for_a_non_member(fixture_incidents, responder, client_as):
+    from accounts.models import Team
+
+    html = client_as(responder).get("/insights/?days=90").content.decode()
+    assert 'id="figure-incidents">5<' in html
+    Team.objects.filter(pd_id="PTEAM01").update(default_role="none")
+    html = client_as(responder).get("/insights/?days=90").content.decode()
+    assert 'id="figure-incidents">0<' in html
+    assert "Platform" not in client_as(responder).get("/insights.csv?days=90").content.decode()
+
+
 def test_the_insights_page_costs_the_same_queries_for_few_or_many_incidents(fixture_incidents, responder, client_as):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
