@@ -25,11 +25,19 @@ def _local(value: datetime) -> datetime:
 
 @register.filter(is_safe=True)
 def when(value: datetime | None, precision: str = "") -> str:
-    """`<time>` in the person's zone with the zone named; `|when:"seconds"` adds seconds. None renders "—"."""
+    """`<time>` in the person's zone with the zone named; `|when:"seconds"` adds seconds. None renders "—".
+
+    Inside SVG `<title>`/`<text>`, where an HTML element cannot go: `|when:"text"` is the same words as plain text,
+    and `|when:"day"` a timeline axis label ("Mon 7 Dec").
+    """
     if not isinstance(value, datetime):
         return "—" if value in (None, "") else str(value)
     local = _local(value)
+    if precision == "day":
+        return date_format(local, "D j M")
     shown = date_format(local, SECONDS if precision == "seconds" else SHORT)
+    if precision == "text":
+        return shown
     zone = timezone.get_current_timezone_name()
     return format_html(
         '<time datetime="{}" title="{} ({})">{}</time>', local.isoformat(), date_format(local, FULL), zone, shown

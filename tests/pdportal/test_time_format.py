@@ -51,3 +51,10 @@ def test_no_template_formats_a_time_on_its_own():
         if re.search(r"\|\s*(date|time|timesince|timeuntil|naturaltime)\b(?!:'c')", line)
     ]
     assert offenders == []
+
+
+def test_when_has_plain_text_forms_for_svg_titles_and_axis_labels():
+    moment = datetime(2026, 12, 7, 2, 20, tzinfo=UTC)
+    with timezone.override(ZoneInfo("Europe/Berlin")):
+        assert render('{{ t|when:"text" }}', t=moment) == "2026-12-07 03:20 CET"
+        assert render('{{ t|when:"day" }}', t=moment) == "Mon 7 Dec"
