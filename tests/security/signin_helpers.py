@@ -11,23 +11,21 @@ from django.test import Client
 
 from tests.accounts.conftest import API, CALLBACK, OAUTH, as_pagerduty_signin, me_json, start_signin, token_answer
 
-__all__ = ["API", "CALLBACK", "OAUTH", "as_pagerduty_signin", "me_json", "pagerduty_signin", "token_answer"]
+# The accounts tests' autouse set-up (plain HTTP, a clean rate-limit cache), under the names our modules import.
+from tests.accounts.conftest import _fresh_rate_limits as fresh_rate_limits
+from tests.accounts.conftest import _plain_http as plain_http
 
-
-@pytest.fixture(autouse=True)
-def plain_http(settings):
-    # The test client speaks plain HTTP; HTTPS redirects are the security middleware's business, not ours.
-    settings.SECURE_SSL_REDIRECT = False
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    # allauth counts sign-in attempts in the cache; each test starts with a clean slate.
-    from django.core.cache import cache
-
-    cache.clear()
-    yield
-    cache.clear()
+__all__ = [
+    "API",
+    "CALLBACK",
+    "OAUTH",
+    "as_pagerduty_signin",
+    "fresh_rate_limits",
+    "me_json",
+    "pagerduty_signin",
+    "plain_http",
+    "token_answer",
+]
 
 
 @pytest.fixture
