@@ -25,6 +25,7 @@ from incidents import mirror
 from incidents.models import Incident, WebhookEvent
 from pdportal import health, live
 from pdportal.pagerduty import webhooks as pd_webhooks
+from pdportal.redis import warn_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -581,9 +582,9 @@ def _enqueue_enrichment(pd_id: str) -> bool:
         if not get_fast_redis().set(key, "1", nx=True, ex=ENRICH_PENDING_TTL):
             # A refetch is queued and has not started: it will cover this event too (see enrich_incident).
             return True
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
         breaker.failed()
-        logger.warning("Redis unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
+        warn_unavailable(logger, "Redis unavailable; enrichment of %s left to the sweep", pd_id, error=exc)
         return False
     try:
         # retry=False: with the broker down the consumer goes on; the stored event (processed_at null) is

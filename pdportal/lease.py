@@ -17,6 +17,8 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
+from pdportal.redis import warn_unavailable
+
 logger = logging.getLogger(__name__)
 
 PREFIX = "pdportal:lock:"  # the key of the locks this module replaces, so a rolling upgrade keeps excluding runs
@@ -65,8 +67,8 @@ class Heartbeat(threading.Thread):
                     self.lost.set()
                     logger.warning("lease %s was lost (lapsed and taken over); no longer renewed", self.key)
                     return
-            except Exception:
-                logger.warning("could not renew %s", self.key, exc_info=True)
+            except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
+                warn_unavailable(logger, "could not renew %s", self.key, error=exc)
 
     def stop(self) -> None:
         self.stopped.set()

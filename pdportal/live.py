@@ -23,6 +23,8 @@ from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
+from pdportal.redis import warn_unavailable
+
 logger = logging.getLogger(__name__)
 
 CHANNEL = "pdportal:live"
@@ -89,9 +91,9 @@ def publish(
         stream_id = stream_id.decode() if isinstance(stream_id, bytes) else str(stream_id)
         client.publish(channel(), json.dumps({"id": stream_id, **message}))
         return stream_id
-    except Exception:
+    except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
         breaker.failed()
-        logger.warning("live bus unreachable; %s %s not published", topic, event, exc_info=True)
+        warn_unavailable(logger, "live bus unreachable; %s %s not published", topic, event, error=exc)
         return None
 
 
@@ -173,8 +175,8 @@ class Hub:
                         self.fan_out(message)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.warning("live bus subscriber lost Redis; reconnecting", exc_info=True)
+            except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
+                warn_unavailable(logger, "live bus subscriber lost Redis; reconnecting", error=exc)
                 first = False
                 await asyncio.sleep(RECONNECT_SECONDS)
             finally:
@@ -287,8 +289,8 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
         yield f"retry: {RETRY_MS}\n\n"
         try:
             replay, resync, newest_id = await sync_to_async(_replay_sync, thread_sensitive=False)(last_event_id)
-        except Exception:
-            logger.warning("live bus replay unavailable", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
+            warn_unavailable(logger, "live bus replay unavailable", error=exc)
             replay, resync, newest_id = [], bool(last_event_id), None
         sent = _parse_id(last_event_id) or (0, 0)
         if resync:

@@ -24,6 +24,14 @@ def _client(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2, health_check_interval=30)
 
 
+def warn_unavailable(log: logging.Logger, message: str, *args: object, error: BaseException) -> None:
+    """Log a lost Redis as one line, since it is an expected and handled state; any other error keeps its traceback."""
+    if isinstance(error, redis.RedisError | OSError):
+        log.warning(message + " (%s: %s)", *args, type(error).__name__, error)
+    else:
+        log.warning(message, *args, exc_info=error)
+
+
 def get_redis() -> redis.Redis:
     return _client(settings.REDIS_URL)
 

@@ -16,6 +16,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from pdportal.redis import warn_unavailable
+
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60.0
@@ -110,9 +112,9 @@ class RequestBudget:
         while self.shared is not None:
             try:
                 delay = self.shared.take(self.per_minute)
-            except Exception:
+            except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
                 self._shared_failed_at = time.monotonic()
-                logger.warning("shared request budget unavailable; this process keeps its own", exc_info=True)
+                warn_unavailable(logger, "shared request budget unavailable; this process keeps its own", error=exc)
                 return waited
             if delay <= 0:
                 return waited
