@@ -364,10 +364,6 @@ def schedule_full_sync() -> None:
     transaction.on_commit(lambda: full_sync.delay())
 
 
-def schedule_enrichment(pd_id: str) -> None:
-    transaction.on_commit(lambda: enrich_incident.delay(pd_id))
-
-
 def schedule_after_connection() -> None:
     """Once the account connection is set up: register the webhook subscription, then the initial sync."""
     from services.tasks import ensure_webhook_subscription
@@ -377,18 +373,10 @@ def schedule_after_connection() -> None:
 
 
 def _on_connection_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
-    from django.conf import settings
-
     # A health check saves only its own columns; a new or changed connection is a full save.
     if update_fields is not None or instance.mode == "none":
         return
-    # Other apps' tests save connections against fake hosts: they opt in (tests/live does).
-    if settings.TESTING and not SCHEDULE_ON_CONNECT_IN_TESTS:
-        return
     schedule_after_connection()
-
-
-SCHEDULE_ON_CONNECT_IN_TESTS = False
 
 
 def bootstrap_on_worker_start(**kwargs) -> list[str]:

@@ -87,7 +87,8 @@ def _verify(body: bytes, signature: str) -> bool:
 
 
 def forget_secrets() -> None:
-    """Drop the cached secrets (after a subscription is created or its secret rotated, and in tests)."""
+    """Drop this process's cached secrets (tests do, between subscriptions; the product relies on the TTL and
+    the one reload after a bad signature in `_verify`)."""
     global _secrets_cache
     _secrets_cache = None
 

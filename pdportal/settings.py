@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import sys
 from pathlib import Path
 
 import dj_database_url
@@ -13,7 +12,6 @@ from django.utils.csp import CSP
 from pdportal.env import env_bool, env_int, env_list, env_str, env_url, is_public_https
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-TESTING = "pytest" in sys.modules or env_bool("PDPORTAL_TESTING")
 
 DEBUG = env_bool("DEBUG", False)
 
@@ -186,12 +184,12 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG or TESTING
+            if DEBUG
             else "whitenoise.storage.CompressedManifestStaticFilesStorage"
         )
     },
 }
-WHITENOISE_USE_FINDERS = DEBUG or TESTING
+WHITENOISE_USE_FINDERS = DEBUG
 
 # PagerDuty: defaults are PagerDuty's US hosts; `make run` points them at the sandbox.
 PAGERDUTY_API_URL = env_url("PAGERDUTY_API_URL", "https://api.pagerduty.com")

@@ -17,7 +17,7 @@ from pdportal.pagerduty import NotFound, PagerDutyClient, PagerDutyError
 from . import selectors
 from .events import ALL_EVENT_TYPES, FILTER_TYPES
 from .mirror import upsert_webhook_subscription
-from .models import EscalationPolicy, Service, WebhookSubscription
+from .models import Service, WebhookSubscription
 
 logger = logging.getLogger(__name__)
 
@@ -101,19 +101,6 @@ def escalation_policies_refresh(*, actor: Any, client: PagerDutyClient | None = 
         for data in policies:
             mirror.upsert_escalation_policy(data)
     return len(policies)
-
-
-def teams_refresh(*, actor: Any, client: PagerDutyClient | None = None) -> int:
-    """Mirror every team (the team filters' choices)."""
-    teams = _client(actor, client).list_all("/teams")
-    with transaction.atomic():
-        for data in teams:
-            mirror.upsert_team(data)
-    return len(teams)
-
-
-def escalation_policy_known(pd_id: str) -> bool:
-    return EscalationPolicy.objects.filter(pd_id=pd_id).exists()
 
 
 # -- webhook subscriptions ---------------------------------------------------------------------------------------

@@ -1,13 +1,10 @@
-"""OAuth 2.0 helpers for PagerDuty apps: PKCE, the authorize URL, code exchange, token refresh and revocation."""
+"""OAuth 2.0 helpers for PagerDuty apps: code exchange, token refresh and revocation."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json as jsonlib
-import secrets
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,45 +36,6 @@ class TokenSet:
         """True if the access token expires within `seconds` (refresh a little before expiry)."""
         current = now or datetime.now(UTC)
         return self.expires_at - current <= timedelta(seconds=seconds)
-
-
-def _b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def pkce_pair() -> tuple[str, str]:
-    """A fresh (code_verifier, code_challenge) pair for PKCE with the S256 method (RFC 7636)."""
-    verifier = _b64url(secrets.token_bytes(48))  # 64 characters, within RFC 7636's 43..128
-    challenge = _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
-    return verifier, challenge
-
-
-def pkce_challenge(verifier: str) -> str:
-    """The S256 challenge of a verifier."""
-    return _b64url(hashlib.sha256(verifier.encode("ascii")).digest())
-
-
-def authorize_url(
-    *,
-    oauth_url: str,
-    client_id: str,
-    redirect_uri: str,
-    scopes: Iterable[str] | str,
-    state: str,
-    code_challenge: str,
-) -> str:
-    """The URL to send the browser to: `{oauth_url}/oauth/authorize` with the code flow and PKCE (S256)."""
-    scope = scopes if isinstance(scopes, str) else " ".join(scopes)
-    query = {
-        "response_type": "code",
-        "client_id": client_id,
-        "redirect_uri": redirect_uri,
-        "scope": scope,
-        "state": state,
-        "code_challenge": code_challenge,
-        "code_challenge_method": "S256",
-    }
-    return f"{oauth_url.rstrip('/')}/oauth/authorize?{urlencode(query)}"
 
 
 def _token_request(

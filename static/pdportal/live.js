@@ -1,7 +1,7 @@
 /* PD Portal live updates: one EventSource on /live/; invalidations make the page re-fetch and morph the partials
  * that show them, without ever taking away what the person typed, opened, ticked, or the result of their action.
  *
- * Page contract (PORTAL.md): an element showing mirrored data carries
+ * Page contract (README.md, "Live updates"): an element showing mirrored data carries
  *   data-live-topic="incident"            (space-separated topics: incident, service, user, webhook ...)
  *   data-live-ids="P123 P456"             (the PagerDuty ids it shows; absent or empty = any id of the topic)
  *   hx-get="<its partial URL>"            (or data-live-url); the page's query string is merged in

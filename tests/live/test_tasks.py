@@ -140,7 +140,6 @@ def test_connecting_the_account_registers_the_webhook_and_starts_the_initial_syn
 ):
     from accounts.models import Connection
 
-    monkeypatch.setattr(tasks, "SCHEDULE_ON_CONNECT_IN_TESTS", True)
     with (
         mock.patch("services.tasks.ensure_webhook_subscription.delay") as ensure,
         mock.patch("incidents.tasks.full_sync.delay") as sync,

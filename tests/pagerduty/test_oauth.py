@@ -1,47 +1,15 @@
-"""OAuth 2.0: PKCE, authorize URL, code exchange and refresh, with typed errors."""
+"""OAuth 2.0: code exchange, token refresh and revocation, with typed errors."""
 
-import base64
-import hashlib
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import pytest
 
 from pdportal.pagerduty.errors import OAuthError
-from pdportal.pagerduty.oauth import authorize_url, exchange_code, pkce_pair, refresh
+from pdportal.pagerduty.oauth import exchange_code, refresh
 
 OAUTH = "https://identity.pagerduty.test"
 NOW = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-def test_pkce_pair_uses_s256():
-    verifier, challenge = pkce_pair()
-    assert 43 <= len(verifier) <= 128
-    expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    assert challenge == expected
-    assert pkce_pair()[0] != verifier
-
-
-def test_authorize_url_carries_the_code_flow_with_pkce():
-    url = authorize_url(
-        oauth_url=OAUTH + "/",
-        client_id="cid",
-        redirect_uri="https://portal.test/accounts/pagerduty/login/callback/",
-        scopes=["incidents.read", "incidents.write"],
-        state="st",
-        code_challenge="ch",
-    )
-    parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == f"{OAUTH}/oauth/authorize"
-    assert {k: v[0] for k, v in parse_qs(parts.query).items()} == {
-        "response_type": "code",
-        "client_id": "cid",
-        "redirect_uri": "https://portal.test/accounts/pagerduty/login/callback/",
-        "scope": "incidents.read incidents.write",
-        "state": "st",
-        "code_challenge": "ch",
-        "code_challenge_method": "S256",
-    }
 
 
 def test_exchange_code_posts_a_form_and_returns_a_token_set(mocked):
@@ -69,6 +37,25 @@ def test_exchange_code_posts_a_form_and_returns_a_token_set(mocked):
         "code": "the-code",
         "redirect_uri": "https://portal.test/cb",
         "code_verifier": "ver",
+    }
+    assert "SECRET" not in repr(tokens)
+
+
+def test_refresh_posts_a_form_and_returns_a_token_set_that_hides_its_secrets(mocked):
+    mocked.post(
+        f"{OAUTH}/oauth/token",
+        json={"access_token": "at-SECRET-1", "refresh_token": "rt-SECRET-2", "expires_in": 3600, "scope": "read write"},
+    )
+    tokens = refresh(oauth_url=OAUTH, client_id="cid", client_secret="cs", refresh_token="rt-old", now=lambda: NOW)
+    assert (tokens.access_token, tokens.refresh_token, tokens.scope) == ("at-SECRET-1", "rt-SECRET-2", "read write")
+    assert tokens.expires_at == NOW + timedelta(hours=1)
+    request = mocked.calls[0].request
+    assert request.headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert dict(parse_qsl(request.body)) == {
+        "grant_type": "refresh_token",
+        "client_id": "cid",
+        "client_secret": "cs",
+        "refresh_token": "rt-old",
     }
     assert "SECRET" not in repr(tokens)
 
