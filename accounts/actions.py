@@ -17,9 +17,9 @@ from pdportal import crypto
 from pdportal.pagerduty import Forbidden, NetworkError, NotFound, PagerDutyError, ServerError
 from pdportal.pagerduty import oauth as pd_oauth
 
-from . import selectors, tokens
+from . import audit, clients, selectors
 from .errors import NoAccountConnection
-from .models import AuditEntry, Connection, OAuthGrant, PagerDutyUser, Profile
+from .models import Connection, OAuthGrant, PagerDutyUser, Profile
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -90,7 +90,7 @@ def signin_refusal(*, data: dict[str, Any]) -> str | None:
         return None if subdomain.lower() == settings.PAGERDUTY_SUBDOMAIN.lower() else foreign
     pd_id, email = str(data.get("id") or ""), str(data.get("email") or "").lower()
     try:
-        client = selectors.account_client()
+        client = clients.account_client()
     except IdentityError:
         return _refusal_without_connection(pd_id=pd_id, email=email)
     except PagerDutyError as exc:  # refreshing the connection's OAuth token failed
@@ -193,7 +193,7 @@ def signin_complete(*, request, user, sociallogin) -> list[str]:
         token = sociallogin.token
         if token is not None and token.token:
             expires_at = token.expires_at or timezone.now() + timezone.timedelta(seconds=pd_oauth.DEFAULT_EXPIRES_IN)
-            tokens.store_grant(
+            clients.store_grant(
                 user=user,
                 token_set=pd_oauth.TokenSet(
                     access_token=token.token,
@@ -262,14 +262,13 @@ def pagerduty_disconnect(*, user) -> Disconnected:
     with transaction.atomic():
         OAuthGrant.objects.filter(pk=grant.pk).delete()
         sessions_end(user=user)
-        AuditEntry.objects.create(
+        audit.record_local(
             actor=user,
-            actor_label=selectors.audit_label(user)[:255],
             operation="Disconnect PagerDuty",
+            target=user.get_username(),
             method="POST",
             path="/oauth/revoke",
             url=f"{settings.PAGERDUTY_OAUTH_URL.rstrip('/')}/oauth/revoke",
-            target=user.get_username()[:255],
             status=status,
             error=failure,
         )
@@ -300,7 +299,7 @@ def connection_use_api_key(*, actor, api_key: str) -> Connection:
     connection.api_key = crypto.encrypt(api_key.strip())
     connection.created_by = actor
     connection.save()
-    _audit_local(actor=actor, operation="Connect with an API key", target="account connection")
+    audit.record_local(actor=actor, operation="Connect with an API key", target="account connection")
     connection_check(connection=connection)
     return connection
 
@@ -313,7 +312,7 @@ def connection_use_oauth(*, actor) -> Connection:
     connection.api_key = ""
     connection.created_by = actor
     connection.save()
-    _audit_local(actor=actor, operation="Connect with own PagerDuty sign-in", target="account connection")
+    audit.record_local(actor=actor, operation="Connect with own PagerDuty sign-in", target="account connection")
     connection_check(connection=connection)
     return connection
 
@@ -327,7 +326,7 @@ def connection_disconnect(*, actor) -> Connection:
     connection.healthy = None
     connection.last_error = ""
     connection.save()
-    _audit_local(actor=actor, operation="Remove the stored connection", target="account connection")
+    audit.record_local(actor=actor, operation="Remove the stored connection", target="account connection")
     return connection
 
 
@@ -338,7 +337,7 @@ def sync_start(*, actor) -> None:
     if selectors.connection_mode() == Connection.Mode.NONE:
         raise NoAccountConnection()
     schedule_full_sync()
-    _audit_local(actor=actor, operation="Start a full sync", target="sync")
+    audit.record_local(actor=actor, operation="Start a full sync", target="sync")
 
 
 def connection_check(*, connection: Connection | None = None) -> Connection:
@@ -347,7 +346,7 @@ def connection_check(*, connection: Connection | None = None) -> Connection:
 
     connection = connection or Connection.load()
     try:
-        client = selectors.account_client()
+        client = clients.account_client()
         client.get("/abilities", max_retries=0)
     except (PagerDutyError, IdentityError) as exc:
         connection.healthy = False
@@ -368,7 +367,7 @@ def pagerduty_user_by_email(*, email: str) -> PagerDutyUser:
     pd_user = PagerDutyUser.objects.filter(email__iexact=email).first()
     if pd_user is not None:
         return pd_user
-    client = selectors.account_client()
+    client = clients.account_client()
     found = [u for u in client.list_all("/users", {"query": email}) if str(u.get("email", "")).lower() == email.lower()]
     if not found:
         raise ValueError(f"No PagerDuty user has the email {email}")
@@ -418,16 +417,6 @@ class LoginRefused(Exception):
     """A change to a portal login that the portal itself refuses (the message says why)."""
 
 
-def _audit_local(*, actor, operation: str, target: str) -> None:
-    """Audit a change the portal makes to its own security settings (no PagerDuty request involved)."""
-    from .models import AuditEntry
-
-    AuditEntry.objects.create(
-        actor=actor, actor_label=selectors.audit_label(actor)[:255], operation=operation, target=target[:255]
-    )
-    logger.info("%s: %s by %s", operation, target, actor)
-
-
 def portal_login_create(*, actor, email: str, password: str):
     """An admin creates a local login for the PagerDuty user with this email (API-key mode sign-in)."""
     from allauth.socialaccount.models import SocialAccount
@@ -444,7 +433,7 @@ def portal_login_create(*, actor, email: str, password: str):
     if pd_user.role == "owner" and _role_of(actor) != "owner":
         raise LoginRefused("Only the PagerDuty account owner may give the owner a portal login.")
     user = portal_user_create(email=email, password=password, pd_user=pd_user)
-    _audit_local(actor=actor, operation="Create portal login", target=user.get_username())
+    audit.record_local(actor=actor, operation="Create portal login", target=user.get_username())
     return user
 
 
@@ -461,7 +450,7 @@ def portal_login_set_password(*, actor, user, password: str) -> None:
     _check_may_manage(actor=actor, login=user)
     user.set_password(password)
     user.save(update_fields=["password"])
-    _audit_local(actor=actor, operation="Set portal login password", target=user.get_username())
+    audit.record_local(actor=actor, operation="Set portal login password", target=user.get_username())
 
 
 def portal_login_set_active(*, actor, user, active: bool) -> None:
@@ -475,7 +464,7 @@ def portal_login_set_active(*, actor, user, active: bool) -> None:
         # Its open sessions end now and stay ended if it is switched on again.
         sessions_end(user=user)
     operation = "Switch on portal login" if active else "Switch off portal login"
-    _audit_local(actor=actor, operation=operation, target=user.get_username())
+    audit.record_local(actor=actor, operation=operation, target=user.get_username())
 
 
 def preferences_update(*, user, time_zone: str, notify_desktop: bool, theme: str = "") -> Profile:

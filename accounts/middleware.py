@@ -103,8 +103,8 @@ class ReauthenticationMiddleware:
 
     def _unauthorized(self, request: HttpRequest, exception: Unauthorized) -> HttpResponse:
         user = getattr(request, "user", None)
+        from .clients import revoke_grant
         from .models import OAuthGrant
-        from .tokens import revoke_grant
 
         signed_in = user is not None and user.is_authenticated
         # Same rule as pagerduty_client_for: a password login acted with the account key, never a grant stored on it,

@@ -28,10 +28,10 @@ def _our_client(sandbox):
     from pdportal.pagerduty import PagerDutyClient, budget_for
 
     try:
-        from accounts.selectors import account_client
+        from accounts.clients import account_client
 
         client = account_client()
-        how = "accounts.selectors.account_client() (API-key connection)"
+        how = "accounts.clients.account_client() (API-key connection)"
     except Exception:
         client = PagerDutyClient(
             token=sandbox.token,

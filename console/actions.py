@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 from django.core.cache import cache
 from django.db import transaction
 
+from accounts.audit import describe_write
+from accounts.clients import pagerduty_client_for
 from accounts.models import AuditEntry, PagerDutyUser
-from accounts.selectors import describe_write, pagerduty_client_for
 from incidents import mirror
 from pdportal import live
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, redact_body, redact_headers, redact_url

@@ -46,7 +46,7 @@ class ActionRefused(Exception):
 
 
 def client_for(actor: Any) -> PagerDutyClient:
-    from accounts.selectors import pagerduty_client_for
+    from accounts.clients import pagerduty_client_for
 
     return pagerduty_client_for(user=actor)
 
@@ -618,7 +618,7 @@ def incident_create(
 
 def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Events API v2 Send Event (trigger, acknowledge or resolve); returns PagerDuty's answer (dedup_key…)."""
-    from accounts.selectors import events_client
+    from accounts.clients import events_client
 
     payload: dict[str, Any] | None = None
     if data["event_action"] == "trigger":
@@ -639,7 +639,7 @@ def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Send Change Event (Events API v2 /v2/change/enqueue)."""
-    from accounts.selectors import events_client
+    from accounts.clients import events_client
 
     return events_client(user=actor).send_change_event(
         routing_key=data["routing_key"],

@@ -98,7 +98,7 @@ def settle_incident_writes(*, pd_id: str, by: str, final: bool = False) -> int:
 
 def _refetch_and_settle(*, pd_id: str, final: bool) -> int:
     # Imported here: tasks imports this module's settle function for webhooks (no import cycle at load).
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
     from incidents.tasks import refetch_incident
 
     with background():

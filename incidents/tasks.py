@@ -49,7 +49,7 @@ _single_flight = lease.hold
 
 
 def _account_client():
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
 
     return account_client()
 

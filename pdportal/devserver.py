@@ -258,8 +258,9 @@ def bootstrap(argv: list[str]) -> int:
     # why: these need the settings configured just above
     from django.conf import settings
 
+    from accounts.clients import account_client
     from accounts.errors import NoAccountConnection
-    from accounts.selectors import account_client, connection_mode
+    from accounts.selectors import connection_mode
     from incidents.models import Incident
     from incidents.sync import SyncAlreadyRunning, sync_all
     from pdportal.pagerduty import PagerDutyError

@@ -112,6 +112,12 @@ def _run(check: Check) -> dict:
         return {"ok": False, "error": redact_error(f"{type(exc).__name__}: {exc}")}
 
 
+def check(name: str) -> dict:
+    """One registered check's result (the Settings page shows the webhook subscription's), or "not installed"."""
+    found = _CHECKS.get(name)
+    return _run(found) if found is not None else {"ok": False, "state": "unknown", "error": f"No {name} check."}
+
+
 def report() -> Report:
     results = {name: _run(check) for name, check in _CHECKS.items()}
     return Report(status=overall_status(results), checks=results)

@@ -28,7 +28,7 @@ LIST_PAGE = 100
 def _client(actor: Any, client: PagerDutyClient | None) -> PagerDutyClient:
     if client is not None:
         return client
-    from accounts.selectors import pagerduty_client_for
+    from accounts.clients import pagerduty_client_for
 
     return pagerduty_client_for(user=actor)
 

@@ -33,7 +33,7 @@ def _client(actor: Any, client: PagerDutyClient | None) -> PagerDutyClient:
     if client is not None:
         return client
     # Imported here: the identity layer's client factory reads the connection models at call time.
-    from accounts.selectors import pagerduty_client_for
+    from accounts.clients import pagerduty_client_for
 
     return pagerduty_client_for(user=actor, operation="schedule override")
 

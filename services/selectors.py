@@ -20,13 +20,10 @@ OPEN_STATUSES = ("triggered", "acknowledged")
 
 
 def _open_counts() -> Subquery:
-    from incidents.models import Incident
-
+    # Through the reverse relation incidents declare on Service: services never import the incidents app.
     counts = (
-        Incident.objects.filter(service=OuterRef("pk"), status__in=OPEN_STATUSES)
-        .order_by()
-        .values("service")
-        .annotate(n=Count("pk"))
+        Service.objects.filter(pk=OuterRef("pk"))
+        .annotate(n=Count("incidents", filter=Q(incidents__status__in=OPEN_STATUSES)))
         .values("n")
     )
     return Subquery(counts, output_field=IntegerField())

@@ -13,8 +13,8 @@ logger = logging.getLogger(__name__)
 @shared_task(name="services.tasks.ensure_webhook_subscription", acks_late=True, ignore_result=True)
 def ensure_webhook_subscription() -> str:
     """Create or repair the account subscription to PORTAL_URL/hooks/pagerduty/ (idempotent; safe to repeat)."""
+    from accounts.clients import account_client
     from accounts.errors import NoAccountConnection
-    from accounts.selectors import account_client
     from pdportal.pagerduty import PagerDutyError
 
     from .actions import webhook_subscription_ensure
@@ -41,8 +41,8 @@ def ensure_webhook_subscription() -> str:
 def refresh_oncalls() -> str:
     """Re-read who is on call (GET /oncalls) and the stalest schedules; idempotent, so a repeat is harmless."""
     # Imported at run time: accounts' client factory and the mirror pull in Django models.
+    from accounts.clients import account_client
     from accounts.errors import NoAccountConnection
-    from accounts.selectors import account_client
     from pdportal.models import SyncState
     from pdportal.pagerduty import PagerDutyError
 

@@ -6,10 +6,9 @@ import pytest
 import responses
 from django.utils import timezone
 
+from accounts.clients import account_client, store_grant
 from accounts.errors import NoAccountConnection
 from accounts.models import Connection, OAuthGrant
-from accounts.selectors import account_client
-from accounts.tokens import store_grant
 from pdportal.pagerduty.oauth import TokenSet
 
 from .conftest import API, OAUTH, token_answer

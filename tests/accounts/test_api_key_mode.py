@@ -5,8 +5,8 @@ import responses
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
+from accounts.clients import account_client, pagerduty_client_for
 from accounts.models import AuditEntry, Connection, PagerDutyUser
-from accounts.selectors import account_client, pagerduty_client_for
 from pdportal import crypto
 from tests.personas import PASSWORD, seed_users
 

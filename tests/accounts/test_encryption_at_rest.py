@@ -6,9 +6,8 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.actions import connection_use_api_key
+from accounts.clients import api_key, store_grant
 from accounts.models import Connection, OAuthGrant
-from accounts.selectors import api_key
-from accounts.tokens import store_grant
 from pdportal.pagerduty.oauth import TokenSet
 
 

@@ -3,10 +3,10 @@
 import pytest
 import responses
 
+from accounts.clients import account_client, events_client, pagerduty_client_for
 from accounts.errors import NoAccountConnection, NotLinked
 from accounts.models import AuditEntry
 from accounts.roles import PortalRole, portal_role
-from accounts.selectors import account_client, events_client, pagerduty_client_for
 from tests.personas import seed_users
 
 API = "https://api.pagerduty.test"

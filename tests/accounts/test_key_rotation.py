@@ -7,8 +7,8 @@ from cryptography.fernet import Fernet
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
+from accounts.clients import access_token_for, store_grant
 from accounts.models import Connection, OAuthGrant
-from accounts.tokens import access_token_for, store_grant
 from pdportal import crypto
 from pdportal.pagerduty.oauth import TokenSet
 

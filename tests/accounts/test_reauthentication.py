@@ -7,10 +7,9 @@ import responses
 from django.urls import path
 from django.utils import timezone
 
+from accounts.clients import pagerduty_client_for, store_grant
 from accounts.models import OAuthGrant
 from accounts.roles import reader_required
-from accounts.selectors import pagerduty_client_for
-from accounts.tokens import store_grant
 from pdportal.pagerduty.oauth import TokenSet
 from pdportal.urls import urlpatterns as portal_urlpatterns
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from accounts.selectors import pagerduty_client_for
+from accounts.clients import pagerduty_client_for
 
 
 @pytest.fixture

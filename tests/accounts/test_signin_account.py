@@ -105,7 +105,7 @@ def test_a_failing_connection_refresh_is_a_friendly_refusal_not_a_500(client, oa
     from pdportal.pagerduty import NetworkError
 
     Connection.objects.create(pk=1, mode=Connection.Mode.OAUTH, oauth_user=admin)
-    with mock.patch("accounts.selectors.account_client", side_effect=NetworkError("Could not reach PagerDuty")):
+    with mock.patch("accounts.clients.account_client", side_effect=NetworkError("Could not reach PagerDuty")):
         response = _sign_in(client)
     assert response.status_code == 403
     assert "Please try again shortly" in response.content.decode()

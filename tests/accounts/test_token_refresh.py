@@ -8,10 +8,9 @@ import requests
 import responses
 from django.utils import timezone
 
+from accounts.clients import access_token_for, pagerduty_client_for, store_grant
 from accounts.errors import ReauthenticationRequired
 from accounts.models import OAuthGrant
-from accounts.selectors import pagerduty_client_for
-from accounts.tokens import access_token_for, store_grant
 from pdportal import crypto
 from pdportal.pagerduty import NetworkError
 from pdportal.pagerduty.oauth import TokenSet

@@ -9,8 +9,8 @@ import io
 import pytest
 from django.utils import timezone
 
+from accounts.audit import audit_recorder
 from accounts.models import AuditEntry
-from accounts.selectors import audit_recorder
 
 
 @pytest.fixture

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def account(api_key_mode, settings):
     settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
 
     return account_client()
 

@@ -15,7 +15,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.timeout(300)
 REFRESH_SCRIPT = """
 import django
 django.setup()
-from accounts.selectors import account_client
+from accounts.clients import account_client
 from services.oncall_mirror import oncalls_refresh
 print(oncalls_refresh(client=account_client()).oncalls)
 """

@@ -317,7 +317,7 @@ def test_the_portal_keeps_what_you_set_for_your_account_and_gets_the_sandboxs_ot
 def test_the_banner_names_the_tokens_user_or_the_account_key(api_key_mode):
     import responses as responses_lib
 
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
     from pdportal.devserver import account_identity
 
     api = "https://api.pagerduty.test"

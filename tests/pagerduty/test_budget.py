@@ -136,7 +136,7 @@ def test_any_other_error_of_the_shared_window_keeps_its_traceback(caplog):
 
 
 def test_portal_clients_share_their_tokens_window_without_naming_the_token(db, settings, redis_url):
-    from accounts.selectors import _client
+    from accounts.clients import _client
 
     settings.REDIS_URL = redis_url
     client = _client(token="secret-token-123", auth="token", from_email=None, on_write=None)

@@ -16,10 +16,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import NoReverseMatch, URLPattern, URLResolver, reverse
 
+from accounts.clients import pagerduty_client_for
 from accounts.errors import IdentityError
 from accounts.models import OAuthGrant
 from accounts.roles import PortalRole, portal_role
-from accounts.selectors import pagerduty_client_for
 from pdportal import crypto
 from tests.personas import OBSERVER_EMAIL, PASSWORD, make_portal_user, seed_users
 

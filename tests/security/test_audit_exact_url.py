@@ -6,8 +6,8 @@ import pytest
 import responses
 from django.utils.html import escape
 
+from accounts.clients import pagerduty_client_for
 from accounts.models import AuditEntry
-from accounts.selectors import pagerduty_client_for
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ import io
 import pytest
 from django.utils import timezone
 
-from accounts.selectors import audit_recorder
+from accounts.audit import audit_recorder
 from services.webui import csv_safe
 
 pytestmark = pytest.mark.django_db

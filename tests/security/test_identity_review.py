@@ -208,9 +208,9 @@ def test_the_account_key_refused_for_a_password_login_is_not_blamed_on_a_stray_g
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils import timezone
 
+    from accounts.clients import store_grant
     from accounts.middleware import ReauthenticationMiddleware
     from accounts.models import OAuthGrant
-    from accounts.tokens import store_grant
     from pdportal.pagerduty import Unauthorized
     from pdportal.pagerduty.oauth import TokenSet
 

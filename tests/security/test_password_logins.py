@@ -16,9 +16,8 @@ from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
+from accounts.clients import pagerduty_client_for, store_grant
 from accounts.models import OAuthGrant, PagerDutyUser
-from accounts.selectors import pagerduty_client_for
-from accounts.tokens import store_grant
 from pdportal.pagerduty.oauth import TokenSet
 from tests.personas import seed_users
 

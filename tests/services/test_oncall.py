@@ -19,7 +19,7 @@ def _iso(moment: dt.datetime) -> str:
 @pytest.fixture
 def mirrored(pd):
     """The sandbox's on-calls, schedules and policies in the mirror (what the beat task does)."""
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
     from services.oncall_mirror import oncalls_refresh
 
     oncalls_refresh(client=account_client())
@@ -159,7 +159,7 @@ def test_people_remove_their_own_overrides_but_not_others(mirrored, responder, a
 
 
 def test_every_request_the_portal_sends_for_on_call_is_in_the_spec(pd, responder, client_as):
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
     from services.models import ScheduleOverride
     from services.oncall_mirror import oncalls_refresh
 

@@ -25,7 +25,7 @@ def registered(pd, settings):
 
 
 def _account_client():
-    from accounts.selectors import account_client
+    from accounts.clients import account_client
 
     return account_client()
 

@@ -63,8 +63,8 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=None, help="parallel page requests")
 
     def handle(self, *args, **options):
+        from accounts.clients import account_client
         from accounts.errors import IdentityError
-        from accounts.selectors import account_client
         from pdportal.pagerduty import PagerDutyError
 
         if not 1 <= options["days"] <= 180:

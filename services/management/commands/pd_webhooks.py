@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.clients import account_client
 from accounts.errors import NoAccountConnection
-from accounts.selectors import account_client
 from pdportal.pagerduty import PagerDutyError
 from services import actions, selectors
 
