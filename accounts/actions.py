@@ -18,7 +18,7 @@ from pdportal.pagerduty import Forbidden, NetworkError, NotFound, PagerDutyError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from . import audit, clients, selectors
-from .errors import NoAccountConnection
+from .mirror import upsert_user
 from .models import Connection, OAuthGrant, PagerDutyUser, Profile
 
 logger = logging.getLogger("pdportal.accounts")
@@ -45,10 +45,8 @@ def missing_scopes(*, requested: list[str] | str, granted: str) -> list[str]:
 
 def mirror_pagerduty_user(*, data: dict[str, Any]) -> PagerDutyUser | None:
     """Upsert the PagerDuty user (and their team references) into the mirror."""
-    from incidents import mirror
-
     clean = {k: v for k, v in data.items() if not k.startswith("_")}
-    return mirror.upsert_user(clean)
+    return upsert_user(clean)
 
 
 def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profile:
@@ -328,16 +326,6 @@ def connection_disconnect(*, actor) -> Connection:
     connection.save()
     audit.record_local(actor=actor, operation="Remove the stored connection", target="account connection")
     return connection
-
-
-def sync_start(*, actor) -> None:
-    """Queue a full sync now (it also runs nightly); its progress shows on the Settings page."""
-    from incidents.tasks import schedule_full_sync
-
-    if selectors.connection_mode() == Connection.Mode.NONE:
-        raise NoAccountConnection()
-    schedule_full_sync()
-    audit.record_local(actor=actor, operation="Start a full sync", target="sync")
 
 
 def connection_check(*, connection: Connection | None = None) -> Connection:

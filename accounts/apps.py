@@ -7,6 +7,11 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        from pdportal import live
+
         from . import health, signals  # noqa: F401 - health registers its /healthz check on import
+        from .roles import portal_role
 
         signals.connect_allauth_signals()
+        # The live stream is for people linked to a PagerDuty user, like every page.
+        live.set_listener_gate(lambda user: portal_role(user) is not None)

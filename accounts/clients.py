@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -242,6 +243,13 @@ def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
     if oauth_enabled():
         raise ReauthenticationRequired("Sign in with PagerDuty to act in PagerDuty.")
     raise NoAccountConnection()
+
+
+def acting_client(
+    *, actor: AbstractBaseUser | AnonymousUser, client: PagerDutyClient | None = None, operation: str = ""
+) -> PagerDutyClient:
+    """The client an action uses: the one given (a test's, or a batch's shared client), else one acting as `actor`."""
+    return client if client is not None else pagerduty_client_for(user=actor, operation=operation)
 
 
 def account_client() -> PagerDutyClient:

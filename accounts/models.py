@@ -1,5 +1,8 @@
 """The people directory mirrored from PagerDuty (users, teams) and the portal's audit log."""
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 
@@ -7,6 +10,7 @@ from pdportal.models import MirrorModel
 
 
 class Team(MirrorModel):
+    keeps_tombstone = True
     # PagerDuty's `default_role`: "manager" is a public team, "none" a private one (hidden from non-members).
     PUBLIC = "manager"
     PRIVATE = "none"
@@ -24,9 +28,16 @@ class Team(MirrorModel):
     def is_private(self) -> bool:
         return self.default_role != self.PUBLIC
 
+    @classmethod
+    def mirror_stub(cls, *, name: str, ref: Any) -> dict[str, Any]:
+        # Its visibility is unknown until the team itself is read: private meanwhile (see default_role).
+        return {"name": name, "default_role": ""}
+
 
 class PagerDutyUser(MirrorModel):
     """A PagerDuty user as mirrored; a portal login links to one of these (accounts.Profile)."""
+
+    keeps_tombstone = True
 
     name = models.CharField(max_length=255)
     email = models.EmailField(db_index=True)
@@ -38,6 +49,11 @@ class PagerDutyUser(MirrorModel):
 
     class Meta:
         ordering = ["name"]
+
+    @classmethod
+    def mirror_stub(cls, *, name: str, ref: Any) -> dict[str, Any]:
+        email = ref.get("email", "") if isinstance(ref, Mapping) else ""
+        return {"name": name, "email": email or ""}
 
 
 class AuditEntry(models.Model):

@@ -10,7 +10,6 @@ urlpatterns = [
     path("settings/connection/oauth/", views.connection_oauth, name="connection_oauth"),
     path("settings/connection/check/", views.connection_check, name="connection_check"),
     path("settings/connection/disconnect/", views.connection_disconnect, name="connection_disconnect"),
-    path("settings/sync/", views.sync_start, name="sync_start"),
     path("settings/me/", views.preferences_page, name="preferences"),
     path("settings/me/disconnect/", views.pagerduty_disconnect, name="pagerduty_disconnect"),
     path("settings/logins/", views.logins_page, name="logins"),

@@ -39,18 +39,6 @@ def settings_page(request: HttpRequest) -> HttpResponse:
 
 @admin_required
 @require_POST
-def sync_start(request: HttpRequest) -> HttpResponse:
-    try:
-        actions.sync_start(actor=request.user)
-    except IdentityError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Full sync queued: its progress shows below.")
-    return redirect("accounts:settings")
-
-
-@admin_required
-@require_POST
 def connection_oauth(request: HttpRequest) -> HttpResponse:
     if not OAuthGrant.objects.filter(user=request.user, revoked_at__isnull=True).exists():
         messages.error(request, "Sign in with PagerDuty first: background jobs would use your PagerDuty grant.")

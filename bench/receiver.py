@@ -74,7 +74,7 @@ def _held(stats: dict, rate: float, limit_ms: float) -> bool:
 
 
 def _model():
-    from incidents.models import WebhookEvent
+    from pdportal.models import WebhookEvent
 
     applied = "applied_at" if any(f.name == "applied_at" for f in WebhookEvent._meta.fields) else None
     return WebhookEvent, applied

@@ -13,10 +13,11 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.audit import describe_write
-from accounts.clients import pagerduty_client_for
+from accounts.clients import acting_client
 from accounts.models import AuditEntry, PagerDutyUser
 from incidents import mirror
 from pdportal import live
+from pdportal.mirror import mark_deleted
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, redact_body, redact_headers, redact_url
 from pdportal.pagerduty.client import encode_params
 from pdportal.pagerduty.errors import ForeignOrigin
@@ -27,10 +28,6 @@ USER_INCLUDES = ["contact_methods", "notification_rules", "teams"]
 LIST_PAGE = 100
 
 
-def _client(actor: Any, client: PagerDutyClient | None = None, operation: str = "") -> PagerDutyClient:
-    return client if client is not None else pagerduty_client_for(user=actor, operation=operation)
-
-
 # -- users -------------------------------------------------------------------------------------------------------
 
 
@@ -39,7 +36,7 @@ def users_refresh(*, actor: Any, query: str = "", team_id: str = "", client: Pag
     params: dict[str, Any] = {"limit": LIST_PAGE, "query": query or None}
     if team_id:
         params["team_ids"] = [team_id]
-    body = _client(actor, client).get("/users", params)
+    body = acting_client(actor=actor, client=client).get("/users", params)
     users = body.get("users", []) if isinstance(body, dict) else []
     with transaction.atomic():
         for data in users:
@@ -49,7 +46,7 @@ def users_refresh(*, actor: Any, query: str = "", team_id: str = "", client: Pag
 
 def user_fetch(*, actor: Any, pd_id: str, client: PagerDutyClient | None = None) -> PagerDutyUser | None:
     """Get User with contact methods, notification rules and teams (kept in the mirror's raw copy)."""
-    data = _client(actor, client).get_entity(f"/users/{pd_id}", {"include[]": USER_INCLUDES})
+    data = acting_client(actor=actor, client=client).get_entity(f"/users/{pd_id}", {"include[]": USER_INCLUDES})
     with transaction.atomic():
         for team in data.get("teams") or []:
             if isinstance(team, dict) and team.get("type") == "team":
@@ -62,7 +59,7 @@ def _publish_users(ids: list[str], event: str = "changed") -> None:
 
 
 def user_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None) -> PagerDutyUser:
-    data = _client(actor, client).create("/users", payload)
+    data = acting_client(actor=actor, client=client).create("/users", payload)
     with transaction.atomic():
         user = mirror.upsert_user(data)
         _publish_users([user.pd_id], "created")
@@ -72,7 +69,7 @@ def user_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient 
 def user_update(
     *, actor: Any, user: PagerDutyUser, payload: dict[str, Any], client: PagerDutyClient | None = None
 ) -> PagerDutyUser:
-    data = _client(actor, client).update(f"/users/{user.pd_id}", payload)
+    data = acting_client(actor=actor, client=client).update(f"/users/{user.pd_id}", payload)
     with transaction.atomic():
         updated = mirror.upsert_user(data)
         _publish_users([user.pd_id])
@@ -80,9 +77,9 @@ def user_update(
 
 
 def user_delete(*, actor: Any, user: PagerDutyUser, client: PagerDutyClient | None = None) -> None:
-    _client(actor, client).delete(f"/users/{user.pd_id}")
+    acting_client(actor=actor, client=client).delete(f"/users/{user.pd_id}")
     with transaction.atomic():
-        mirror.mark_deleted(PagerDutyUser, user.pd_id)
+        mark_deleted(PagerDutyUser, user.pd_id)
         _publish_users([user.pd_id], "deleted")
 
 
@@ -94,7 +91,7 @@ def templates_refresh(
 ) -> list[str]:
     """List Templates (query, sort) into the mirror; returns their ids in PagerDuty's order."""
     params = {"limit": LIST_PAGE, "query": query or None, "sort_by": sort_by or None, "template_type": "status_update"}
-    body = _client(actor, client).get("/templates", params)
+    body = acting_client(actor=actor, client=client).get("/templates", params)
     templates = body.get("templates", []) if isinstance(body, dict) else []
     with transaction.atomic():
         for data in templates:
@@ -103,20 +100,20 @@ def templates_refresh(
 
 
 def template_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None):
-    data = _client(actor, client).create("/templates", payload)
+    data = acting_client(actor=actor, client=client).create("/templates", payload)
     return mirror.upsert_template(data)
 
 
 def template_update(*, actor: Any, template: Any, payload: dict[str, Any], client: PagerDutyClient | None = None):
-    data = _client(actor, client).update(f"/templates/{template.pd_id}", payload)
+    data = acting_client(actor=actor, client=client).update(f"/templates/{template.pd_id}", payload)
     return mirror.upsert_template(data)
 
 
 def template_delete(*, actor: Any, template: Any, client: PagerDutyClient | None = None) -> None:
     from incidents.models import StatusUpdateTemplate
 
-    _client(actor, client).delete(f"/templates/{template.pd_id}")
-    mirror.mark_deleted(StatusUpdateTemplate, template.pd_id)
+    acting_client(actor=actor, client=client).delete(f"/templates/{template.pd_id}")
+    mark_deleted(StatusUpdateTemplate, template.pd_id)
 
 
 @dataclass
@@ -143,7 +140,9 @@ def template_render(
     *, actor: Any, template: Any, incident_id: str, message: str = "", client: PagerDutyClient | None = None
 ) -> RenderedPreview:
     """Render Template against an incident: PagerDuty's rendered fields with its warnings and errors."""
-    body = _client(actor, client).render_template(template.pd_id, incident_id=incident_id, message=message or None)
+    body = acting_client(actor=actor, client=client).render_template(
+        template.pd_id, incident_id=incident_id, message=message or None
+    )
     body = body if isinstance(body, dict) else {}
     return RenderedPreview(
         fields=dict(body.get("templated_fields") or {}),
@@ -254,7 +253,7 @@ def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyCl
     shape, _ = describe_write(method, target.path)
     operation = f"api-console {shape}"
     # A copy, so pointing it at the Events or OAuth host never changes a client someone else holds.
-    client = copy.copy(_client(actor, client, operation=operation))
+    client = copy.copy(acting_client(actor=actor, client=client, operation=operation))
     client.api_url = target.base_url
     headers = dict(request.headers)
     kwargs: dict[str, Any] = {}

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.models import PagerDutyUser
 from accounts.roles import admin_required
 from pdportal.pagerduty import NotFound, PagerDutyError
+from pdportal.webui import confirm_delete, csv_safe, done, paginate, partial, query_without, refusal, save_form
 from services.selectors import team_choices
-from services.webui import confirm_delete, csv_safe, done, paginate, partial, query_without, refusal, save_form
 
 from . import actions, selectors
 from .forms import (

@@ -12,9 +12,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.audit import record_local
+from accounts.clients import acting_client
+from accounts.errors import NoAccountConnection
+from accounts.models import Connection
+from accounts.selectors import connection_mode
 from accounts.visibility import scope_of
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
@@ -25,6 +31,7 @@ from incidents.selectors import (
     incidents_visible_to,
     notifications_visible_to,
 )
+from incidents.tasks import schedule_full_sync
 from pdportal import live
 from pdportal.pagerduty import (
     Conflict,
@@ -45,10 +52,12 @@ class ActionRefused(Exception):
     """The portal refuses the action before asking PagerDuty (e.g. snoozing an incident that is not acknowledged)."""
 
 
-def client_for(actor: Any) -> PagerDutyClient:
-    from accounts.clients import pagerduty_client_for
-
-    return pagerduty_client_for(user=actor)
+def sync_start(*, actor: AbstractBaseUser) -> None:
+    """Queue a full sync now (it also runs nightly); its progress shows on the Settings page."""
+    if connection_mode() == Connection.Mode.NONE:
+        raise NoAccountConnection()
+    schedule_full_sync()
+    record_local(actor=actor, operation="Start a full sync", target="sync")
 
 
 def _publish(ids: Iterable[str], topic: str = "incident") -> None:
@@ -98,7 +107,7 @@ def _policy_ref(pd_id: str) -> dict[str, str]:
 
 def incident_update(*, actor: Any, incident: Incident, changes: dict[str, Any]) -> Incident:
     """Update Incident (PUT /incidents/{id}) with these changes, then mirror PagerDuty's answer."""
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     path, entity = f"/incidents/{incident.pd_id}", {"type": "incident_reference", **changes}
     try:
         data = client.update(path, entity)
@@ -136,7 +145,7 @@ def incident_check_status(*, actor: Any, incident: Incident, action: str, expect
     wrong = STATUS_SENSITIVE.get(action)
     if not wrong or not expected or expected in wrong:
         return
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     body = client.get(f"/incidents/{incident.pd_id}")
     data = body.get("incident") if isinstance(body, dict) else None
     if not isinstance(data, dict):
@@ -215,7 +224,7 @@ def incident_snooze(*, actor: Any, incident: Incident, seconds: int) -> Incident
     """Snooze (POST /incidents/{id}/snooze); like PagerDuty, only an acknowledged incident can be snoozed."""
     if incident.status != Incident.Status.ACKNOWLEDGED:
         raise ActionRefused("Only an acknowledged incident can be snoozed.")
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.snooze_incident(incident.pd_id, int(seconds))
     return _finish(client, data)
 
@@ -228,7 +237,7 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
     sources = [s for s in dict.fromkeys(_merge_source_ids(actor, sources)) if s != incident.pd_id]
     if not sources:
         raise ActionRefused("Choose at least one other incident to merge into this one.")
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     client.merge_incidents(incident.pd_id, sources)
     # PagerDuty answers a merge with a reference, whose summary ("[#12] Disk full") is not the title: the target's
     # state comes from reading it back. The merge itself has happened, so a failed read only leaves the mirror
@@ -287,7 +296,7 @@ def note_create(*, actor: Any, incident: Incident, content: str) -> Any:
     """Create Incident Note, then mirror the note PagerDuty returns."""
     if not content.strip():
         raise ActionRefused("A note cannot be empty.")
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.create(f"/incidents/{incident.pd_id}/notes", {"content": content}, wrap="note")
     with transaction.atomic():
         note = mirror.upsert_note(data, incident=incident)
@@ -305,7 +314,7 @@ def responders_request(
     if requester is None:
         raise ActionRefused("Your portal account is not linked to a PagerDuty user.")
     targets = [_user_ref(u) for u in user_ids] + [_policy_ref(p) for p in policy_ids]
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     result = client.create_responder_request(
         incident.pd_id, requester_id=requester.pd_id, message=message, targets=targets
     )
@@ -324,7 +333,7 @@ def status_update_publish(
     subject: str | None = None,
     html_message: str | None = None,
 ) -> Any:
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.create_status_update(
         incident.pd_id, message=message, subject=subject or None, html_message=html_message or None
     )
@@ -339,7 +348,7 @@ def status_update_publish(
 
 def template_render(*, actor: Any, template_id: str, incident: Incident, message: str | None = None) -> dict[str, str]:
     """Render Template for this incident: {message, email_subject, email_body} as PagerDuty fills them in."""
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     body = client.render_template(template_id, incident_id=incident.pd_id, message=message or None)
     fields = body.get("templated_fields", body) if isinstance(body, dict) else {}
     return {k: str(v) for k, v in (fields or {}).items() if v is not None}
@@ -350,7 +359,7 @@ def template_render(*, actor: Any, template_id: str, incident: Incident, message
 
 def alert_resolve(*, actor: Any, incident: Incident, alert_id: str) -> Alert | None:
     """Update Incident Alert: resolve one alert."""
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.update(
         f"/incidents/{incident.pd_id}/alerts/{alert_id}", {"type": "alert_reference", "status": "resolved"}
     )
@@ -367,7 +376,7 @@ def alerts_manage(
         raise ActionRefused("Choose to resolve the alerts or an incident to move them to.")
     if target is not None and target.pk == incident.pk:
         raise ActionRefused("The alerts are already on this incident.")
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     results: list[dict[str, Any]] = []
     for start in range(0, len(alert_ids), BULK_LIMIT):
         items = []
@@ -543,7 +552,7 @@ def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, para
         for pd_id in [pd_id for pd_id in ids if pd_id not in mirrored]:
             result.unchanged[pd_id] = NOT_FOUND
         ids = [pd_id for pd_id in ids if pd_id in mirrored]
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     send = ids
     if action in OPEN_ONLY_ACTIONS:
         send = [pd_id for pd_id in ids if mirrored.get(pd_id, ("", 0))[0] != Incident.Status.RESOLVED]
@@ -611,7 +620,7 @@ def incident_create(
         entity["escalation_policy"] = _policy_ref(escalation_policy_id)
     if incident_key:
         entity["incident_key"] = incident_key
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.create("/incidents", entity)
     return _finish(client, data)
 
@@ -658,7 +667,7 @@ def change_event_update(*, actor: Any, event: ChangeEvent, data: dict[str, Any])
     are always sent, so emptying them clears them in PagerDuty ({}).
     """
     changes: dict[str, Any] = {"summary": data["summary"], "custom_details": data.get("custom_details") or {}}
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     body = client.update(f"/change_events/{event.pd_id}", changes, wrap="change_event")
     with transaction.atomic():
         stored = mirror.upsert_change_event(body, changed_at=timezone.now())
@@ -671,7 +680,7 @@ def change_event_update(*, actor: Any, event: ChangeEvent, data: dict[str, Any])
 
 def priorities_fetch(*, actor: Any) -> list[Any]:
     """List Priorities with the person's identity and refresh the mirror every priority picker reads."""
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     items = client.list_all("/priorities", concurrency=2)
     with transaction.atomic():
         return mirror.upsert_priorities(items)
@@ -725,7 +734,7 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPa
             params[key] = format_time(filters[key])
     page = min(max(int(filters.get("page") or 1), 1), CHANGE_EVENTS_MAX_PAGE)
     offset = (page - 1) * CHANGE_EVENTS_PER_PAGE
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     body = client.get("/change_events", {**params, "limit": CHANGE_EVENTS_PER_PAGE, "offset": offset, "total": True})
     body = body if isinstance(body, dict) else {}
     items = body.get("change_events") or []
@@ -747,7 +756,7 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPa
 
 def change_event_fetch(*, actor: Any, pd_id: str) -> ChangeEvent | None:
     """Get Change Event and mirror it."""
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     data = client.get_entity(f"/change_events/{pd_id}")
     with transaction.atomic():
         return mirror.upsert_change_event(data)
@@ -763,7 +772,7 @@ def notifications_fetch(*, actor: Any, filters: dict[str, Any]) -> list[dict[str
         params["filter"] = filters["filter"]
     if filters.get("time_zone"):
         params["time_zone"] = filters["time_zone"]
-    client = client_for(actor)
+    client = acting_client(actor=actor)
     items = client.list_all("/notifications", params, concurrency=2)
     for item in items:
         item["started_at_dt"] = mirror.parse_time(item.get("started_at"))

@@ -1,4 +1,7 @@
-"""Upserts from PagerDuty JSON into the mirror: keyed by PagerDuty id, idempotent, and guarded by change time.
+"""Upserts of the incident mirror from PagerDuty JSON: keyed by PagerDuty id, idempotent, guarded by change time.
+
+The machinery is pdportal/mirror.py; teams and users are written by accounts/mirror.py, services and escalation
+policies by services/mirror.py. `upsert` below dispatches any of them by PagerDuty type.
 
 Every `upsert_*` takes one PagerDuty object as PagerDuty renders it (REST v2 body, or a webhook v3 `event.data`,
 which is shaped a little differently: `number` and `assignees` instead of `incident_number` and `assignments`)
@@ -20,12 +23,13 @@ reference's `summary`, with no `changed_at`, so the next full upsert of that obj
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
+from accounts.mirror import upsert_team, upsert_user
 from accounts.models import PagerDutyUser, Team
 from incidents.models import (
     Alert,
@@ -36,248 +40,17 @@ from incidents.models import (
     Priority,
     StatusUpdate,
     StatusUpdateTemplate,
-    Tombstone,
 )
+from pdportal.mirror import Json, Refs, parse_time
+from pdportal.mirror import changed as _changed
+from pdportal.mirror import fk as _fk
+from pdportal.mirror import is_stale as _is_stale
+from pdportal.mirror import merged_raw as _merged_raw
+from pdportal.mirror import ref_id as _ref_id
+from pdportal.mirror import save as _save
+from pdportal.mirror import text as _text
+from services.mirror import upsert_escalation_policy, upsert_service
 from services.models import EscalationPolicy, Service
-
-Json = Mapping[str, Any]
-
-
-# -- small helpers --------------------------------------------------------------------------------------------------
-
-
-def parse_time(value: Any) -> datetime | None:
-    """An aware datetime from PagerDuty's ISO 8601 strings (with `Z`), or None."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    try:
-        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def _is_stale(instance: models.Model | None, changed_at: datetime | None) -> bool:
-    """True when the stored record already holds a newer change than this one."""
-    if instance is None or changed_at is None:
-        return False
-    stored = getattr(instance, "changed_at", None)
-    return stored is not None and changed_at < stored
-
-
-def _ref_id(ref: Any) -> str | None:
-    if isinstance(ref, Mapping):
-        rid = ref.get("id")
-        return str(rid) if rid else None
-    if isinstance(ref, str) and ref:
-        return ref
-    return None
-
-
-def _summary(ref: Any) -> str:
-    if isinstance(ref, Mapping):
-        return str(ref.get("name") or ref.get("summary") or ref.get("id") or "")
-    return str(ref or "")
-
-
-def _text(value: Any, limit: int | None = None) -> str:
-    text = "" if value is None else str(value)
-    return text[:limit] if limit else text
-
-
-class Refs:
-    """Resolves PagerDuty references to mirror rows, creating stubs for unknown ids.
-
-    One instance can be shared across many upserts (the sync does): each model's id map is loaded once
-    with a single query, so upserting thousands of incidents does not cost one lookup per reference.
-    """
-
-    def __init__(self) -> None:
-        self._maps: dict[type[models.Model], dict[str, int]] = {}
-
-    def _map(self, model: type[models.Model]) -> dict[str, int]:
-        if model not in self._maps:
-            self._maps[model] = dict(model.objects.values_list("pd_id", "pk"))
-        return self._maps[model]
-
-    def remember(self, instance: models.Model) -> None:
-        if type(instance) in self._maps:
-            self._maps[type(instance)][instance.pd_id] = instance.pk
-
-    def pk(self, model: type[models.Model], ref: Any, **stub: Any) -> int | None:
-        rid = _ref_id(ref)
-        if rid is None:
-            return None
-        ids = self._map(model)
-        if rid not in ids:
-            obj, _ = model.objects.get_or_create(pd_id=rid, defaults={**stub, "raw": {}})
-            ids[rid] = obj.pk
-        return ids[rid]
-
-    def pks(self, model: type[models.Model], refs: Iterable[Any], **stub: Any) -> list[int]:
-        out = []
-        for ref in refs or ():
-            pk = self.pk(model, ref, **_stub_for(model, ref, **stub))
-            if pk is not None:
-                out.append(pk)
-        return out
-
-
-def _stub_for(model: type[models.Model], ref: Any, **extra: Any) -> dict[str, Any]:
-    name = _summary(ref)
-    if model is PagerDutyUser:
-        email = ref.get("email", "") if isinstance(ref, Mapping) else ""
-        return {"name": name, "email": email or "", **extra}
-    if model is Incident:
-        return {"number": 0, "title": name, "status": "triggered", "created_at": timezone.now(), **extra}
-    if model is Team:
-        # Its visibility is unknown until the team itself is read: private meanwhile (see Team.default_role).
-        return {"name": name, "default_role": "", **extra}
-    return {"name": name[:64] if model is Priority else name, **extra}
-
-
-def _fk(refs: Refs, model: type[models.Model], ref: Any) -> int | None:
-    return refs.pk(model, ref, **_stub_for(model, ref)) if ref else None
-
-
-def _merged_raw(instance: models.Model | None, data: Json) -> dict[str, Any]:
-    base = dict(instance.raw) if instance is not None and isinstance(instance.raw, dict) else {}
-    base.update(dict(data))
-    return base
-
-
-def _save(
-    model: type[models.Model],
-    pd_id: str,
-    fields: dict[str, Any],
-    *,
-    data: Json,
-    changed_at: datetime | None,
-    instance: models.Model | None = None,
-    lookup: bool = True,
-) -> tuple[models.Model | None, bool]:
-    """Create or update one row; returns (instance, applied). Not applied when the stored change is newer,
-    or when the record was deleted after this change (a tombstone, see mark_deleted)."""
-    if instance is None and lookup:
-        instance = model.objects.filter(pd_id=pd_id).first()
-    if _is_stale(instance, changed_at):
-        return instance, False
-    if _buried(model, instance, pd_id, changed_at):
-        return instance, False
-    if instance is None:
-        created = model(pd_id=pd_id, raw=dict(data), changed_at=changed_at, **fields)
-        try:
-            with transaction.atomic():
-                created.save()
-            return created, True
-        except IntegrityError:
-            # A concurrent writer (webhook vs. action) inserted it first: update that row under the same guard.
-            instance = model.objects.select_for_update().get(pd_id=pd_id)
-            if _is_stale(instance, changed_at):
-                return instance, False
-    for name, value in fields.items():
-        setattr(instance, name, value)
-    instance.raw = _merged_raw(instance, data)
-    if changed_at is not None:
-        instance.changed_at = changed_at
-    instance.save()
-    return instance, True
-
-
-def _changed(data: Json, changed_at: datetime | None, *keys: str) -> datetime | None:
-    if changed_at is not None:
-        return changed_at
-    for key in keys:
-        value = parse_time(data.get(key))
-        if value is not None:
-            return value
-    return None
-
-
-# -- account objects ------------------------------------------------------------------------------------------------
-
-
-def upsert_team(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Team | None:
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
-    if "description" in data:
-        fields["description"] = _text(data.get("description"))
-    if data.get("type") == "team":
-        # A full team object; PagerDuty's own default for a missing `default_role` is "manager" (public).
-        role = data.get("default_role")
-        fields["default_role"] = role if role in (Team.PUBLIC, Team.PRIVATE) else Team.PRIVATE if role else Team.PUBLIC
-    elif not Team.objects.filter(pd_id=pd_id).exists():
-        fields["default_role"] = ""  # only a reference: unknown visibility, private until the team is read
-    team, _ = _save(Team, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
-    if refs is not None and team is not None:
-        refs.remember(team)
-    return team
-
-
-def upsert_user(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> PagerDutyUser | None:
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    refs = refs or Refs()
-    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
-    for key, limit in (("email", 254), ("role", 32), ("time_zone", 64), ("job_title", 255), ("html_url", 200)):
-        if key in data:
-            fields[key] = _text(data.get(key), limit)
-    user, applied = _save(PagerDutyUser, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
-    if user is not None:
-        refs.remember(user)
-        if applied and "teams" in data:
-            user.teams.set(refs.pks(Team, data.get("teams") or []))
-    return user
-
-
-def upsert_escalation_policy(
-    data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None
-) -> EscalationPolicy | None:
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    refs = refs or Refs()
-    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
-    if "description" in data:
-        fields["description"] = _text(data.get("description"))
-    if "num_loops" in data:
-        fields["num_loops"] = max(int(data.get("num_loops") or 0), 0)
-    if "html_url" in data:
-        fields["html_url"] = _text(data.get("html_url"), 200)
-    policy, applied = _save(
-        EscalationPolicy, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at")
-    )
-    if policy is not None:
-        refs.remember(policy)
-        if applied and "teams" in data:
-            policy.teams.set(refs.pks(Team, data.get("teams") or []))
-    return policy
-
-
-def upsert_service(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Service | None:
-    pd_id = _ref_id(data)
-    if not pd_id:
-        return None
-    refs = refs or Refs()
-    fields: dict[str, Any] = {"name": _text(data.get("name") or data.get("summary"), 255)}
-    for key, limit in (("description", None), ("status", 32), ("html_url", 200)):
-        if key in data:
-            fields[key] = _text(data.get(key), limit)
-    if "created_at" in data:
-        fields["created_at"] = parse_time(data.get("created_at"))
-    if "escalation_policy" in data:
-        fields["escalation_policy_id"] = _fk(refs, EscalationPolicy, data.get("escalation_policy"))
-    service, applied = _save(Service, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "updated_at"))
-    if service is not None:
-        refs.remember(service)
-        if applied and "teams" in data:
-            service.teams.set(refs.pks(Team, data.get("teams") or []))
-    return service
 
 
 def upsert_priority(
@@ -874,54 +647,3 @@ def upsert(data: Json, *, changed_at: datetime | None = None, kind: str | None =
     if func is None:
         return None
     return func(data, changed_at=changed_at, **kwargs)
-
-
-# Models PagerDuty deletes (service.deleted, admin deletes): only their inserts look for a tombstone, so the
-# incident path (incidents, alerts, notes, log entries) pays no extra query per new row.
-TOMBSTONED: tuple[type[models.Model], ...] = (
-    Service,
-    PagerDutyUser,
-    StatusUpdateTemplate,
-    EscalationPolicy,
-    Team,
-    Priority,
-)
-
-
-def _buried(model: type[models.Model], instance: models.Model | None, pd_id: str, changed_at: datetime | None) -> bool:
-    """True when `pd_id` was deleted at or after `changed_at`, and the row is gone or only a reference stub.
-
-    A change newer than the deletion (e.g. service.created after service.deleted) revives the record and drops
-    the tombstone. Without a change time (a REST read of what exists now) the record is written as well.
-    """
-    if model not in TOMBSTONED or (instance is not None and instance.changed_at is not None):
-        return False
-    stones = Tombstone.objects.filter(model=model._meta.label, pd_id=pd_id)
-    deleted_at = stones.values_list("deleted_at", flat=True).first()
-    if deleted_at is None:
-        return False
-    if changed_at is not None and changed_at <= deleted_at:
-        return True
-    stones.delete()
-    return False
-
-
-def mark_deleted(model: type[models.Model], pd_id: str, *, occurred_at: datetime | None = None) -> int:
-    """Remove a record PagerDuty says is gone (e.g. service.deleted, or our own delete); returns how many rows went.
-
-    A tombstone keeps the deletion time (`occurred_at`, else now), so a late webhook about an older change cannot
-    bring the record back. A deletion older than the row's last change (it was re-created since) is ignored.
-    """
-    deleted_at = occurred_at or timezone.now()
-    rows = model.objects.filter(pd_id=pd_id)
-    if rows.filter(changed_at__gt=deleted_at).exists():
-        return 0
-    with transaction.atomic():
-        deleted, _ = rows.delete()
-        stone, created = Tombstone.objects.get_or_create(
-            model=model._meta.label, pd_id=pd_id, defaults={"deleted_at": deleted_at}
-        )
-        if not created and stone.deleted_at < deleted_at:
-            stone.deleted_at = deleted_at
-            stone.save(update_fields=["deleted_at"])
-    return deleted

@@ -1,6 +1,9 @@
-"""The incident mirror: incidents and what hangs off them, plus stored webhook events."""
+"""The incident mirror: incidents and what hangs off them (stored webhook events live in pdportal.models)."""
+
+from typing import Any
 
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import PagerDutyUser, Team
 from pdportal.models import MirrorModel
@@ -8,6 +11,8 @@ from services.models import EscalationPolicy, Service
 
 
 class Priority(MirrorModel):
+    keeps_tombstone = True
+
     name = models.CharField(max_length=64)
     description = models.TextField(blank=True)
     order = models.IntegerField(default=0)
@@ -16,6 +21,10 @@ class Priority(MirrorModel):
     class Meta:
         ordering = ["-order", "name"]
         verbose_name_plural = "priorities"
+
+    @classmethod
+    def mirror_stub(cls, *, name: str, ref: Any) -> dict[str, Any]:
+        return {"name": name[:64]}
 
 
 class Incident(MirrorModel):
@@ -55,6 +64,10 @@ class Incident(MirrorModel):
             models.Index(fields=["status", "-created_at"], name="incident_status_created"),
             models.Index(fields=["service", "status"], name="incident_service_status"),
         ]
+
+    @classmethod
+    def mirror_stub(cls, *, name: str, ref: Any) -> dict[str, Any]:
+        return {"number": 0, "title": name, "status": "triggered", "created_at": timezone.now()}
 
 
 class Alert(MirrorModel):
@@ -121,6 +134,8 @@ class ChangeEvent(MirrorModel):
 
 
 class StatusUpdateTemplate(MirrorModel):
+    keeps_tombstone = True
+
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     template_type = models.CharField(max_length=64, blank=True)
@@ -130,54 +145,3 @@ class StatusUpdateTemplate(MirrorModel):
 
     class Meta:
         ordering = ["name"]
-
-
-class WebhookEvent(models.Model):
-    """One received webhook v3 event, stored once by its event id before anything else happens."""
-
-    event_id = models.CharField(max_length=128, unique=True)
-    webhook_id = models.CharField(max_length=128, blank=True)
-    subscription_id = models.CharField(max_length=64, blank=True)
-    event_type = models.CharField(max_length=128, db_index=True)
-    resource_type = models.CharField(max_length=64, blank=True)
-    resource_id = models.CharField(max_length=64, blank=True, db_index=True)
-    occurred_at = models.DateTimeField(null=True, blank=True)
-    payload = models.JSONField(default=dict)
-    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    # Set by the consumer once the event is applied to the mirror (the receiver only stores it).
-    applied_at = models.DateTimeField(null=True, blank=True)
-    processed_at = models.DateTimeField(null=True, blank=True, db_index=True)
-    error = models.TextField(blank=True)
-    # Sweeps that failed to process it with a non-transient error (see incidents.tasks.sweep_webhook_events).
-    attempts = models.PositiveSmallIntegerField(default=0)
-
-    class Meta:
-        ordering = ["-received_at", "-id"]
-        indexes = [
-            # The consumer's queue: events not yet applied, oldest change first.
-            models.Index(
-                fields=["occurred_at", "id"],
-                name="webhook_event_unapplied",
-                condition=models.Q(applied_at__isnull=True),
-            )
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.event_type} {self.event_id}"
-
-
-class Tombstone(models.Model):
-    """A mirrored record PagerDuty deleted, and when: a late webhook older than the deletion cannot revive it.
-
-    The row itself is deleted (every list and page keeps hiding it with no filter); only this marker stays.
-    """
-
-    model = models.CharField(max_length=100)  # the mirrored model's label, e.g. "services.Service"
-    pd_id = models.CharField(max_length=64)
-    deleted_at = models.DateTimeField()
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["model", "pd_id"], name="tombstone_model_pd_id")]
-
-    def __str__(self) -> str:
-        return f"{self.model} {self.pd_id} deleted at {self.deleted_at:%Y-%m-%d %H:%M:%S}"

@@ -19,10 +19,10 @@ from django.db.models.signals import post_save
 from django.utils import timezone
 
 from incidents import mirror
-from incidents.models import Incident, WebhookEvent
+from incidents.models import Incident
 from incidents.outcomes import settle_incident_writes
 from pdportal import health, lease, live
-from pdportal.models import SyncState
+from pdportal.models import SyncState, WebhookEvent
 from pdportal.pagerduty import NetworkError, PagerDutyError, RateLimited, ServerError, format_time
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from incidents import live_views, views, views_insights
+from incidents import live_views, views, views_insights, views_sync
 from pdportal import live
 
 app_name = "incidents"
@@ -25,4 +25,5 @@ urlpatterns = [
     path("insights.csv", views_insights.insights_csv, name="insights_csv"),
     path("hooks/pagerduty/", live_views.pagerduty_webhook, name="pagerduty_webhook"),
     path("live/", live.stream, name="live"),
+    path("settings/sync/", views_sync.sync_start, name="sync_start"),
 ]

@@ -19,7 +19,7 @@ from accounts.roles import reader_required, responder_required
 from incidents import actions, forms, selectors
 from incidents.models import ChangeEvent, Incident, Priority
 from pdportal.pagerduty import PagerDutyError
-from services.webui import csv_safe, done
+from pdportal.webui import csv_safe, done
 
 # What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
 ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)

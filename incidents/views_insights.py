@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from accounts.roles import reader_required
-from services.webui import csv_safe
+from pdportal.webui import csv_safe
 
 from . import insights as selectors
 from .selectors import incidents_visible_to

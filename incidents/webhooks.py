@@ -22,14 +22,16 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from incidents import mirror
-from incidents.models import Incident, WebhookEvent
+from incidents.models import Incident
 from pdportal import health, live
+from pdportal.mirror import mark_deleted
+from pdportal.models import WebhookEvent
 from pdportal.pagerduty import webhooks as pd_webhooks
 from pdportal.redis import warn_unavailable
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = pd_webhooks.MAX_BODY_BYTES
 # Decrypting the secrets costs a query and Fernet work: keep them briefly, so a rotation shows up within seconds.
 SECRETS_TTL_SECONDS = 30.0
 
@@ -137,7 +139,7 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
         if not service_id:
             return Applied()
         if event.event_type == "service.deleted":
-            mirror.mark_deleted(Service, service_id, occurred_at=event.occurred_at)
+            mark_deleted(Service, service_id, occurred_at=event.occurred_at)
         else:
             mirror.upsert_service(data, changed_at=event.occurred_at, refs=_OneByOneRefs())
         return Applied(topic="service", ids=[service_id])
@@ -632,29 +634,3 @@ def check_last_webhook() -> dict:
         "unprocessed": backlog,
         "unapplied": unapplied,
     }
-
-
-@health.register("webhook_subscription")
-def check_webhook_subscription() -> dict:
-    """The portal's own subscription, from the mirror: flags one PagerDuty disabled after failed deliveries."""
-    from services.models import WebhookSubscription
-
-    if not settings.PAGERDUTY_WEBHOOKS:
-        # No subscription is wanted: PagerDuty cannot reach PORTAL_URL, and reconcile reads its log instead.
-        return {"ok": True, "state": "polling", "interval_seconds": settings.RECONCILE_SECONDS}
-    subs = list(WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id"))
-    if not subs:
-        return {"ok": False, "state": "missing", "error": "No webhook subscription points at this portal."}
-    ours = [s for s in subs if s.url.startswith(settings.PORTAL_URL)] or subs
-    sub = next((s for s in ours if s.active), ours[0])
-    delivery = (sub.raw or {}).get("delivery_method") or {}
-    if delivery.get("temporarily_disabled"):
-        return {
-            "ok": False,
-            "state": "temporarily_disabled",
-            "id": sub.pd_id,
-            "error": "PagerDuty disabled delivery after repeated failures; enable it on the Webhooks page.",
-        }
-    if not sub.active:
-        return {"ok": False, "state": "inactive", "id": sub.pd_id}
-    return {"ok": True, "state": "active", "id": sub.pd_id, "url": sub.url}

@@ -6,7 +6,12 @@ import functools
 import json
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
+from django.http.request import split_domain_port, validate_host
+from django.utils.module_loading import import_string
+
+from pdportal.pagerduty.webhooks import MAX_BODY_BYTES
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pdportal.settings")
 
@@ -94,9 +99,6 @@ def serve_webhooks(app, *, handle, path: str = WEBHOOK_PATH):
     async def wrapped(scope, receive, send):
         if scope["type"] != "http" or scope.get("path") != path or scope.get("method") != "POST":
             return await app(scope, receive, send)
-        from django.conf import settings
-        from django.http.request import split_domain_port, validate_host
-
         headers = {name.decode("latin-1").lower(): value.decode("latin-1") for name, value in scope["headers"]}
         domain, _ = split_domain_port(headers.get("host", ""))
         if not domain or not validate_host(domain, settings.ALLOWED_HOSTS):
@@ -120,7 +122,7 @@ def serve_webhooks(app, *, handle, path: str = WEBHOOK_PATH):
 
 django_application = get_asgi_application()
 
-# Imported once Django is set up (get_asgi_application above): the receiver and its limit.
-from incidents.webhooks import MAX_BODY_BYTES, handle_delivery  # noqa: E402
-
-application = limit_webhook_body(serve_webhooks(django_application, handle=handle_delivery), limit=MAX_BODY_BYTES)
+# Loaded once Django is set up (get_asgi_application above): the receiver named by settings.WEBHOOK_RECEIVER.
+application = limit_webhook_body(
+    serve_webhooks(django_application, handle=import_string(settings.WEBHOOK_RECEIVER)), limit=MAX_BODY_BYTES
+)

@@ -15,7 +15,8 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -24,6 +25,9 @@ from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 
 from pdportal.redis import warn_unavailable
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
 
 logger = logging.getLogger(__name__)
 
@@ -269,16 +273,21 @@ def _release_db() -> None:
         conn.close()
 
 
+# Who may listen beyond being signed in. The accounts app installs its rule at start-up ("linked to a PagerDuty
+# user", accounts/apps.py); without one, any signed-in person may listen.
+ListenerGate = Callable[["AbstractBaseUser"], bool]
+_listener_gate: list[ListenerGate] = []
+
+
+def set_listener_gate(gate: ListenerGate) -> None:
+    _listener_gate[:] = [gate]
+
+
 async def _authorise(request: HttpRequest) -> HttpResponse | None:
     user = await request.auser()
     if not user.is_authenticated:
         return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain")
-    try:
-        from accounts.roles import portal_role
-    except ImportError:  # the identity layer is not installed yet: any signed-in person may listen
-        return None
-    role = await sync_to_async(portal_role)(user)
-    if role is None:
+    if _listener_gate and not await sync_to_async(_listener_gate[0])(user):
         return HttpResponse("Your sign-in is not linked to a PagerDuty user.\n", status=403, content_type="text/plain")
     return None
 

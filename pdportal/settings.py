@@ -207,6 +207,9 @@ PAGERDUTY_WEBHOOK_SECRETS = env_list("PAGERDUTY_WEBHOOK_SECRETS")
 # Who applies stored webhook events to the mirror: "thread" (a consumer thread in each web process, woken when
 # an event is stored; the Celery sweep is the backup) or "sweep" (only the Celery sweep, every 30 s).
 WEBHOOK_CONSUMER = env_str("WEBHOOK_CONSUMER", "thread")
+# What pdportal/asgi.py serves at /hooks/pagerduty/ ahead of Django's stack, named like ROOT_URLCONF: the platform
+# never imports the app that owns the receiver (layers point down).
+WEBHOOK_RECEIVER = "incidents.webhooks.handle_delivery"
 if WEBHOOK_CONSUMER not in ("thread", "sweep"):
     raise ImproperlyConfigured(f"WEBHOOK_CONSUMER must be thread or sweep, got {WEBHOOK_CONSUMER!r}")
 PAGERDUTY_REQUESTS_PER_MINUTE = env_int("PAGERDUTY_REQUESTS_PER_MINUTE", 900, minimum=1, maximum=960)

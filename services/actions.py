@@ -10,11 +10,12 @@ from typing import Any
 from django.core.cache import cache
 from django.db import transaction
 
-from incidents import mirror
+from accounts.clients import acting_client
 from pdportal import live
+from pdportal.mirror import mark_deleted
 from pdportal.pagerduty import NotFound, PagerDutyClient, PagerDutyError
 
-from . import selectors
+from . import mirror, selectors
 from .events import ALL_EVENT_TYPES, FILTER_TYPES
 from .mirror import upsert_webhook_subscription
 from .models import Service, WebhookSubscription
@@ -23,14 +24,6 @@ logger = logging.getLogger(__name__)
 
 SERVICE_INCLUDES = ["escalation_policies", "integrations", "teams"]
 LIST_PAGE = 100
-
-
-def _client(actor: Any, client: PagerDutyClient | None) -> PagerDutyClient:
-    if client is not None:
-        return client
-    from accounts.clients import pagerduty_client_for
-
-    return pagerduty_client_for(user=actor)
 
 
 def _publish_services(ids: list[str], event: str = "changed") -> None:
@@ -54,7 +47,7 @@ def services_refresh(
     params: dict[str, Any] = {"limit": LIST_PAGE, "query": query or None, "name": name or None}
     if team_id:
         params["team_ids"] = [team_id]
-    body = _client(actor, client).get("/services", params)
+    body = acting_client(actor=actor, client=client).get("/services", params)
     services = body.get("services", []) if isinstance(body, dict) else []
     with transaction.atomic():
         for data in services:
@@ -64,13 +57,13 @@ def services_refresh(
 
 def service_fetch(*, actor: Any, pd_id: str, client: PagerDutyClient | None = None) -> Service | None:
     """Get Service with its escalation policy, integrations and teams, into the mirror."""
-    data = _client(actor, client).get_entity(f"/services/{pd_id}", {"include[]": SERVICE_INCLUDES})
+    data = acting_client(actor=actor, client=client).get_entity(f"/services/{pd_id}", {"include[]": SERVICE_INCLUDES})
     with transaction.atomic():
         return _upsert_service_with_policy(data)
 
 
 def service_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None) -> Service:
-    data = _client(actor, client).create("/services", {"type": "service", **payload})
+    data = acting_client(actor=actor, client=client).create("/services", {"type": "service", **payload})
     with transaction.atomic():
         service = _upsert_service_with_policy(data)
         _publish_services([service.pd_id], "created")
@@ -80,7 +73,9 @@ def service_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClie
 def service_update(
     *, actor: Any, service: Service, payload: dict[str, Any], client: PagerDutyClient | None = None
 ) -> Service:
-    data = _client(actor, client).update(f"/services/{service.pd_id}", {"type": "service", **payload})
+    data = acting_client(actor=actor, client=client).update(
+        f"/services/{service.pd_id}", {"type": "service", **payload}
+    )
     with transaction.atomic():
         updated = _upsert_service_with_policy(data)
         _publish_services([service.pd_id])
@@ -88,15 +83,15 @@ def service_update(
 
 
 def service_delete(*, actor: Any, service: Service, client: PagerDutyClient | None = None) -> None:
-    _client(actor, client).delete(f"/services/{service.pd_id}")
+    acting_client(actor=actor, client=client).delete(f"/services/{service.pd_id}")
     with transaction.atomic():
-        mirror.mark_deleted(Service, service.pd_id)
+        mark_deleted(Service, service.pd_id)
         _publish_services([service.pd_id], "deleted")
 
 
 def escalation_policies_refresh(*, actor: Any, client: PagerDutyClient | None = None) -> int:
     """Mirror every escalation policy (the service form's choices)."""
-    policies = _client(actor, client).list_all("/escalation_policies")
+    policies = acting_client(actor=actor, client=client).list_all("/escalation_policies")
     with transaction.atomic():
         for data in policies:
             mirror.upsert_escalation_policy(data)
@@ -122,7 +117,7 @@ def webhook_subscriptions_refresh(
         params["filter_type"] = filter_type
         if filter_type != "account" and filter_id:
             params["filter_id"] = filter_id
-    subs = _client(actor, client).list_all("/webhook_subscriptions", params)
+    subs = acting_client(actor=actor, client=client).list_all("/webhook_subscriptions", params)
     with transaction.atomic():
         for data in subs:
             upsert_webhook_subscription(data)
@@ -134,7 +129,7 @@ def webhook_subscriptions_refresh(
 def webhook_subscription_fetch(
     *, actor: Any = None, pd_id: str, client: PagerDutyClient | None = None
 ) -> WebhookSubscription | None:
-    data = _client(actor, client).get_entity(f"/webhook_subscriptions/{pd_id}")
+    data = acting_client(actor=actor, client=client).get_entity(f"/webhook_subscriptions/{pd_id}")
     return upsert_webhook_subscription(data)
 
 
@@ -164,7 +159,7 @@ def webhook_subscription_create(
         "description": description,
         "active": active,
     }
-    data = _client(actor, client).create("/webhook_subscriptions", entity)
+    data = acting_client(actor=actor, client=client).create("/webhook_subscriptions", entity)
     secret = (data.get("delivery_method") or {}).get("secret") or ""
     ours = selectors.is_portal_url(url)
     subscription = upsert_webhook_subscription(data, secret=secret if ours else None, created_by_portal=True)
@@ -188,14 +183,14 @@ def webhook_subscription_update(
         "description": description,
         "active": active,
     }
-    data = _client(actor, client).update(f"/webhook_subscriptions/{subscription.pd_id}", entity)
+    data = acting_client(actor=actor, client=client).update(f"/webhook_subscriptions/{subscription.pd_id}", entity)
     return upsert_webhook_subscription(data)
 
 
 def webhook_subscription_enable(
     *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
 ) -> WebhookSubscription:
-    body = _client(actor, client).post(f"/webhook_subscriptions/{subscription.pd_id}/enable")
+    body = acting_client(actor=actor, client=client).post(f"/webhook_subscriptions/{subscription.pd_id}/enable")
     data = body.get("webhook_subscription") if isinstance(body, dict) else None
     if data:
         return upsert_webhook_subscription(data)
@@ -206,7 +201,7 @@ def webhook_subscription_ping(
     *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
 ) -> None:
     """Ask PagerDuty to send a `pagey.ping` to the subscription's URL (it answers 202 and delivers later)."""
-    _client(actor, client).post(f"/webhook_subscriptions/{subscription.pd_id}/ping")
+    acting_client(actor=actor, client=client).post(f"/webhook_subscriptions/{subscription.pd_id}/ping")
 
 
 def webhook_subscription_delete(
@@ -214,7 +209,7 @@ def webhook_subscription_delete(
 ) -> None:
     # Already gone in PagerDuty (404): dropping our copy tells the truth.
     with contextlib.suppress(NotFound):
-        _client(actor, client).delete(f"/webhook_subscriptions/{subscription.pd_id}")
+        acting_client(actor=actor, client=client).delete(f"/webhook_subscriptions/{subscription.pd_id}")
     WebhookSubscription.objects.filter(pk=subscription.pk).delete()
 
 
@@ -226,7 +221,7 @@ class RemovalReport:
 
 def webhook_subscriptions_remove_portal(*, actor: Any = None, client: PagerDutyClient | None = None) -> RemovalReport:
     """Delete every subscription this portal created; subscriptions made elsewhere are never touched."""
-    client = _client(actor, client)
+    client = acting_client(actor=actor, client=client)
     report = RemovalReport()
     for subscription in WebhookSubscription.objects.filter(created_by_portal=True).order_by("pd_id"):
         try:

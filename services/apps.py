@@ -5,3 +5,6 @@ from django.apps import AppConfig
 
 class ServicesConfig(AppConfig):
     name = "services"
+
+    def ready(self) -> None:
+        from . import health  # noqa: F401 - registers the webhook subscription's /healthz check on import

@@ -1,14 +1,62 @@
-"""Mirror upserts for webhook subscriptions (services and policies go through incidents.mirror)."""
+"""Mirror upserts for services, escalation policies and webhook subscriptions (pdportal/mirror.py has the rules)."""
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from accounts.models import Team
 from pdportal import crypto
+from pdportal.mirror import Json, Refs, changed, fk, parse_time, ref_id, save, text
 
-from .models import WebhookSubscription
+from .models import EscalationPolicy, Service, WebhookSubscription
+
+
+def upsert_escalation_policy(
+    data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None
+) -> EscalationPolicy | None:
+    pd_id = ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {"name": text(data.get("name") or data.get("summary"), 255)}
+    if "description" in data:
+        fields["description"] = text(data.get("description"))
+    if "num_loops" in data:
+        fields["num_loops"] = max(int(data.get("num_loops") or 0), 0)
+    if "html_url" in data:
+        fields["html_url"] = text(data.get("html_url"), 200)
+    policy, applied = save(
+        EscalationPolicy, pd_id, fields, data=data, changed_at=changed(data, changed_at, "updated_at")
+    )
+    if policy is not None:
+        refs.remember(policy)
+        if applied and "teams" in data:
+            policy.teams.set(refs.pks(Team, data.get("teams") or []))
+    return policy
+
+
+def upsert_service(data: Json, *, changed_at: datetime | None = None, refs: Refs | None = None) -> Service | None:
+    pd_id = ref_id(data)
+    if not pd_id:
+        return None
+    refs = refs or Refs()
+    fields: dict[str, Any] = {"name": text(data.get("name") or data.get("summary"), 255)}
+    for key, limit in (("description", None), ("status", 32), ("html_url", 200)):
+        if key in data:
+            fields[key] = text(data.get(key), limit)
+    if "created_at" in data:
+        fields["created_at"] = parse_time(data.get("created_at"))
+    if "escalation_policy" in data:
+        fields["escalation_policy_id"] = fk(refs, EscalationPolicy, data.get("escalation_policy"))
+    service, applied = save(Service, pd_id, fields, data=data, changed_at=changed(data, changed_at, "updated_at"))
+    if service is not None:
+        refs.remember(service)
+        if applied and "teams" in data:
+            service.teams.set(refs.pks(Team, data.get("teams") or []))
+    return service
 
 
 def public_raw(data: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,8 @@ from pdportal.models import MirrorModel
 
 
 class EscalationPolicy(MirrorModel):
+    keeps_tombstone = True
+
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     num_loops = models.PositiveSmallIntegerField(default=0)
@@ -19,6 +21,8 @@ class EscalationPolicy(MirrorModel):
 
 
 class Service(MirrorModel):
+    keeps_tombstone = True
+
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     status = models.CharField(max_length=32, blank=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from accounts.clients import acting_client
 from accounts.models import PagerDutyUser
 from accounts.roles import is_portal_admin
 from pdportal.pagerduty import PagerDutyClient
@@ -27,15 +28,6 @@ class NotAllowed(Exception):
 class TakenPager:
     override_id: str
     schedule: Schedule | None
-
-
-def _client(actor: Any, client: PagerDutyClient | None) -> PagerDutyClient:
-    if client is not None:
-        return client
-    # Imported here: the identity layer's client factory reads the connection models at call time.
-    from accounts.clients import pagerduty_client_for
-
-    return pagerduty_client_for(user=actor, operation="schedule override")
 
 
 def may_override_for(*, actor: Any, user: PagerDutyUser) -> bool:
@@ -58,7 +50,7 @@ def take_pager(
         raise NotAllowed("Only PagerDuty admins and owners can put someone else on call.")
     if end <= start:
         raise NotAllowed("The override must end after it starts.")
-    pd = _client(actor, client)
+    pd = acting_client(actor=actor, client=client, operation="schedule override")
     override = pd.create_override(schedule.pd_id, user_id=user.pd_id, start=iso(start), end=iso(end))
     refreshed = schedule_refresh(client=pd, pd_id=schedule.pd_id)
     return TakenPager(override_id=str(override.get("id")), schedule=refreshed)
@@ -73,7 +65,7 @@ def override_delete(*, actor: Any, override: ScheduleOverride, client: PagerDuty
     """Delete (or, when under way, cut short) an override: one's own, or anyone's for an admin."""
     if not may_delete(actor=actor, override=override):
         raise NotAllowed("You can remove only your own overrides; an admin can remove anyone's.")
-    pd = _client(actor, client)
+    pd = acting_client(actor=actor, client=client, operation="schedule override")
     schedule_pd_id = override.schedule.pd_id
     pd.delete(f"/schedules/{schedule_pd_id}/overrides/{override.pd_id}")
     schedule_refresh(client=pd, pd_id=schedule_pd_id)

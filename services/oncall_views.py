@@ -16,6 +16,7 @@ from accounts.models import PagerDutyUser
 from accounts.roles import is_portal_admin, reader_required, responder_required
 from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyError
+from pdportal.webui import done, partial, refusal
 
 from . import oncall_actions as actions
 from . import oncall_selectors as selectors
@@ -23,7 +24,6 @@ from .models import ScheduleOverride
 from .oncall_forms import TakePagerForm
 from .oncall_mirror import ONCALL_STATE
 from .tasks import schedule_oncall_refresh
-from .webui import done, partial, refusal
 
 
 def _freshness() -> SyncState | None:

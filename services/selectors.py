@@ -11,7 +11,9 @@ from django.db.models.functions import Coalesce
 
 from accounts.visibility import Viewer, scope_of, teams_visible_to
 from pdportal import crypto
+from pdportal.models import WebhookEvent
 
+from .events import PING_EVENT_TYPE
 from .models import EscalationPolicy, Service, WebhookSubscription
 
 logger = logging.getLogger(__name__)
@@ -167,12 +169,8 @@ def webhook_signing_secrets() -> list[str]:
     return list(dict.fromkeys(secrets))
 
 
-def webhook_latest_ping(*, subscription: WebhookSubscription):
+def webhook_latest_ping(*, subscription: WebhookSubscription) -> WebhookEvent | None:
     """The latest `pagey.ping` received for this subscription (None until one arrives)."""
-    from incidents.models import WebhookEvent
-
-    from .events import PING_EVENT_TYPE
-
     return (
         WebhookEvent.objects.filter(event_type=PING_EVENT_TYPE, subscription_id=subscription.pd_id)
         .order_by("-received_at", "-id")

@@ -9,12 +9,12 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.roles import admin_required
 from pdportal.pagerduty import NotFound, PagerDutyError
+from pdportal.webui import confirm_delete, done, paginate, partial, query_without, refusal, save_form
 
 from . import actions, selectors
 from .events import INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
 from .forms import ServiceFilterForm, ServiceForm, WebhookSubscriptionForm
 from .models import Service, WebhookSubscription
-from .webui import confirm_delete, done, paginate, partial, query_without, refusal, save_form
 
 # -- services ----------------------------------------------------------------------------------------------------
 

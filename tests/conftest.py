@@ -88,6 +88,43 @@ def _portal_settings(settings, redis_url):
     portal_redis._client.cache_clear()
 
 
+def open_transactions() -> int:
+    """Transactions the code under test holds open: pytest-django's own per-test atomic blocks do not count."""
+    from django.db import connections
+
+    return sum(
+        1
+        for conn in connections.all(initialized_only=True)
+        for block in conn.atomic_blocks
+        if not getattr(block, "_from_testcase", False)
+    )
+
+
+class PagerDutyInsideTransaction(AssertionError):
+    """A PagerDuty request sent while the code held a database transaction open (DESIGN rule: never)."""
+
+
+@pytest.fixture
+def pagerduty_outside_transactions(monkeypatch):
+    """Fail the test when any PagerDuty request (REST, Events, OAuth revoke) leaves inside a database transaction:
+    on SQLite every other writer, the webhook receiver included, would wait on the network.
+
+    The one exception is the OAuth token refresh, which holds its grant's row lock on purpose: a refresh token
+    may be single-use, so two requests must never spend it at once (accounts/clients.py, access_token_for).
+    """
+    from pdportal.pagerduty.client import HttpTransport
+
+    send = HttpTransport.send
+
+    def guarded(self, method, url, *args, **kwargs):
+        refresh = url.endswith("/oauth/token") and "grant_type=refresh_token" in str(kwargs.get("data") or "")
+        if open_transactions() and not refresh:
+            raise PagerDutyInsideTransaction(f"{method} {url} was sent inside a database transaction")
+        return send(self, method, url, *args, **kwargs)
+
+    monkeypatch.setattr(HttpTransport, "send", guarded)
+
+
 @pytest.fixture
 def require_postgres(db):
     from django.db import connection

@@ -14,6 +14,8 @@ from typing import Any
 
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 SIGNATURE_VERSION = "v1"
+# The largest delivery accepted (PagerDuty's events are a few KiB; this bounds what a forged one can cost).
+MAX_BODY_BYTES = 256 * 1024
 
 
 class InvalidWebhook(ValueError):

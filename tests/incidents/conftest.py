@@ -73,3 +73,8 @@ def pick(mirrored, sandbox_client):
         return incident
 
     return choose
+
+
+@pytest.fixture(autouse=True)
+def _pagerduty_outside_transactions(pagerduty_outside_transactions):
+    """Every action path here reads PagerDuty first and then writes the mirror in one short transaction."""

@@ -318,7 +318,7 @@ def test_the_banner_names_the_tokens_user_or_the_account_key(api_key_mode):
     import responses as responses_lib
 
     from accounts.clients import account_client
-    from pdportal.devserver import account_identity
+    from incidents.bootstrap import account_identity
 
     api = "https://api.pagerduty.test"
     user = {
@@ -343,8 +343,8 @@ def test_the_banner_names_the_tokens_user_or_the_account_key(api_key_mode):
 @pytest.mark.django_db
 def test_a_new_sandbox_resets_the_mirror_of_the_old_one():
     from incidents import mirror
+    from incidents.bootstrap import reset_mirror
     from incidents.models import Incident
-    from pdportal.devserver import reset_mirror
     from pdportal.models import SyncState
     from tests.incidents.factories import alert_json, incident_json
 

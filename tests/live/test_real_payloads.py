@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from incidents.models import Incident, Note, StatusUpdate, WebhookEvent
+from incidents.models import Incident, Note, StatusUpdate
+from pdportal.models import WebhookEvent
 from services.models import Service
 from tests.live.conftest import body_of, mirror_hash, sample_paths
 

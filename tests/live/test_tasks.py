@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from incidents import tasks
-from incidents.models import Incident, LogEntry, WebhookEvent
-from pdportal.models import SyncState
+from incidents.models import Incident, LogEntry
+from pdportal.models import SyncState, WebhookEvent
 from pdportal.pagerduty import PagerDutyError, format_time
 from tests.live.conftest import mirror_hash, rest_incident
 

@@ -9,7 +9,9 @@ from unittest import mock
 import pytest
 
 from incidents import webhooks
-from incidents.models import Incident, WebhookEvent
+from incidents.models import Incident
+from pdportal.mirror import mark_deleted
+from pdportal.models import WebhookEvent
 from pdportal.pagerduty.webhooks import sign
 from tests.live.conftest import FIXTURES, OLD_SECRET, SECRET, body_of, incident_data, rest_incident, webhook
 
@@ -325,7 +327,7 @@ def test_it_keeps_a_user_deleted_in_the_portal_deleted_when_an_older_update_arri
 
     user = {"id": "PUSRDEL", "type": "user", "name": "Gone", "email": "gone@example.com"}
     mirror.upsert_user(user, changed_at=timezone.now() - timedelta(minutes=5))
-    mirror.mark_deleted(PagerDutyUser, "PUSRDEL")  # an admin's delete: the deletion time is now
+    mark_deleted(PagerDutyUser, "PUSRDEL")  # an admin's delete: the deletion time is now
     mirror.upsert_user(user, changed_at=timezone.now() - timedelta(minutes=1))
     assert not PagerDutyUser.objects.filter(pd_id="PUSRDEL").exists()
 

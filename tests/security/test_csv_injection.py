@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.audit import audit_recorder
-from services.webui import csv_safe
+from pdportal.webui import csv_safe
 
 pytestmark = pytest.mark.django_db
 

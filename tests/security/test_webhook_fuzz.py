@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.models import WebhookEvent
+from pdportal.models import WebhookEvent
 from pdportal.pagerduty.webhooks import sign
 
 pytestmark = pytest.mark.django_db

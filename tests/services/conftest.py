@@ -29,3 +29,8 @@ def admin_client(admin, client_as):
 def requests_to(sandbox, method: str, path: str) -> list[dict]:
     """The sandbox's log of requests with this method and exact path."""
     return [r for r in sandbox.requests_log(method=method) if r["path"] == path]
+
+
+@pytest.fixture(autouse=True)
+def _pagerduty_outside_transactions(pagerduty_outside_transactions):
+    """Every action path here reads PagerDuty first and then writes the mirror in one short transaction."""

@@ -9,8 +9,8 @@ from urllib.parse import parse_qs
 import pytest
 from django.utils import timezone
 
-from incidents.models import WebhookEvent
 from pdportal import crypto
+from pdportal.models import WebhookEvent
 from services import selectors
 from services.events import ALL_EVENT_TYPES, INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
 from services.models import Service, WebhookSubscription

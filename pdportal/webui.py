@@ -1,4 +1,4 @@
-"""Small view helpers shared by the admin pages (services/ and console/): refusals, partials, paging."""
+"""View helpers every app shares: PagerDuty refusals in words, partials, paging, redirects, CSV-safe cells."""
 
 from __future__ import annotations
 
