@@ -7,9 +7,18 @@ class IncidentsConfig(AppConfig):
     name = "incidents"
 
     def ready(self) -> None:
-        # The live layer's /healthz checks (worker, last sync, last webhook, subscription, sync lease) and the
-        # tasks outside tasks.py (outcome settling, the sync watchdog) register on import.
+        # The /healthz checks (worker, last sync, last webhook, sync lease) and the tasks outside tasks.py (outcome
+        # settling, the sync watchdog) register on import.
+        from celery.signals import worker_ready
+        from django.db.models.signals import post_save
+
         from accounts.signals import write_outcome_unknown
-        from incidents import outcomes, sync_watchdog, tasks, webhooks  # noqa: F401
+        from incidents import health, outcomes, signals, sync_watchdog, tasks, webhooks  # noqa: F401
 
         write_outcome_unknown.connect(outcomes.on_write_outcome_unknown, dispatch_uid="incidents.outcomes")
+        worker_ready.connect(
+            signals.bootstrap_on_worker_start, dispatch_uid="incidents.signals.bootstrap_on_worker_start"
+        )
+        post_save.connect(
+            signals.on_connection_saved, sender="accounts.Connection", dispatch_uid="incidents.signals.on_connection"
+        )

@@ -10,8 +10,10 @@ from celery import shared_task
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.clients import account_client
 from accounts.models import AuditEntry
 from incidents.models import Incident, Note
+from incidents.refetch import refetch_incident
 from pdportal.pagerduty import NetworkError, RateLimited, ServerError
 from pdportal.pagerduty.deadline import background
 
@@ -97,10 +99,6 @@ def settle_incident_writes(*, pd_id: str, by: str, final: bool = False) -> int:
 
 
 def _refetch_and_settle(*, pd_id: str, final: bool) -> int:
-    # Imported here: tasks imports this module's settle function for webhooks (no import cycle at load).
-    from accounts.clients import account_client
-    from incidents.tasks import refetch_incident
-
     with background():
         refetch_incident(client=account_client(), pd_id=pd_id)
     return settle_incident_writes(pd_id=pd_id, by="refetch", final=final)

@@ -13,6 +13,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from incidents import tasks
 from incidents.sync import SYNC_STATE, lease_name
 from pdportal import health, lease
 from pdportal.models import SyncState
@@ -38,9 +39,6 @@ def stalled_syncs() -> list[SyncState]:
 @shared_task(name="incidents.sync_watchdog.take_over_stalled_syncs", acks_late=True, ignore_result=True)
 def take_over_stalled_syncs() -> list[str]:
     """Mark each stalled sync and start a new run of it; returns the names taken over."""
-    # Imported here: tasks imports the sync module too, and the watchdog is loaded from the app's ready().
-    from incidents import tasks
-
     taken = []
     for state in stalled_syncs():
         step = (state.progress or {}).get("step") or "its start"

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from incidents import mirror
 from incidents.models import Incident
-from pdportal import health, live
+from pdportal import live
 from pdportal.mirror import mark_deleted
 from pdportal.models import WebhookEvent
 from pdportal.pagerduty import webhooks as pd_webhooks
@@ -614,23 +614,3 @@ _enqueued_at: dict[str, float] = {}
 
 def needs_enrichment(event_type: str) -> bool:
     return not event_type.startswith(NO_ENRICHMENT_PREFIXES)
-
-
-# -- /healthz -----------------------------------------------------------------------------------------------------
-
-
-@health.register("last_webhook")
-def check_last_webhook() -> dict:
-    latest = WebhookEvent.objects.order_by("-received_at").values("received_at", "event_type").first()
-    backlog = WebhookEvent.objects.filter(processed_at__isnull=True).count()
-    # Stored but not yet in the mirror: the consumer's queue (normally empty within a fraction of a second).
-    unapplied = WebhookEvent.objects.filter(applied_at__isnull=True).count()
-    if latest is None:
-        return {"ok": True, "received_at": None, "unprocessed": backlog, "unapplied": unapplied}
-    return {
-        "ok": True,
-        "received_at": latest["received_at"].isoformat(),
-        "event_type": latest["event_type"],
-        "unprocessed": backlog,
-        "unapplied": unapplied,
-    }

@@ -308,3 +308,19 @@ def _ensure(client: PagerDutyClient) -> EnsureResult:
         details.append("enabled (it was temporarily disabled)")
     subscription = upsert_webhook_subscription(data, created_by_portal=True)
     return EnsureResult(subscription=subscription, action="repaired" if details else "unchanged", details=details)
+
+
+def refresh_subscription_state(*, client: PagerDutyClient) -> None:
+    """Re-read the portal's own webhook subscriptions (one request each), so /healthz and the Webhooks page
+    notice when PagerDuty temporarily disabled delivery (the hourly registration check re-enables it)."""
+    for pd_id in WebhookSubscription.objects.filter(created_by_portal=True).values_list("pd_id", flat=True):
+        try:
+            data = client.get_entity(f"/webhook_subscriptions/{pd_id}")
+        except PagerDutyError as exc:
+            if exc.status == 404:
+                # Deleted in PagerDuty: no longer delivering; the registration check makes a new one.
+                WebhookSubscription.objects.filter(pd_id=pd_id).update(active=False)
+                continue
+            logger.warning("webhook subscription %s: state not refreshed: %s", pd_id, exc)
+            continue
+        upsert_webhook_subscription(data)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from incidents import tasks
+from incidents import signals, tasks
 from incidents.models import Incident, LogEntry
 from pdportal.models import SyncState, WebhookEvent
 from pdportal.pagerduty import PagerDutyError, format_time
@@ -238,11 +238,11 @@ def test_a_starting_worker_queues_the_initial_sync_and_the_webhook_check_once_co
         mock.patch("services.tasks.ensure_webhook_subscription.delay") as ensure,
         mock.patch("incidents.tasks.full_sync.delay") as sync,
     ):
-        assert tasks.bootstrap_on_worker_start() == []  # not connected: nothing to do yet
+        assert signals.bootstrap_on_worker_start() == []  # not connected: nothing to do yet
         settings.PAGERDUTY_API_TOKEN = "account-key"
-        assert tasks.bootstrap_on_worker_start() == ["ensure_webhook_subscription", "full_sync"]
+        assert signals.bootstrap_on_worker_start() == ["ensure_webhook_subscription", "full_sync"]
         SyncState.objects.create(name="initial_sync", status="done", watermark=WATERMARK)
-        assert tasks.bootstrap_on_worker_start() == ["ensure_webhook_subscription"]
+        assert signals.bootstrap_on_worker_start() == ["ensure_webhook_subscription"]
     assert ensure.call_count == 2 and sync.call_count == 1
 
 

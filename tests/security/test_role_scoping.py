@@ -377,7 +377,7 @@ def test_live_invalidations_carry_ids_never_titles(client, monkeypatch, settings
 
 
 def test_the_refetch_after_a_webhook_reads_a_team_known_only_by_reference(world, settings, api_key_mode):
-    from incidents import mirror, tasks
+    from incidents import mirror, refetch
     from pdportal.pagerduty import PagerDutyClient, RequestBudget
 
     mirror.upsert_team({"id": "PTNEW", "type": "team_reference", "summary": "New"})
@@ -391,11 +391,11 @@ def test_the_refetch_after_a_webhook_reads_a_team_known_only_by_reference(world,
             json={"team": {"id": "PTNEW", "type": "team", "name": "New", "default_role": "manager"}},
         )
         rsps.add(responses.GET, f"{API}/teams/PTGONE", status=404, json={"error": {"message": "Not Found"}})
-        assert tasks.read_unknown_teams(client=client) == 2
+        assert refetch.read_unknown_teams(client=client) == 2
     assert Team.objects.get(pd_id="PTNEW").default_role == "manager"
     assert Team.objects.get(pd_id="PTGONE").default_role == "none"
     with responses.RequestsMock():  # nothing left to ask about
-        assert tasks.read_unknown_teams(client=client) == 0
+        assert refetch.read_unknown_teams(client=client) == 0
 
 
 # -- the sandbox seed: a private team and the scoped roles, through a real sync ----------------------------------
