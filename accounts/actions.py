@@ -6,6 +6,8 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
+from allauth.account.models import EmailAddress
+from allauth.socialaccount.models import SocialAccount  # allauth's models load only once apps are ready
 from django.conf import settings
 from django.contrib.auth import get_user_model, logout
 from django.core.exceptions import PermissionDenied
@@ -18,8 +20,11 @@ from pdportal.pagerduty import Forbidden, NetworkError, NotFound, PagerDutyError
 from pdportal.pagerduty import oauth as pd_oauth
 
 from . import audit, clients, selectors
+from .errors import IdentityError
 from .mirror import upsert_user
 from .models import Connection, OAuthGrant, PagerDutyUser, Profile
+from .pagerduty.provider import account_subdomain
+from .roles import is_portal_admin
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -76,8 +81,6 @@ def signin_refusal(*, data: dict[str, Any]) -> str | None:
     PagerDuty lets other organisations authorise an OAuth app, so a valid sign-in alone does not prove the
     person belongs to this portal's account: check the subdomain, or look them up through the account connection.
     """
-    from .errors import IdentityError
-    from .pagerduty.provider import account_subdomain
 
     subdomain = account_subdomain(data)
     foreign = (
@@ -131,7 +134,6 @@ def signin_binding_refusal(*, sociallogin) -> str | None:
     PagerDuty's /users/me reported it for the token), or a brand-new one. Never an existing local account found
     any other way (an email somebody typed), and never one that also signs in with a password.
     """
-    from allauth.socialaccount.models import SocialAccount  # allauth's models load only once apps are ready
 
     pd_id = str((sociallogin.account.extra_data or {}).get("id") or "")
     refused = "This PagerDuty sign-in does not belong to the portal account it would enter. Ask a PD Portal admin."
@@ -166,7 +168,6 @@ def signin_complete(*, request, user, sociallogin) -> list[str]:
     The portal user is the one bound to this PagerDuty user id (accounts.adapter refused anything else); checked
     again here, because storing a grant on the wrong portal user hands that person's PagerDuty identity over.
     """
-    from .pagerduty.provider import account_subdomain
 
     data = dict(sociallogin.account.extra_data or {})
     granted = str(data.pop("_granted_scope", "") or "")
@@ -277,7 +278,6 @@ def pagerduty_disconnect(*, user) -> Disconnected:
 
 def _connect_first_admin(*, user) -> None:
     """With no API key and no connection yet, the first admin to sign in connects the portal for background jobs."""
-    from .roles import is_portal_admin
 
     if settings.PAGERDUTY_API_TOKEN or not is_portal_admin(user):
         return
@@ -330,7 +330,6 @@ def connection_disconnect(*, actor) -> Connection:
 
 def connection_check(*, connection: Connection | None = None) -> Connection:
     """Health check of the account connection (GET /abilities, which any valid key may call); stores the result."""
-    from .errors import IdentityError
 
     connection = connection or Connection.load()
     try:
@@ -375,7 +374,6 @@ def portal_user_create(
     The PagerDuty user is `pd_user` when the caller already found it, else it comes from the mirror, or from
     PagerDuty through the account connection when not mirrored. Raises ValueError when no PagerDuty user has it.
     """
-    from allauth.account.models import EmailAddress
 
     email = email.strip()
     pd_user = pd_user or pagerduty_user_by_email(email=email)
@@ -407,7 +405,6 @@ class LoginRefused(Exception):
 
 def portal_login_create(*, actor, email: str, password: str):
     """An admin creates a local login for the PagerDuty user with this email (API-key mode sign-in)."""
-    from allauth.socialaccount.models import SocialAccount
 
     existing = get_user_model().objects.filter(email__iexact=email.strip()).first()
     if existing is not None and SocialAccount.objects.filter(user=existing).exists():

@@ -5,11 +5,14 @@ from __future__ import annotations
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
+from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.base.constants import AuthError
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+
+from .actions import signin_binding_refusal, signin_refusal  # allauth imports adapters before models load
 
 PROVIDER_ID = "pagerduty"
 
@@ -66,8 +69,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             if app.provider != PROVIDER_ID
         ]
         if provider in (None, PROVIDER_ID) and settings.PAGERDUTY_CLIENT_ID:
-            from allauth.socialaccount.models import SocialApp
-
             # Built from the live settings (not import-time SOCIALACCOUNT_PROVIDERS) so no SocialApp row is needed.
             app = SocialApp(
                 provider=PROVIDER_ID,
@@ -92,7 +93,6 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
         """
         if sociallogin.account.provider != PROVIDER_ID:
             return
-        from .actions import signin_binding_refusal, signin_refusal  # allauth imports adapters before models load
 
         data = dict(sociallogin.account.extra_data or {})
         reason = signin_refusal(data=data) or signin_binding_refusal(sociallogin=sociallogin)

@@ -7,6 +7,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
+        # why: these import the app's models, which Django loads only after every app config (AppRegistryNotReady)
         from pdportal import live
 
         from . import health, signals  # noqa: F401 - health registers its /healthz check on import

@@ -8,11 +8,15 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.dispatch import Signal
 
 from .models import AuditEntry
-from .signals import write_outcome_unknown
 
 logger = logging.getLogger("pdportal.accounts")
+
+# Sent with `entry` (an AuditEntry) when PagerDuty did not answer a write that may have reached it; the incidents
+# app queues a refetch to settle it (accounts cannot import incidents: layers point down).
+write_outcome_unknown = Signal()
 
 _ID = re.compile(r"^[A-Z0-9]{5,}$")
 

@@ -6,7 +6,9 @@ from django.http import HttpRequest
 
 from pdportal.health import register, set_detail_gate
 
+from .models import Connection
 from .roles import is_portal_admin
+from .selectors import connection_mode
 
 
 def admins_see_details(request: HttpRequest) -> bool:
@@ -19,8 +21,6 @@ set_detail_gate(admins_see_details)
 
 @register("pagerduty_connection")
 def check_pagerduty_connection() -> dict:
-    from .models import Connection
-    from .selectors import connection_mode
 
     try:
         mode = str(connection_mode())

@@ -14,7 +14,10 @@ from django.utils import timezone
 
 from pdportal.pagerduty import Unauthorized
 
+from .clients import revoke_grant
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
+from .models import OAuthGrant, Profile
+from .selectors import SESSION_IDENTITY_KEY, session_identity  # selectors import models
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -43,8 +46,6 @@ class SessionIdentityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and hasattr(request, "session"):
-            from .selectors import SESSION_IDENTITY_KEY, session_identity  # selectors import models
-
             current = session_identity(user=user)
             stamp = request.session.get(SESSION_IDENTITY_KEY)
             if stamp is None:
@@ -67,8 +68,6 @@ class TimezoneMiddleware:
         zone = None
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated:
-            from .models import Profile
-
             try:
                 zone = _valid_zone(user.profile.time_zone)
             except Profile.DoesNotExist:
@@ -103,8 +102,6 @@ class ReauthenticationMiddleware:
 
     def _unauthorized(self, request: HttpRequest, exception: Unauthorized) -> HttpResponse:
         user = getattr(request, "user", None)
-        from .clients import revoke_grant
-        from .models import OAuthGrant
 
         signed_in = user is not None and user.is_authenticated
         # Same rule as pagerduty_client_for: a password login acted with the account key, never a grant stored on it,

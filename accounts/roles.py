@@ -6,9 +6,12 @@ import enum
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+
+from .models import Profile
 
 
 class PortalRole(enum.StrEnum):
@@ -41,7 +44,6 @@ def portal_role(user: Any) -> PortalRole | None:
     """
     if user is None or not getattr(user, "is_authenticated", False) or not getattr(user, "is_active", True):
         return None
-    from .models import Profile
 
     role: PortalRole | None = None
     try:
@@ -113,7 +115,6 @@ def roles(request: HttpRequest) -> dict[str, Any]:
     """Context processor: `can_act` gates action buttons, `is_portal_admin` gates admin links."""
     user = getattr(request, "user", None)
     role = portal_role(user)
-    from django.conf import settings
 
     return {
         "pagerduty_signin": bool(settings.PAGERDUTY_CLIENT_ID),

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from allauth.account.signals import user_logged_in  # allauth's signals module imports its models
 from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 from django.db.models.signals import post_save
-from django.dispatch import Signal, receiver
+from django.dispatch import receiver
 
-# Sent with `entry` (an AuditEntry) when PagerDuty did not answer a write that may have reached it; the incidents
-# app queues a refetch to settle it (accounts cannot import incidents: layers point down).
-write_outcome_unknown = Signal()
+from .actions import (
+    session_bind,  # signals connect in AppConfig.ready, before actions may import models
+    signin_complete,
+)
+from .models import Profile
 
 
 @receiver(post_save, sender=settings.AUTH_USER_MODEL, dispatch_uid="accounts.create_profile")
 def create_profile(sender, instance, created, raw=False, **kwargs):
     if created and not raw:
-        from .models import Profile
-
         Profile.objects.get_or_create(user=instance)
 
 
@@ -24,7 +27,6 @@ def sync_profile_role(sender, instance, raw=False, **kwargs):
     """A role change mirrored from PagerDuty changes what the linked portal login may do."""
     if raw or not instance.role:
         return
-    from .models import Profile
 
     Profile.objects.filter(pd_user=instance).exclude(role=instance.role).update(role=instance.role)
 
@@ -33,9 +35,6 @@ def _on_login(sender, request, user, sociallogin=None, **kwargs):
     """After a PagerDuty sign-in, mirror who they are and keep their grant; warn when PagerDuty granted less."""
     if sociallogin is None or sociallogin.account.provider != "pagerduty":
         return
-    from django.contrib import messages
-
-    from .actions import signin_complete
 
     missing = signin_complete(request=request, user=user, sociallogin=sociallogin)
     if missing:
@@ -51,14 +50,11 @@ def _bind_session(sender, request, user, **kwargs):
     """Every sign-in (password, PagerDuty, or a test's force_login) stamps its session with who it acts as."""
     if request is None:
         return
-    from .actions import session_bind  # signals connect in AppConfig.ready, before actions may import models
 
     session_bind(request=request, user=user)
 
 
 def connect_allauth_signals() -> None:
-    from allauth.account.signals import user_logged_in  # allauth's signals module imports its models
-    from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 
     django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
     user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

@@ -2,12 +2,13 @@
 
 from celery import shared_task
 
+from .actions import connection_check
+from .selectors import connection_mode
+
 
 @shared_task(name="accounts.tasks.check_connection", acks_late=True, ignore_result=True)
 def check_connection() -> None:
     """GET /abilities with the account connection; the result (and PagerDuty's error) is shown on /settings/."""
-    from .actions import connection_check
-    from .selectors import connection_mode
 
     if connection_mode() == "none":
         return

@@ -16,6 +16,7 @@ from accounts.audit import describe_write
 from accounts.clients import acting_client
 from accounts.models import AuditEntry, PagerDutyUser
 from incidents import mirror
+from incidents.models import StatusUpdateTemplate
 from pdportal import live
 from pdportal.mirror import mark_deleted
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, redact_body, redact_headers, redact_url
@@ -110,7 +111,6 @@ def template_update(*, actor: Any, template: Any, payload: dict[str, Any], clien
 
 
 def template_delete(*, actor: Any, template: Any, client: PagerDutyClient | None = None) -> None:
-    from incidents.models import StatusUpdateTemplate
 
     acting_client(actor=actor, client=client).delete(f"/templates/{template.pd_id}")
     mark_deleted(StatusUpdateTemplate, template.pd_id)

@@ -13,7 +13,7 @@ from django.db.models import Q, QuerySet
 
 from accounts.models import AuditEntry, PagerDutyUser
 from accounts.visibility import Viewer, people_visible_to
-from incidents.models import Incident
+from incidents.models import Incident, StatusUpdateTemplate
 from incidents.selectors import incidents_visible_to
 from services.models import Service
 
@@ -34,7 +34,6 @@ def user_get(*, viewer: Viewer, pd_id: str) -> PagerDutyUser | None:
 
 def template_list(*, query: str = "", sort_by: str = "name", ordered_ids: list[str] | None = None):
     """Templates from the mirror; `ordered_ids` (PagerDuty's answer) keeps PagerDuty's order and selection."""
-    from incidents.models import StatusUpdateTemplate
 
     qs = StatusUpdateTemplate.objects.all()
     if ordered_ids is not None:
@@ -49,7 +48,6 @@ def template_list(*, query: str = "", sort_by: str = "name", ordered_ids: list[s
 
 
 def template_get(*, pd_id: str):
-    from incidents.models import StatusUpdateTemplate
 
     return StatusUpdateTemplate.objects.filter(pd_id=pd_id).first()
 

@@ -17,7 +17,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.audit import record_local
-from accounts.clients import acting_client
+from accounts.clients import acting_client, events_client
 from accounts.errors import NoAccountConnection
 from accounts.models import Connection
 from accounts.selectors import connection_mode
@@ -30,6 +30,7 @@ from incidents.selectors import (
     find_incident,
     incidents_visible_to,
     notifications_visible_to,
+    pd_user_of,
 )
 from incidents.tasks import schedule_full_sync
 from pdportal import live
@@ -308,7 +309,6 @@ def responders_request(
     *, actor: Any, incident: Incident, user_ids: Sequence[str] = (), policy_ids: Sequence[str] = (), message: str
 ) -> dict[str, Any]:
     """Ask users and/or escalation policies to join (POST /incidents/{id}/responder_requests)."""
-    from incidents.selectors import pd_user_of
 
     requester = pd_user_of(actor)
     if requester is None:
@@ -627,7 +627,6 @@ def incident_create(
 
 def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Events API v2 Send Event (trigger, acknowledge or resolve); returns PagerDuty's answer (dedup_key…)."""
-    from accounts.clients import events_client
 
     payload: dict[str, Any] | None = None
     if data["event_action"] == "trigger":
@@ -648,7 +647,6 @@ def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
 
 def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     """Send Change Event (Events API v2 /v2/change/enqueue)."""
-    from accounts.clients import events_client
 
     return events_client(user=actor).send_change_event(
         routing_key=data["routing_key"],

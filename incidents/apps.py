@@ -1,6 +1,8 @@
 """App config for incidents."""
 
+from celery.signals import worker_ready
 from django.apps import AppConfig
+from django.db.models.signals import post_save
 
 
 class IncidentsConfig(AppConfig):
@@ -9,10 +11,8 @@ class IncidentsConfig(AppConfig):
     def ready(self) -> None:
         # The /healthz checks (worker, last sync, last webhook, sync lease) and the tasks outside tasks.py (outcome
         # settling, the sync watchdog) register on import.
-        from celery.signals import worker_ready
-        from django.db.models.signals import post_save
-
-        from accounts.signals import write_outcome_unknown
+        # why: these import the apps' models, which Django loads only after every app config (AppRegistryNotReady)
+        from accounts.audit import write_outcome_unknown
         from incidents import health, outcomes, signals, sync_watchdog, tasks, webhooks  # noqa: F401
 
         write_outcome_unknown.connect(outcomes.on_write_outcome_unknown, dispatch_uid="incidents.outcomes")

@@ -14,7 +14,7 @@ from accounts.clients import account_client
 from accounts.models import AuditEntry
 from incidents.models import Incident, Note
 from incidents.refetch import refetch_incident
-from pdportal.pagerduty import NetworkError, RateLimited, ServerError
+from pdportal.pagerduty import TRANSIENT
 from pdportal.pagerduty.deadline import background
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ NOT_APPLIED = "not_applied"
 # request well within this; until then a slow write may still land, so "not yet" must not be read as "no").
 GIVE_UP_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 50
-TRANSIENT = (NetworkError, ServerError, RateLimited)
 
 # Incident fields whose requested value can be read back from PagerDuty's incident as it is.
 _SCALARS = ("status", "urgency", "title", "escalation_level")

@@ -1,4 +1,5 @@
-"""Celery tasks of the incidents mirror: full sync, reconcile, webhook enrichment and the unprocessed-event sweep.
+"""Celery tasks of the incidents mirror: full sync, reconcile and the unprocessed-event sweep (webhook enrichment,
+queued by the consumer, lives beside it in incidents/webhooks.py).
 
 The work itself lives with its subject (incidents/refetch.py, incidents/sync.py, incidents/webhooks.py); the
 signals that start tasks are in incidents/signals.py, the /healthz checks in incidents/health.py.
@@ -9,7 +10,6 @@ with acks_late, and is enqueued with transaction.on_commit by its callers (see t
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -20,12 +20,12 @@ from django.utils import timezone
 from accounts.clients import account_client
 from incidents import mirror
 from incidents.models import Incident
-from incidents.outcomes import settle_incident_writes
 from incidents.refetch import publish_incidents, refetch_incident
 from incidents.sync import sync_all
+from incidents.webhooks import drain, needs_enrichment, reapply_pending
 from pdportal import lease, live
 from pdportal.models import SyncState, WebhookEvent
-from pdportal.pagerduty import NetworkError, RateLimited, ServerError, format_time
+from pdportal.pagerduty import TRANSIENT, format_time
 from services.actions import refresh_subscription_state
 from services.tasks import ensure_webhook_subscription
 
@@ -45,47 +45,9 @@ SWEEP_BATCH = 200
 # Sweeps that try an event failing with a non-transient error before it is given up (processed, error kept).
 SWEEP_MAX_ATTEMPTS = 3
 
-TRANSIENT = (NetworkError, ServerError, RateLimited)
-
 
 # Overlapping runs of a task exclude each other through a lease with a heartbeat (pdportal/lease.py).
 _single_flight = lease.hold
-
-
-@shared_task(
-    name="incidents.tasks.enrich_incident",
-    acks_late=True,
-    ignore_result=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=120,
-    max_retries=6,
-)
-def enrich_incident(pd_id: str) -> None:
-    """After a webhook: refetch what its payload lacks (alerts, notes, log entries) and mark the events processed."""
-    from incidents.webhooks import enrichment_pending_key
-    from pdportal.redis import get_redis
-
-    # Clear the pending mark before noting the start: an event arriving from now on queues its own refetch,
-    # and every event received before `started` is covered by this one.
-    with contextlib.suppress(Exception):
-        get_redis().delete(enrichment_pending_key(pd_id))
-    started = timezone.now()
-    pending = WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started)
-    latest_type = pending.order_by("-occurred_at", "-pk").values_list("event_type", flat=True).first()
-    client = account_client()
-    refetch_incident(client=client, pd_id=pd_id)
-    from incidents.webhooks import reapply_pending
-
-    reapply_pending(pd_id=pd_id, received_before=started)
-    settle_incident_writes(pd_id=pd_id, by="webhook")  # a write PagerDuty did not answer shows up here
-    # Every event received before the refetch began is covered by what the refetch read.
-    WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
-        processed_at=timezone.now()
-    )
-    # Named after the event that caused it, with the refetched assignees: a page that could not tell from the
-    # webhook payload whom the incident is assigned to can still notify the right person (pages dedupe).
-    publish_incidents([pd_id], latest_type or "enriched")
 
 
 @shared_task(name="incidents.tasks.sweep_webhook_events", bind=True, acks_late=True, ignore_result=True)
@@ -99,8 +61,6 @@ def sweep_webhook_events(self, *, grace_seconds: float | None = None) -> int:
     events: taken oldest first, one poison event must not hold back every later one.
     """
     grace = SWEEP_GRACE if grace_seconds is None else timedelta(seconds=grace_seconds)
-    from incidents.webhooks import drain  # why: webhooks imports this module's tasks
-
     # The backup consumer: events stored while no web process drained them (its thread died, or
     # WEBHOOK_CONSUMER=sweep) are applied and published first, in occurred_at order.
     drain()
@@ -115,7 +75,6 @@ def sweep_webhook_events(self, *, grace_seconds: float | None = None) -> int:
         )
         if not pending:
             return 0
-        from incidents.webhooks import needs_enrichment, reapply_pending
 
         client = None
         processed = 0

@@ -17,17 +17,25 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from celery import shared_task
 from django.conf import settings
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, close_old_connections, connection, transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
+from accounts.clients import account_client
 from incidents import mirror
 from incidents.models import Incident
+from incidents.outcomes import settle_incident_writes
+from incidents.refetch import publish_incidents, refetch_incident
 from pdportal import live
 from pdportal.mirror import mark_deleted
 from pdportal.models import WebhookEvent
+from pdportal.pagerduty import TRANSIENT
 from pdportal.pagerduty import webhooks as pd_webhooks
-from pdportal.redis import warn_unavailable
+from pdportal.redis import breaker, get_fast_redis, get_redis, warn_unavailable
+from services.models import Service
+from services.selectors import webhook_signing_secrets
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +62,6 @@ _secrets_cache: tuple[float, tuple[str, ...]] | None = None
 
 
 def _load_secrets() -> tuple[str, ...]:
-    from services.selectors import webhook_signing_secrets
 
     found = list(webhook_signing_secrets())
     # Subscriptions made outside the portal: extra accepted secrets from the environment.
@@ -128,7 +135,6 @@ class _OneByOneRefs(mirror.Refs):
 
 def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
     """Apply one parsed event to the mirror (guarded by changed_at); never calls PagerDuty."""
-    from services.models import Service
 
     data = event.data
     kind = str(data.get("type") or "")
@@ -496,7 +502,6 @@ class Consumer:
         self._wake.set()
 
     def _run(self) -> None:
-        from django.db import close_old_connections
 
         while True:
             woken = self._wake.wait(self.IDLE_SECONDS)
@@ -526,7 +531,6 @@ class Consumer:
         return total
 
     def _after(self, batch: Batch) -> None:
-        from pdportal.redis import breaker
 
         for key, applied in batch.messages.items():
             waiting = self._unpublished.setdefault(key, Applied(topic=applied.topic))
@@ -574,9 +578,6 @@ def drain() -> int:
 
 def _enqueue_enrichment(pd_id: str) -> bool:
     """Queue one refetch per burst of events about an incident; False when Redis or the broker is unavailable."""
-    from incidents.tasks import enrich_incident  # why: tasks imports this module
-    from pdportal.redis import breaker, get_fast_redis
-
     now = time.monotonic()
     if now - _enqueued_at.get(pd_id, -ENRICH_DELAY_SECONDS) < ENRICH_DELAY_SECONDS:
         return True  # queued by this process moments ago and not started yet (its countdown runs)
@@ -594,8 +595,6 @@ def _enqueue_enrichment(pd_id: str) -> bool:
         # picked up by the sweep.
         enrich_incident.apply_async(args=[pd_id], countdown=ENRICH_DELAY_SECONDS, retry=False)
     except Exception as exc:
-        from kombu.exceptions import OperationalError  # why: only the consumer enqueues
-
         if isinstance(exc, OperationalError | OSError):
             breaker.failed()
         logger.warning("broker unavailable; enrichment of %s left to the sweep", pd_id, exc_info=True)
@@ -614,3 +613,39 @@ _enqueued_at: dict[str, float] = {}
 
 def needs_enrichment(event_type: str) -> bool:
     return not event_type.startswith(NO_ENRICHMENT_PREFIXES)
+
+
+# -- enrichment: the refetch the consumer queues ---------------------------------------------------------------
+
+
+@shared_task(
+    name="incidents.tasks.enrich_incident",
+    acks_late=True,
+    ignore_result=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    max_retries=6,
+)
+def enrich_incident(pd_id: str) -> None:
+    """After a webhook: refetch what its payload lacks (alerts, notes, log entries) and mark the events processed."""
+
+    # Clear the pending mark before noting the start: an event arriving from now on queues its own refetch,
+    # and every event received before `started` is covered by this one.
+    with contextlib.suppress(Exception):
+        get_redis().delete(enrichment_pending_key(pd_id))
+    started = timezone.now()
+    pending = WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started)
+    latest_type = pending.order_by("-occurred_at", "-pk").values_list("event_type", flat=True).first()
+    client = account_client()
+    refetch_incident(client=client, pd_id=pd_id)
+
+    reapply_pending(pd_id=pd_id, received_before=started)
+    settle_incident_writes(pd_id=pd_id, by="webhook")  # a write PagerDuty did not answer shows up here
+    # Every event received before the refetch began is covered by what the refetch read.
+    WebhookEvent.objects.filter(resource_id=pd_id, processed_at__isnull=True, received_at__lte=started).update(
+        processed_at=timezone.now()
+    )
+    # Named after the event that caused it, with the refetched assignees: a page that could not tell from the
+    # webhook payload whom the incident is assigned to can still notify the right person (pages dedupe).
+    publish_incidents([pd_id], latest_type or "enriched")

@@ -8,4 +8,5 @@ class PortalConfig(AppConfig):
     verbose_name = "PD Portal"
 
     def ready(self) -> None:
+        # why: Django's checks registry is filled once the apps are ready, not at import
         from . import checks  # noqa: F401  (registers the deployment checks)

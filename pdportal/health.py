@@ -13,6 +13,8 @@ from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest
 
+from pdportal.redis import get_redis
+
 Check = Callable[[], dict]
 _CHECKS: dict[str, Check] = {}
 
@@ -63,7 +65,6 @@ def check_database() -> dict:
 def check_redis() -> dict:
     if not settings.REDIS_URL:
         return {"ok": False, "error": "REDIS_URL is not set"}
-    from pdportal.redis import get_redis
 
     started = time.perf_counter()
     try:

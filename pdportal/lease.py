@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 from django.conf import settings
 
-from pdportal.redis import warn_unavailable
+from pdportal.redis import get_redis, warn_unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +45,6 @@ def lease_seconds() -> int:
 
 
 def _redis():
-    # Imported here: the Redis pool is read from settings at call time (tests point it elsewhere).
-    from pdportal.redis import get_redis
 
     return get_redis()
 

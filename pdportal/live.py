@@ -18,13 +18,15 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING
 
+import redis.asyncio as aredis
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
 from django.db import close_old_connections, connections
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from redis.connection import parse_url
 
-from pdportal.redis import warn_unavailable
+from pdportal.redis import breaker, get_fast_redis, get_redis, warn_unavailable
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
@@ -46,8 +48,6 @@ RECONNECT_SECONDS = 1.0
 
 @functools.cache
 def _channel_for(url: str) -> str:
-    from redis.connection import parse_url
-
     # Pub/sub channels are global to a Redis server, unlike keys: portals (or test runs) sharing a server on
     # different database numbers must not hear each other's invalidations.
     db = int(parse_url(url).get("db") or 0) if url.startswith(("redis://", "rediss://")) else 0
@@ -78,7 +78,6 @@ def publish(
     """
     if not settings.REDIS_URL:
         return None
-    from pdportal.redis import breaker, get_fast_redis
 
     message = {"topic": topic, "ids": sorted(set(ids)), "event": event, "at": time.time()}
     if assignees:
@@ -153,7 +152,6 @@ class Hub:
             conn.offer({"resync": True})
 
     async def _run(self) -> None:
-        import redis.asyncio as aredis
 
         first = True
         while True:
@@ -235,7 +233,6 @@ def heartbeat_seconds() -> float:
 
 def _replay_sync(last_event_id: str | None) -> tuple[list[tuple[str, dict]], bool, str | None]:
     """Messages after `last_event_id` from the stream, whether the browser must resync, and the newest id."""
-    from pdportal.redis import get_redis
 
     client = get_redis()
     newest = client.xrevrange(STREAM, count=1)

@@ -11,7 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.clients import acting_client
-from pdportal import live
+from pdportal import crypto, live
 from pdportal.mirror import mark_deleted
 from pdportal.pagerduty import NotFound, PagerDutyClient, PagerDutyError
 
@@ -241,7 +241,6 @@ class EnsureResult:
 
 
 def _usable_secret(pd_id: str) -> bool:
-    from pdportal import crypto
 
     row = WebhookSubscription.objects.filter(pd_id=pd_id, created_by_portal=True).exclude(secret="").first()
     if row is None:

@@ -6,6 +6,15 @@ import logging
 
 from celery import shared_task
 from django.conf import settings
+from django.db import transaction
+
+from accounts.clients import account_client
+from accounts.errors import NoAccountConnection
+from pdportal.models import SyncState
+from pdportal.pagerduty import PagerDutyError
+
+from .actions import webhook_subscription_ensure
+from .oncall_mirror import ONCALL_STATE, oncalls_refresh
 
 logger = logging.getLogger(__name__)
 
@@ -13,11 +22,6 @@ logger = logging.getLogger(__name__)
 @shared_task(name="services.tasks.ensure_webhook_subscription", acks_late=True, ignore_result=True)
 def ensure_webhook_subscription() -> str:
     """Create or repair the account subscription to PORTAL_URL/hooks/pagerduty/ (idempotent; safe to repeat)."""
-    from accounts.clients import account_client
-    from accounts.errors import NoAccountConnection
-    from pdportal.pagerduty import PagerDutyError
-
-    from .actions import webhook_subscription_ensure
 
     if not settings.PAGERDUTY_WEBHOOKS:
         # PagerDuty cannot reach PORTAL_URL: a subscription would only fail and be disabled. Reconcile follows
@@ -40,13 +44,6 @@ def ensure_webhook_subscription() -> str:
 @shared_task(name="services.tasks.refresh_oncalls", acks_late=True, ignore_result=True)
 def refresh_oncalls() -> str:
     """Re-read who is on call (GET /oncalls) and the stalest schedules; idempotent, so a repeat is harmless."""
-    # Imported at run time: accounts' client factory and the mirror pull in Django models.
-    from accounts.clients import account_client
-    from accounts.errors import NoAccountConnection
-    from pdportal.models import SyncState
-    from pdportal.pagerduty import PagerDutyError
-
-    from .oncall_mirror import ONCALL_STATE, oncalls_refresh
 
     try:
         result = oncalls_refresh(client=account_client())
@@ -63,6 +60,5 @@ def refresh_oncalls() -> str:
 
 def schedule_oncall_refresh() -> None:
     """Ask the worker for a refresh once the current transaction (if any) commits."""
-    from django.db import transaction
 
     transaction.on_commit(lambda: refresh_oncalls.delay())

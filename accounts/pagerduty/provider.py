@@ -6,6 +6,7 @@ from urllib.parse import urlparse
 
 from allauth.socialaccount.providers.base import ProviderAccount
 from allauth.socialaccount.providers.oauth2.provider import OAuth2Provider
+from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 from django.conf import settings
 
 from .views import PagerDutyOAuth2Adapter
@@ -42,7 +43,6 @@ class PagerDutyProvider(OAuth2Provider):
     pkce_enabled_default = True
 
     def get_pkce_params(self) -> dict:
-        from allauth.socialaccount.providers.oauth2.utils import generate_code_challenge
 
         return generate_code_challenge()
 

@@ -5,6 +5,7 @@ from .budget import RequestBudget, budget_for
 from .client import PagerDutyClient, RawResponse
 from .deadline import deadline
 from .errors import (
+    TRANSIENT,
     Conflict,
     DeadlineExceeded,
     Forbidden,
@@ -22,6 +23,7 @@ from .pages import TooManyRecords, format_time, iter_pages, list_all
 from .redact import redact, redact_body, redact_headers, redact_url
 
 __all__ = [
+    "TRANSIENT",
     "Conflict",
     "DeadlineExceeded",
     "EventsClient",

@@ -26,8 +26,9 @@ from .errors import (
     NetworkError,
     PagerDutyError,
     error_from_response,
+    parse_error_body,
 )
-from .pages import format_time
+from .pages import format_time, iter_pages, list_all
 from .redact import redact_body, redact_headers, redact_params, redact_url
 from .wrappers import lookup as lookup_wrapper
 
@@ -672,13 +673,11 @@ class PagerDutyClient(HttpTransport):
 
     def list_all(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any) -> list[dict[str, Any]]:
         """Every record of a list endpoint (see pages.list_all)."""
-        from .pages import list_all
 
         return list_all(self, path, params, **kw)
 
     def iter_pages(self, path: str, params: Mapping[str, Any] | None = None, **kw: Any):
         """Pages of a list endpoint, in order (see pages.iter_pages)."""
-        from .pages import iter_pages
 
         return iter_pages(self, path, params, **kw)
 
@@ -816,6 +815,5 @@ class PagerDutyClient(HttpTransport):
 
 
 def _describe(resp: RawResponse) -> tuple[str, int | None, list[str]]:
-    from .errors import parse_error_body
 
     return parse_error_body(resp.content, resp.status)

@@ -95,6 +95,10 @@ class NetworkError(PagerDutyError):
     outcome_unknown: bool = False
 
 
+# Failures worth retrying later (the network, PagerDuty's 5xx, a 429): a task retries these, and records the rest.
+TRANSIENT = (NetworkError, ServerError, RateLimited)
+
+
 class DeadlineExceeded(NetworkError):
     """PagerDuty did not answer within the overall deadline of a person's request (retries included)."""
 

@@ -111,7 +111,7 @@ def post_webhook(client, request):
             from unittest import mock
 
             from incidents import webhooks
-            from incidents.tasks import enrich_incident
+            from incidents.webhooks import enrich_incident
 
             # Its refetch runs (eagerly) only against the fake PagerDuty, or where the test watches the queue.
             run_refetch = "fake_pd" in request.fixturenames if enrich is None else enrich

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from incidents import tasks
+from incidents import tasks, webhooks
 from incidents.models import Incident, LogEntry
 from pdportal.models import SyncState
 from tests.live.conftest import mirror_hash
@@ -44,9 +44,9 @@ def test_sync_reconcile_and_enrichment_follow_the_sandbox_and_replaying_them_cha
     assert incident.status == "acknowledged"
     assert LogEntry.objects.filter(incident=incident, type="acknowledge_log_entry").exists()
 
-    tasks.enrich_incident(pd_id)
+    webhooks.enrich_incident(pd_id)
     settled = mirror_hash()
-    tasks.enrich_incident(pd_id)
+    webhooks.enrich_incident(pd_id)
     tasks.reconcile()
     assert mirror_hash() == settled
     # The full sync reads lists where enrichment reads single objects: both must store the same bytes.

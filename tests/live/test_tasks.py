@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.utils import timezone
 
-from incidents import signals, tasks
+from incidents import signals, tasks, webhooks
 from incidents.models import Incident, LogEntry
 from pdportal.models import SyncState, WebhookEvent
 from pdportal.pagerduty import PagerDutyError, format_time
@@ -93,9 +93,9 @@ def test_full_sync_records_progress_and_tells_pages_to_resync(fake_pd):
 
 def test_enrichment_is_idempotent(fake_pd):
     fake_pd.incidents["PENR1"] = rest_incident("PENR1", updated_at="2026-11-20T10:00:00Z")
-    tasks.enrich_incident("PENR1")
+    webhooks.enrich_incident("PENR1")
     first = mirror_hash()
-    tasks.enrich_incident("PENR1")
+    webhooks.enrich_incident("PENR1")
     assert mirror_hash() == first
     assert Incident.objects.get(pd_id="PENR1").alerts.count() == 1
 
@@ -110,7 +110,7 @@ def test_a_refetch_in_the_same_second_as_the_last_webhook_still_applies(fake_pd)
         changed_at=datetime(2026, 11, 20, 10, 0, 0, 400_000, tzinfo=UTC),
     )
     fake_pd.incidents["PSEC1"] = rest_incident("PSEC1", status="resolved", updated_at="2026-11-20T10:00:00Z")
-    tasks.enrich_incident("PSEC1")
+    webhooks.enrich_incident("PSEC1")
     incident = Incident.objects.get(pd_id="PSEC1")
     assert incident.status == "resolved"
     assert incident.changed_at == datetime(2026, 11, 20, 10, 0, 0, 400_000, tzinfo=UTC)
@@ -126,12 +126,12 @@ def test_an_older_refetch_does_not_regress_a_newer_row(fake_pd):
         changed_at=datetime(2026, 11, 20, 10, 0, 5, tzinfo=UTC),
     )
     fake_pd.incidents["POLD1"] = rest_incident("POLD1", status="triggered", updated_at="2026-11-20T10:00:03Z")
-    tasks.enrich_incident("POLD1")
+    webhooks.enrich_incident("POLD1")
     assert Incident.objects.get(pd_id="POLD1").status == "resolved"
 
 
 def test_every_task_acknowledges_late():
-    for task in (tasks.full_sync, tasks.reconcile, tasks.sweep_webhook_events, tasks.enrich_incident):
+    for task in (tasks.full_sync, tasks.reconcile, tasks.sweep_webhook_events, webhooks.enrich_incident):
         assert task.acks_late is True, task.name
 
 
@@ -227,7 +227,7 @@ def test_enrichment_does_not_replay_an_incident_event_the_refetch_superseded(
         assert post_webhook(acked).status_code == 202
     # Resolved 400 ms later; that webhook is still on its way, but the refetch already sees it.
     fake_pd.incidents["PSUP1"] = rest_incident("PSUP1", status="resolved", updated_at="2026-11-20T10:00:00Z")
-    tasks.enrich_incident("PSUP1")
+    webhooks.enrich_incident("PSUP1")
     assert Incident.objects.get(pd_id="PSUP1").status == "resolved"
     assert WebhookEvent.objects.get(event_id="01EVTSUPERSEDED").processed_at is not None
 

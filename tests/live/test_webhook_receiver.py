@@ -231,7 +231,7 @@ def test_with_the_broker_down_the_event_is_kept_and_the_sweep_processes_it(
     from incidents.tasks import sweep_webhook_events
 
     with (
-        mock.patch("incidents.tasks.enrich_incident.apply_async", side_effect=OperationalError("broker down")),
+        mock.patch("incidents.webhooks.enrich_incident.apply_async", side_effect=OperationalError("broker down")),
         django_capture_on_commit_callbacks(execute=True),
     ):
         response = post_webhook(_triggered())
@@ -262,7 +262,7 @@ def test_a_note_for_an_unknown_incident_waits_for_the_enrichment(
 
 
 def test_a_burst_of_events_about_one_incident_queues_one_refetch(post_webhook, django_capture_on_commit_callbacks):
-    with mock.patch("incidents.tasks.enrich_incident.apply_async") as apply_async:
+    with mock.patch("incidents.webhooks.enrich_incident.apply_async") as apply_async:
         for n, status in enumerate(["triggered", "acknowledged", "resolved"]):
             document = webhook(
                 f"incident.{status}",

@@ -7,7 +7,10 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
+from accounts.clients import account_client
+from accounts.errors import IdentityError
 from incidents import sync
+from pdportal.pagerduty import PagerDutyError
 
 BAR_WIDTH = 30
 
@@ -63,9 +66,6 @@ class Command(BaseCommand):
         parser.add_argument("--concurrency", type=int, default=None, help="parallel page requests")
 
     def handle(self, *args, **options):
-        from accounts.clients import account_client
-        from accounts.errors import IdentityError
-        from pdportal.pagerduty import PagerDutyError
 
         if not 1 <= options["days"] <= 180:
             raise CommandError("--days must be between 1 and 180 (PagerDuty's incident list limit is 6 months)")
