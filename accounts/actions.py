@@ -10,6 +10,7 @@ from allauth.account.models import EmailAddress
 from allauth.socialaccount.models import SocialAccount  # allauth's models load only once apps are ready
 from django.conf import settings
 from django.contrib.auth import get_user_model, logout
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import F
@@ -22,7 +23,7 @@ from pdportal.pagerduty import oauth as pd_oauth
 from . import audit, clients, selectors
 from .errors import IdentityError
 from .mirror import upsert_user
-from .models import Connection, OAuthGrant, PagerDutyUser, Profile
+from .models import Actor, Connection, OAuthGrant, PagerDutyUser, Profile
 from .pagerduty.provider import account_subdomain
 from .roles import is_portal_admin
 
@@ -290,7 +291,7 @@ def _connect_first_admin(*, user) -> None:
     connection.save()
 
 
-def connection_use_api_key(*, actor, api_key: str) -> Connection:
+def connection_use_api_key(*, actor: Actor, api_key: str) -> Connection:
     """Store an account API key (encrypted) as the account connection, after checking it with PagerDuty."""
     connection = Connection.load()
     connection.mode = Connection.Mode.API_KEY
@@ -302,7 +303,7 @@ def connection_use_api_key(*, actor, api_key: str) -> Connection:
     return connection
 
 
-def connection_use_oauth(*, actor) -> Connection:
+def connection_use_oauth(*, actor: Actor) -> Connection:
     """Use the acting admin's own PagerDuty grant for background jobs."""
     connection = Connection.load()
     connection.mode = Connection.Mode.OAUTH
@@ -315,7 +316,7 @@ def connection_use_oauth(*, actor) -> Connection:
     return connection
 
 
-def connection_disconnect(*, actor) -> Connection:
+def connection_disconnect(*, actor: Actor) -> Connection:
     connection = Connection.load()
     connection.mode = Connection.Mode.NONE
     connection.api_key = ""
@@ -403,7 +404,7 @@ class LoginRefused(Exception):
     """A change to a portal login that the portal itself refuses (the message says why)."""
 
 
-def portal_login_create(*, actor, email: str, password: str):
+def portal_login_create(*, actor: Actor, email: str, password: str):
     """An admin creates a local login for the PagerDuty user with this email (API-key mode sign-in)."""
 
     existing = get_user_model().objects.filter(email__iexact=email.strip()).first()
@@ -426,19 +427,19 @@ def _role_of(user) -> str:
     return Profile.objects.filter(user=user).values_list("role", flat=True).first() or ""
 
 
-def _check_may_manage(*, actor, login) -> None:
+def _check_may_manage(*, actor: Actor, login: AbstractBaseUser) -> None:
     if _role_of(login) == "owner" and _role_of(actor) != "owner":
         raise LoginRefused("Only the PagerDuty account owner may change the owner's portal login.")
 
 
-def portal_login_set_password(*, actor, user, password: str) -> None:
+def portal_login_set_password(*, actor: Actor, user: AbstractBaseUser, password: str) -> None:
     _check_may_manage(actor=actor, login=user)
     user.set_password(password)
     user.save(update_fields=["password"])
     audit.record_local(actor=actor, operation="Set portal login password", target=user.get_username())
 
 
-def portal_login_set_active(*, actor, user, active: bool) -> None:
+def portal_login_set_active(*, actor: Actor, user: AbstractBaseUser, active: bool) -> None:
     """Switch a login off or on. A switched-off login is signed out at its next request and cannot sign in."""
     if not active and user.pk == actor.pk:
         raise LoginRefused("You cannot switch off your own login.")

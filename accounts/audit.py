@@ -7,10 +7,9 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.dispatch import Signal
 
-from .models import AuditEntry
+from .models import Actor, AuditEntry
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -98,12 +97,12 @@ def describe_action(*, method: str, shape: str, body: Any) -> str:
     return f"{_VERBS.get(method, method)} {noun}"
 
 
-def audit_label(user: Any | None) -> str:
+def audit_label(user: Actor | None) -> str:
     """Who an audit entry names: the person's email (or login), or the portal itself for background work."""
     return (getattr(user, "email", "") or user.get_username()) if user is not None else "PD Portal (background)"
 
 
-def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[str, Any]], None]:
+def audit_recorder(*, user: Actor | None, operation: str = "") -> Callable[[dict[str, Any]], None]:
     """The client's on_write callback: one AuditEntry per write, successful or not."""
     label = audit_label(user)
 
@@ -139,7 +138,7 @@ def audit_recorder(*, user: Any | None, operation: str = "") -> Callable[[dict[s
     return record
 
 
-def record_local(*, actor: AbstractBaseUser | None, operation: str, target: str, **fields: Any) -> AuditEntry:
+def record_local(*, actor: Actor | None, operation: str, target: str, **fields: Any) -> AuditEntry:
     """Audit a change the portal makes to its own security settings (no PagerDuty write of its own to record)."""
     entry = AuditEntry.objects.create(
         actor=actor, actor_label=audit_label(actor)[:255], operation=operation, target=target[:255], **fields

@@ -30,7 +30,7 @@ from pdportal.redis import get_redis
 
 from .audit import audit_recorder
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
-from .models import Connection, OAuthGrant, Profile
+from .models import Actor, Connection, OAuthGrant, Profile
 from .selectors import oauth_enabled, stored_connection
 
 logger = logging.getLogger("pdportal.accounts")
@@ -208,7 +208,7 @@ def api_key() -> str:
     return ""
 
 
-def pagerduty_email(*, user: Any) -> str | None:
+def pagerduty_email(*, user: Actor) -> str | None:
     try:
         profile = user.profile
     except Profile.DoesNotExist:
@@ -218,7 +218,7 @@ def pagerduty_email(*, user: Any) -> str | None:
     return None
 
 
-def pagerduty_client_for(*, user: Any, operation: str = "") -> PagerDutyClient:
+def pagerduty_client_for(*, user: Actor, operation: str = "") -> PagerDutyClient:
     """A client acting as this person: their OAuth token, or the account key with `From: <their email>`.
 
     Raises ReauthenticationRequired (grant revoked/expired), NotLinked (no PagerDuty user to act as),
@@ -278,7 +278,7 @@ def account_client() -> PagerDutyClient:
     raise NoAccountConnection()
 
 
-def events_client(*, user: Any | None = None) -> EventsClient:
+def events_client(*, user: Actor | None = None) -> EventsClient:
     """Events API v2 client (routing keys authenticate each event; no REST token involved).
 
     Each event sent is audited under `user` (None: the portal itself), like a REST write.

@@ -4,9 +4,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 from django.db import models
 
 from pdportal.models import MirrorModel
+
+# The person an action is done for, or a page is read by: request.user (signed in, or anonymous on a public page).
+type Actor = AbstractBaseUser | AnonymousUser
 
 
 class Team(MirrorModel):

@@ -11,7 +11,7 @@ from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 
-from .models import Profile
+from .models import Actor, Profile
 
 
 class PortalRole(enum.StrEnum):
@@ -37,7 +37,7 @@ def role_for_pagerduty_role(pd_role: str | None) -> PortalRole | None:
     return PAGERDUTY_ROLES.get((pd_role or "").strip().lower())
 
 
-def portal_role(user: Any) -> PortalRole | None:
+def portal_role(user: Actor) -> PortalRole | None:
     """The person's portal role, or None when anonymous or not linked to a PagerDuty user.
 
     An unlinked superuser is ADMIN so that the first administrator can connect the portal to PagerDuty.
@@ -57,11 +57,11 @@ def portal_role(user: Any) -> PortalRole | None:
     return role
 
 
-def can_act(user: Any) -> bool:
+def can_act(user: Actor) -> bool:
     return portal_role(user) in (PortalRole.RESPONDER, PortalRole.ADMIN)
 
 
-def is_portal_admin(user: Any) -> bool:
+def is_portal_admin(user: Actor) -> bool:
     return portal_role(user) == PortalRole.ADMIN
 
 

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from pdportal import health
 from pdportal.models import SyncState
 
-from .models import Connection, OAuthGrant, Profile
+from .models import Actor, Connection, OAuthGrant, PagerDutyUser, Profile
 
 
 def stored_connection() -> Connection | None:
@@ -39,7 +39,7 @@ def oauth_enabled() -> bool:
 SESSION_IDENTITY_KEY = "pdportal_identity"
 
 
-def session_identity(*, user: Any) -> str:
+def session_identity(*, user: Actor) -> str:
     """The stamp a session of this person carries: the PagerDuty user it acts as, and the profile's epoch.
 
     accounts.middleware ends a session whose stamp differs: the person was relinked, switched off or disconnected.
@@ -51,7 +51,13 @@ def session_identity(*, user: Any) -> str:
     return f"{profile.pd_user_id or 'none'}:{profile.session_epoch}"
 
 
-def my_teams(*, user: Any) -> list:
+def pd_user_of(user: Actor) -> PagerDutyUser | None:
+    """The mirrored PagerDuty user the portal user is linked to, if any."""
+    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
+    return getattr(profile, "pd_user", None) if profile is not None else None
+
+
+def my_teams(*, user: Actor) -> list:
     """The person's PagerDuty teams (for "my teams" filters); empty when not linked."""
     try:
         profile = user.profile
@@ -62,12 +68,12 @@ def my_teams(*, user: Any) -> list:
     return list(profile.pd_user.teams.all())
 
 
-def my_team_ids(*, user: Any) -> list[str]:
+def my_team_ids(*, user: Actor) -> list[str]:
     """PagerDuty ids of the person's teams."""
     return [team.pd_id for team in my_teams(user=user)]
 
 
-def settings_overview(*, user: Any) -> dict[str, Any]:
+def settings_overview(*, user: Actor) -> dict[str, Any]:
     """What the Settings page shows: the account connection, its health, the webhook subscription, the OAuth app."""
     connection = stored_connection() or Connection(pk=1)
     return {

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from accounts.audit import describe_write
 from accounts.clients import acting_client
-from accounts.models import AuditEntry, PagerDutyUser
+from accounts.models import Actor, AuditEntry, PagerDutyUser
 from incidents import mirror
 from incidents.models import StatusUpdateTemplate
 from pdportal import live
@@ -32,7 +32,7 @@ LIST_PAGE = 100
 # -- users -------------------------------------------------------------------------------------------------------
 
 
-def users_refresh(*, actor: Any, query: str = "", team_id: str = "", client: PagerDutyClient | None = None) -> list:
+def users_refresh(*, actor: Actor, query: str = "", team_id: str = "", client: PagerDutyClient | None = None) -> list:
     """List Users with the page's filters into the mirror; returns their ids in PagerDuty's order."""
     params: dict[str, Any] = {"limit": LIST_PAGE, "query": query or None}
     if team_id:
@@ -45,7 +45,7 @@ def users_refresh(*, actor: Any, query: str = "", team_id: str = "", client: Pag
     return [u["id"] for u in users if u.get("id")]
 
 
-def user_fetch(*, actor: Any, pd_id: str, client: PagerDutyClient | None = None) -> PagerDutyUser | None:
+def user_fetch(*, actor: Actor, pd_id: str, client: PagerDutyClient | None = None) -> PagerDutyUser | None:
     """Get User with contact methods, notification rules and teams (kept in the mirror's raw copy)."""
     data = acting_client(actor=actor, client=client).get_entity(f"/users/{pd_id}", {"include[]": USER_INCLUDES})
     with transaction.atomic():
@@ -59,7 +59,7 @@ def _publish_users(ids: list[str], event: str = "changed") -> None:
     transaction.on_commit(lambda: live.publish(topic="user", ids=ids, event=event))
 
 
-def user_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None) -> PagerDutyUser:
+def user_create(*, actor: Actor, payload: dict[str, Any], client: PagerDutyClient | None = None) -> PagerDutyUser:
     data = acting_client(actor=actor, client=client).create("/users", payload)
     with transaction.atomic():
         user = mirror.upsert_user(data)
@@ -68,7 +68,7 @@ def user_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient 
 
 
 def user_update(
-    *, actor: Any, user: PagerDutyUser, payload: dict[str, Any], client: PagerDutyClient | None = None
+    *, actor: Actor, user: PagerDutyUser, payload: dict[str, Any], client: PagerDutyClient | None = None
 ) -> PagerDutyUser:
     data = acting_client(actor=actor, client=client).update(f"/users/{user.pd_id}", payload)
     with transaction.atomic():
@@ -77,7 +77,7 @@ def user_update(
     return updated
 
 
-def user_delete(*, actor: Any, user: PagerDutyUser, client: PagerDutyClient | None = None) -> None:
+def user_delete(*, actor: Actor, user: PagerDutyUser, client: PagerDutyClient | None = None) -> None:
     acting_client(actor=actor, client=client).delete(f"/users/{user.pd_id}")
     with transaction.atomic():
         mark_deleted(PagerDutyUser, user.pd_id)
@@ -88,7 +88,7 @@ def user_delete(*, actor: Any, user: PagerDutyUser, client: PagerDutyClient | No
 
 
 def templates_refresh(
-    *, actor: Any, query: str = "", sort_by: str = "name", client: PagerDutyClient | None = None
+    *, actor: Actor, query: str = "", sort_by: str = "name", client: PagerDutyClient | None = None
 ) -> list[str]:
     """List Templates (query, sort) into the mirror; returns their ids in PagerDuty's order."""
     params = {"limit": LIST_PAGE, "query": query or None, "sort_by": sort_by or None, "template_type": "status_update"}
@@ -100,17 +100,19 @@ def templates_refresh(
     return [t["id"] for t in templates if t.get("id")]
 
 
-def template_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None):
+def template_create(*, actor: Actor, payload: dict[str, Any], client: PagerDutyClient | None = None):
     data = acting_client(actor=actor, client=client).create("/templates", payload)
     return mirror.upsert_template(data)
 
 
-def template_update(*, actor: Any, template: Any, payload: dict[str, Any], client: PagerDutyClient | None = None):
+def template_update(
+    *, actor: Actor, template: StatusUpdateTemplate, payload: dict[str, Any], client: PagerDutyClient | None = None
+):
     data = acting_client(actor=actor, client=client).update(f"/templates/{template.pd_id}", payload)
     return mirror.upsert_template(data)
 
 
-def template_delete(*, actor: Any, template: Any, client: PagerDutyClient | None = None) -> None:
+def template_delete(*, actor: Actor, template: StatusUpdateTemplate, client: PagerDutyClient | None = None) -> None:
 
     acting_client(actor=actor, client=client).delete(f"/templates/{template.pd_id}")
     mark_deleted(StatusUpdateTemplate, template.pd_id)
@@ -137,7 +139,12 @@ def _messages(value: Any, prefix: str = "") -> list[str]:
 
 
 def template_render(
-    *, actor: Any, template: Any, incident_id: str, message: str = "", client: PagerDutyClient | None = None
+    *,
+    actor: Actor,
+    template: StatusUpdateTemplate,
+    incident_id: str,
+    message: str = "",
+    client: PagerDutyClient | None = None,
 ) -> RenderedPreview:
     """Render Template against an incident: PagerDuty's rendered fields with its warnings and errors."""
     body = acting_client(actor=actor, client=client).render_template(
@@ -232,18 +239,18 @@ def _debug_view(req: ConsoleRequest, *, client: PagerDutyClient, url: str, heade
     }
 
 
-def _store_download(actor: Any, content: bytes, content_type: str) -> str:
+def _store_download(actor: Actor, content: bytes, content_type: str) -> str:
     key = secrets.token_urlsafe(16)
     cache.set(f"apiconsole:{actor.pk}:{key}", (content, content_type), DOWNLOAD_SECONDS)
     return key
 
 
-def console_download(*, actor: Any, key: str) -> tuple[bytes, str] | None:
+def console_download(*, actor: Actor, key: str) -> tuple[bytes, str] | None:
     """A binary console response kept for a short while, only for the person who made the call."""
     return cache.get(f"apiconsole:{actor.pk}:{key}")
 
 
-def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyClient | None = None) -> ConsoleResult:
+def api_console_call(*, actor: Actor, request: ConsoleRequest, client: PagerDutyClient | None = None) -> ConsoleResult:
     """Send one raw request to a configured PagerDuty host as this person; every call lands in the audit log.
 
     Raises selectors.ForeignHost (before anything is sent) when the target is not a PagerDuty host.
@@ -318,7 +325,7 @@ def api_console_call(*, actor: Any, request: ConsoleRequest, client: PagerDutyCl
     return result
 
 
-def _fill_body(result: ConsoleResult, actor: Any, content: bytes, response_type: str) -> None:
+def _fill_body(result: ConsoleResult, actor: Actor, content: bytes, response_type: str) -> None:
     if response_type == "binary":
         if len(content) <= MAX_DOWNLOAD_BYTES:
             result.download_key = _store_download(actor, content, result.content_type or "application/octet-stream")
@@ -337,7 +344,7 @@ def _fill_body(result: ConsoleResult, actor: Any, content: bytes, response_type:
 
 
 def _audit_read(
-    actor: Any,
+    actor: Actor,
     method: str,
     target: ConsoleTarget,
     operation: str,

@@ -19,8 +19,8 @@ from django.utils import timezone
 from accounts.audit import record_local
 from accounts.clients import acting_client, events_client
 from accounts.errors import NoAccountConnection
-from accounts.models import Connection
-from accounts.selectors import connection_mode
+from accounts.models import Actor, Connection
+from accounts.selectors import connection_mode, pd_user_of
 from accounts.visibility import scope_of
 from incidents import mirror
 from incidents.models import Alert, ChangeEvent, Incident
@@ -30,7 +30,6 @@ from incidents.selectors import (
     find_incident,
     incidents_visible_to,
     notifications_visible_to,
-    pd_user_of,
 )
 from incidents.tasks import schedule_full_sync
 from pdportal import live
@@ -106,7 +105,7 @@ def _policy_ref(pd_id: str) -> dict[str, str]:
 # -- single incident ----------------------------------------------------------------------------------------------
 
 
-def incident_update(*, actor: Any, incident: Incident, changes: dict[str, Any]) -> Incident:
+def incident_update(*, actor: Actor, incident: Incident, changes: dict[str, Any]) -> Incident:
     """Update Incident (PUT /incidents/{id}) with these changes, then mirror PagerDuty's answer."""
     client = acting_client(actor=actor)
     path, entity = f"/incidents/{incident.pd_id}", {"type": "incident_reference", **changes}
@@ -136,7 +135,7 @@ def _clock(value: str | None) -> str:
     return timezone.localtime(at).strftime("%H:%M") if at else "an unknown time"
 
 
-def incident_check_status(*, actor: Any, incident: Incident, action: str, expected: str) -> None:
+def incident_check_status(*, actor: Actor, incident: Incident, action: str, expected: str) -> None:
     """Refuse `action` when PagerDuty's incident left `expected` (the status the page showed) for one where the
     action means something else; nothing is changed in PagerDuty then, and the mirror takes PagerDuty's answer.
 
@@ -166,23 +165,23 @@ def incident_check_status(*, actor: Any, incident: Incident, action: str, expect
     )
 
 
-def incident_acknowledge(*, actor: Any, incident: Incident) -> Incident:
+def incident_acknowledge(*, actor: Actor, incident: Incident) -> Incident:
     return incident_update(actor=actor, incident=incident, changes={"status": "acknowledged"})
 
 
-def incident_resolve(*, actor: Any, incident: Incident, resolution: str = "") -> Incident:
+def incident_resolve(*, actor: Actor, incident: Incident, resolution: str = "") -> Incident:
     changes: dict[str, Any] = {"status": "resolved"}
     if resolution.strip():
         changes["resolution"] = resolution.strip()
     return incident_update(actor=actor, incident=incident, changes=changes)
 
 
-def incident_retrigger(*, actor: Any, incident: Incident) -> Incident:
+def incident_retrigger(*, actor: Actor, incident: Incident) -> Incident:
     return incident_update(actor=actor, incident=incident, changes={"status": "triggered"})
 
 
 def incident_reassign(
-    *, actor: Any, incident: Incident, user_ids: Sequence[str] = (), escalation_policy_id: str | None = None
+    *, actor: Actor, incident: Incident, user_ids: Sequence[str] = (), escalation_policy_id: str | None = None
 ) -> Incident:
     if bool(user_ids) == bool(escalation_policy_id):
         raise ActionRefused("Reassign to users or to one escalation policy.")
@@ -193,13 +192,13 @@ def incident_reassign(
     return incident_update(actor=actor, incident=incident, changes=changes)
 
 
-def incident_escalate(*, actor: Any, incident: Incident, level: int) -> Incident:
+def incident_escalate(*, actor: Actor, incident: Incident, level: int) -> Incident:
     return incident_update(actor=actor, incident=incident, changes={"escalation_level": int(level)})
 
 
 def incident_set_fields(
     *,
-    actor: Any,
+    actor: Actor,
     incident: Incident,
     title: str | None = None,
     priority_id: str | None = None,
@@ -221,7 +220,7 @@ def incident_set_fields(
     return incident_update(actor=actor, incident=incident, changes=changes)
 
 
-def incident_snooze(*, actor: Any, incident: Incident, seconds: int) -> Incident:
+def incident_snooze(*, actor: Actor, incident: Incident, seconds: int) -> Incident:
     """Snooze (POST /incidents/{id}/snooze); like PagerDuty, only an acknowledged incident can be snoozed."""
     if incident.status != Incident.Status.ACKNOWLEDGED:
         raise ActionRefused("Only an acknowledged incident can be snoozed.")
@@ -230,7 +229,7 @@ def incident_snooze(*, actor: Any, incident: Incident, seconds: int) -> Incident
     return _finish(client, data)
 
 
-def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) -> Incident:
+def incident_merge(*, actor: Actor, incident: Incident, sources: Sequence[str]) -> Incident:
     """Merge other incidents into this one (PUT /incidents/{id}/merge); the sources resolve in PagerDuty.
 
     `sources` are PagerDuty ids or incident numbers ("#12" or "12"); numbers are looked up in the mirror.
@@ -263,7 +262,7 @@ def incident_merge(*, actor: Any, incident: Incident, sources: Sequence[str]) ->
     return target
 
 
-def _merge_source_ids(actor: Any, refs: Iterable[str]) -> list[str]:
+def _merge_source_ids(actor: Actor, refs: Iterable[str]) -> list[str]:
     sees_everything = scope_of(actor).unrestricted
     ids = []
     for ref in (r.strip() for r in refs):
@@ -293,7 +292,7 @@ def _sync_alerts(client: PagerDutyClient, incident: Incident) -> None:
         mirror.refresh_search_text(incident)
 
 
-def note_create(*, actor: Any, incident: Incident, content: str) -> Any:
+def note_create(*, actor: Actor, incident: Incident, content: str) -> Any:
     """Create Incident Note, then mirror the note PagerDuty returns."""
     if not content.strip():
         raise ActionRefused("A note cannot be empty.")
@@ -306,7 +305,7 @@ def note_create(*, actor: Any, incident: Incident, content: str) -> Any:
 
 
 def responders_request(
-    *, actor: Any, incident: Incident, user_ids: Sequence[str] = (), policy_ids: Sequence[str] = (), message: str
+    *, actor: Actor, incident: Incident, user_ids: Sequence[str] = (), policy_ids: Sequence[str] = (), message: str
 ) -> dict[str, Any]:
     """Ask users and/or escalation policies to join (POST /incidents/{id}/responder_requests)."""
 
@@ -327,7 +326,7 @@ def responders_request(
 
 def status_update_publish(
     *,
-    actor: Any,
+    actor: Actor,
     incident: Incident,
     message: str,
     subject: str | None = None,
@@ -346,7 +345,9 @@ def status_update_publish(
     return update
 
 
-def template_render(*, actor: Any, template_id: str, incident: Incident, message: str | None = None) -> dict[str, str]:
+def template_render(
+    *, actor: Actor, template_id: str, incident: Incident, message: str | None = None
+) -> dict[str, str]:
     """Render Template for this incident: {message, email_subject, email_body} as PagerDuty fills them in."""
     client = acting_client(actor=actor)
     body = client.render_template(template_id, incident_id=incident.pd_id, message=message or None)
@@ -357,7 +358,7 @@ def template_render(*, actor: Any, template_id: str, incident: Incident, message
 # -- alerts ---------------------------------------------------------------------------------------------------------
 
 
-def alert_resolve(*, actor: Any, incident: Incident, alert_id: str) -> Alert | None:
+def alert_resolve(*, actor: Actor, incident: Incident, alert_id: str) -> Alert | None:
     """Update Incident Alert: resolve one alert."""
     client = acting_client(actor=actor)
     data = client.update(
@@ -367,7 +368,7 @@ def alert_resolve(*, actor: Any, incident: Incident, alert_id: str) -> Alert | N
 
 
 def alerts_manage(
-    *, actor: Any, incident: Incident, alert_ids: Sequence[str], resolve: bool = False, target: Incident | None = None
+    *, actor: Actor, incident: Incident, alert_ids: Sequence[str], resolve: bool = False, target: Incident | None = None
 ) -> list[Alert | None]:
     """Manage Incident Alerts (PUT /incidents/{id}/alerts): resolve several, or move them to another incident."""
     if not alert_ids:
@@ -531,7 +532,7 @@ def _bulk_put(
     return [(item["id"], by_id.get(item["id"])) for item in items]
 
 
-def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, params: dict[str, Any]) -> BulkResult:
+def incidents_bulk(*, actor: Actor, incident_ids: Sequence[str], action: str, params: dict[str, Any]) -> BulkResult:
     """Manage Incidents (PUT /incidents) in chunks of 250, reporting every incident's outcome.
 
     Resolved incidents are skipped for actions that need an open one ("already resolved"): by the mirror, by
@@ -592,7 +593,7 @@ def incidents_bulk(*, actor: Any, incident_ids: Sequence[str], action: str, para
 
 def incident_create(
     *,
-    actor: Any,
+    actor: Actor,
     title: str,
     service_id: str,
     urgency: str = "",
@@ -625,7 +626,7 @@ def incident_create(
     return _finish(client, data)
 
 
-def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def event_send(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Events API v2 Send Event (trigger, acknowledge or resolve); returns PagerDuty's answer (dedup_key…)."""
 
     payload: dict[str, Any] | None = None
@@ -645,7 +646,7 @@ def event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
+def change_event_send(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     """Send Change Event (Events API v2 /v2/change/enqueue)."""
 
     return events_client(user=actor).send_change_event(
@@ -658,7 +659,7 @@ def change_event_send(*, actor: Any, data: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def change_event_update(*, actor: Any, event: ChangeEvent, data: dict[str, Any]) -> ChangeEvent | None:
+def change_event_update(*, actor: Actor, event: ChangeEvent, data: dict[str, Any]) -> ChangeEvent | None:
     """Update Change Event (PUT /change_events/{id}), then mirror PagerDuty's answer.
 
     Only `summary` and `custom_details` are writable (the spec marks everything else readOnly). Custom details
@@ -676,7 +677,7 @@ def change_event_update(*, actor: Any, event: ChangeEvent, data: dict[str, Any])
 # -- live reads that also refresh the mirror ------------------------------------------------------------------------
 
 
-def priorities_fetch(*, actor: Any) -> list[Any]:
+def priorities_fetch(*, actor: Actor) -> list[Any]:
     """List Priorities with the person's identity and refresh the mirror every priority picker reads."""
     client = acting_client(actor=actor)
     items = client.list_all("/priorities", concurrency=2)
@@ -720,7 +721,7 @@ class ChangeEventPage:
         return self.more and self.page >= CHANGE_EVENTS_MAX_PAGE
 
 
-def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPage:
+def change_events_fetch(*, actor: Actor, filters: dict[str, Any]) -> ChangeEventPage:
     """List Change Events (team, integration, since/until filters), one page of 100 at `filters["page"]`, mirrored."""
     params: dict[str, Any] = {}
     if filters.get("team"):
@@ -752,7 +753,7 @@ def change_events_fetch(*, actor: Any, filters: dict[str, Any]) -> ChangeEventPa
     )
 
 
-def change_event_fetch(*, actor: Any, pd_id: str) -> ChangeEvent | None:
+def change_event_fetch(*, actor: Actor, pd_id: str) -> ChangeEvent | None:
     """Get Change Event and mirror it."""
     client = acting_client(actor=actor)
     data = client.get_entity(f"/change_events/{pd_id}")
@@ -760,7 +761,7 @@ def change_event_fetch(*, actor: Any, pd_id: str) -> ChangeEvent | None:
         return mirror.upsert_change_event(data)
 
 
-def notifications_fetch(*, actor: Any, filters: dict[str, Any]) -> list[dict[str, Any]]:
+def notifications_fetch(*, actor: Actor, filters: dict[str, Any]) -> list[dict[str, Any]]:
     """List Notifications between since and until (PagerDuty: at most 3 months), newest first; not mirrored."""
     params: dict[str, Any] = {
         "since": format_time(filters["since"]),

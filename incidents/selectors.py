@@ -10,7 +10,8 @@ from typing import Any
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import PagerDutyUser
+from accounts.models import Actor
+from accounts.selectors import pd_user_of
 from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
 from incidents.forms import SORTS
 from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdate, StatusUpdateTemplate
@@ -23,12 +24,6 @@ from services.selectors import (
 
 DEFAULT_PER_PAGE = 50
 CHANGE_EVENT_WINDOW = timedelta(hours=6)
-
-
-def pd_user_of(user: Any) -> PagerDutyUser | None:
-    """The mirrored PagerDuty user the portal user is linked to, if any."""
-    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
-    return getattr(profile, "pd_user", None) if profile is not None else None
 
 
 # -- visibility: what each person may see (accounts.visibility has PagerDuty's rules) -------------------------------
@@ -106,7 +101,7 @@ def _team_filter(team_ids: list[str]) -> Exists:
     return Exists(through.objects.filter(incident_id=OuterRef("pk"), team__pd_id__in=team_ids))
 
 
-def filtered_incidents(*, filters: dict[str, Any], user: Any) -> QuerySet[Incident]:
+def filtered_incidents(*, filters: dict[str, Any], user: Actor) -> QuerySet[Incident]:
     """The incidents matching the list's filters (cleaned IncidentFilterForm data) that `user` may see, unsorted."""
     qs = incidents_visible_to(viewer=user)
     if filters.get("status"):
@@ -224,7 +219,7 @@ class IncidentPage:
         return min(self.page * self.per_page, self.count)
 
 
-def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
+def incident_page(*, filters: dict[str, Any], user: Actor) -> IncidentPage:
     """One page of the list: a COUNT of the filtered set, the shown columns of its rows, their assignee names."""
     per_page = int(filters.get("per_page") or DEFAULT_PER_PAGE)
     sort = filters.get("sort") or "-created"
@@ -249,7 +244,7 @@ def incident_page(*, filters: dict[str, Any], user: Any) -> IncidentPage:
     return IncidentPage(rows=rows, count=count, page=page, per_page=per_page, sort=sort, ids=[r.pd_id for r in rows])
 
 
-def incident_ids_matching(*, filters: dict[str, Any], user: Any, limit: int = 10_000) -> list[str]:
+def incident_ids_matching(*, filters: dict[str, Any], user: Actor, limit: int = 10_000) -> list[str]:
     """PagerDuty ids of every incident matching the filters that `user` may see (for "select all N matching")."""
     qs = filtered_incidents(filters=filters, user=user)
     return list(qs.order_by("-created_at").values_list("pd_id", flat=True)[:limit])

@@ -618,6 +618,8 @@ def needs_enrichment(event_type: str) -> bool:
 # -- enrichment: the refetch the consumer queues ---------------------------------------------------------------
 
 
+# It lives beside the consumer that queues it (tasks.py imports this module, so the reverse would be a cycle); the
+# name is unchanged, so messages already in the broker still reach it.
 @shared_task(
     name="incidents.tasks.enrich_incident",
     acks_late=True,

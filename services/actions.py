@@ -11,6 +11,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.clients import acting_client
+from accounts.models import Actor
 from pdportal import crypto, live
 from pdportal.mirror import mark_deleted
 from pdportal.pagerduty import NotFound, PagerDutyClient, PagerDutyError
@@ -41,7 +42,7 @@ def _upsert_service_with_policy(data: dict[str, Any]) -> Service | None:
 
 
 def services_refresh(
-    *, actor: Any, query: str = "", name: str = "", team_id: str = "", client: PagerDutyClient | None = None
+    *, actor: Actor, query: str = "", name: str = "", team_id: str = "", client: PagerDutyClient | None = None
 ) -> list[str]:
     """List Services with the page's filters and upsert the first page of answers; returns their ids."""
     params: dict[str, Any] = {"limit": LIST_PAGE, "query": query or None, "name": name or None}
@@ -55,14 +56,14 @@ def services_refresh(
     return [s["id"] for s in services if s.get("id")]
 
 
-def service_fetch(*, actor: Any, pd_id: str, client: PagerDutyClient | None = None) -> Service | None:
+def service_fetch(*, actor: Actor, pd_id: str, client: PagerDutyClient | None = None) -> Service | None:
     """Get Service with its escalation policy, integrations and teams, into the mirror."""
     data = acting_client(actor=actor, client=client).get_entity(f"/services/{pd_id}", {"include[]": SERVICE_INCLUDES})
     with transaction.atomic():
         return _upsert_service_with_policy(data)
 
 
-def service_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClient | None = None) -> Service:
+def service_create(*, actor: Actor, payload: dict[str, Any], client: PagerDutyClient | None = None) -> Service:
     data = acting_client(actor=actor, client=client).create("/services", {"type": "service", **payload})
     with transaction.atomic():
         service = _upsert_service_with_policy(data)
@@ -71,7 +72,7 @@ def service_create(*, actor: Any, payload: dict[str, Any], client: PagerDutyClie
 
 
 def service_update(
-    *, actor: Any, service: Service, payload: dict[str, Any], client: PagerDutyClient | None = None
+    *, actor: Actor, service: Service, payload: dict[str, Any], client: PagerDutyClient | None = None
 ) -> Service:
     data = acting_client(actor=actor, client=client).update(
         f"/services/{service.pd_id}", {"type": "service", **payload}
@@ -82,14 +83,14 @@ def service_update(
     return updated
 
 
-def service_delete(*, actor: Any, service: Service, client: PagerDutyClient | None = None) -> None:
+def service_delete(*, actor: Actor, service: Service, client: PagerDutyClient | None = None) -> None:
     acting_client(actor=actor, client=client).delete(f"/services/{service.pd_id}")
     with transaction.atomic():
         mark_deleted(Service, service.pd_id)
         _publish_services([service.pd_id], "deleted")
 
 
-def escalation_policies_refresh(*, actor: Any, client: PagerDutyClient | None = None) -> int:
+def escalation_policies_refresh(*, actor: Actor, client: PagerDutyClient | None = None) -> int:
     """Mirror every escalation policy (the service form's choices)."""
     policies = acting_client(actor=actor, client=client).list_all("/escalation_policies")
     with transaction.atomic():
@@ -109,7 +110,7 @@ def _filter(filter_type: str, filter_id: str) -> dict[str, str]:
 
 
 def webhook_subscriptions_refresh(
-    *, actor: Any = None, client: PagerDutyClient | None = None, filter_type: str = "", filter_id: str = ""
+    *, actor: Actor = None, client: PagerDutyClient | None = None, filter_type: str = "", filter_id: str = ""
 ) -> list[dict[str, Any]]:
     """List Webhook Subscriptions (optionally filtered) into the mirror; an unfiltered list also drops gone ones."""
     params: dict[str, Any] = {}
@@ -127,7 +128,7 @@ def webhook_subscriptions_refresh(
 
 
 def webhook_subscription_fetch(
-    *, actor: Any = None, pd_id: str, client: PagerDutyClient | None = None
+    *, actor: Actor = None, pd_id: str, client: PagerDutyClient | None = None
 ) -> WebhookSubscription | None:
     data = acting_client(actor=actor, client=client).get_entity(f"/webhook_subscriptions/{pd_id}")
     return upsert_webhook_subscription(data)
@@ -142,7 +143,7 @@ class CreatedSubscription:
 
 def webhook_subscription_create(
     *,
-    actor: Any = None,
+    actor: Actor = None,
     client: PagerDutyClient | None = None,
     url: str,
     events: list[str],
@@ -168,7 +169,7 @@ def webhook_subscription_create(
 
 def webhook_subscription_update(
     *,
-    actor: Any = None,
+    actor: Actor = None,
     client: PagerDutyClient | None = None,
     subscription: WebhookSubscription,
     events: list[str],
@@ -188,7 +189,7 @@ def webhook_subscription_update(
 
 
 def webhook_subscription_enable(
-    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+    *, actor: Actor = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
 ) -> WebhookSubscription:
     body = acting_client(actor=actor, client=client).post(f"/webhook_subscriptions/{subscription.pd_id}/enable")
     data = body.get("webhook_subscription") if isinstance(body, dict) else None
@@ -198,14 +199,14 @@ def webhook_subscription_enable(
 
 
 def webhook_subscription_ping(
-    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+    *, actor: Actor = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
 ) -> None:
     """Ask PagerDuty to send a `pagey.ping` to the subscription's URL (it answers 202 and delivers later)."""
     acting_client(actor=actor, client=client).post(f"/webhook_subscriptions/{subscription.pd_id}/ping")
 
 
 def webhook_subscription_delete(
-    *, actor: Any = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
+    *, actor: Actor = None, client: PagerDutyClient | None = None, subscription: WebhookSubscription
 ) -> None:
     # Already gone in PagerDuty (404): dropping our copy tells the truth.
     with contextlib.suppress(NotFound):
@@ -219,7 +220,7 @@ class RemovalReport:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-def webhook_subscriptions_remove_portal(*, actor: Any = None, client: PagerDutyClient | None = None) -> RemovalReport:
+def webhook_subscriptions_remove_portal(*, actor: Actor = None, client: PagerDutyClient | None = None) -> RemovalReport:
     """Delete every subscription this portal created; subscriptions made elsewhere are never touched."""
     client = acting_client(actor=actor, client=client)
     report = RemovalReport()

@@ -8,16 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from accounts.clients import acting_client
-from accounts.models import PagerDutyUser
+from accounts.models import Actor, PagerDutyUser
 from accounts.roles import is_portal_admin
+from accounts.selectors import pd_user_of
 from pdportal.pagerduty import PagerDutyClient
 
 from .models import Schedule, ScheduleOverride
 from .oncall_mirror import iso, schedule_refresh
-from .oncall_selectors import pd_user_of
 
 
 class NotAllowed(Exception):
@@ -30,7 +29,7 @@ class TakenPager:
     schedule: Schedule | None
 
 
-def may_override_for(*, actor: Any, user: PagerDutyUser) -> bool:
+def may_override_for(*, actor: Actor, user: PagerDutyUser) -> bool:
     """People take the pager for themselves; admins and owners may do it for anyone."""
     me = pd_user_of(actor)
     return (me is not None and me.pk == user.pk) or is_portal_admin(actor)
@@ -38,7 +37,7 @@ def may_override_for(*, actor: Any, user: PagerDutyUser) -> bool:
 
 def take_pager(
     *,
-    actor: Any,
+    actor: Actor,
     schedule: Schedule,
     user: PagerDutyUser,
     start: datetime,
@@ -56,12 +55,12 @@ def take_pager(
     return TakenPager(override_id=str(override.get("id")), schedule=refreshed)
 
 
-def may_delete(*, actor: Any, override: ScheduleOverride) -> bool:
+def may_delete(*, actor: Actor, override: ScheduleOverride) -> bool:
     me = pd_user_of(actor)
     return (me is not None and override.user_id == me.pk) or is_portal_admin(actor)
 
 
-def override_delete(*, actor: Any, override: ScheduleOverride, client: PagerDutyClient | None = None) -> None:
+def override_delete(*, actor: Actor, override: ScheduleOverride, client: PagerDutyClient | None = None) -> None:
     """Delete (or, when under way, cut short) an override: one's own, or anyone's for an admin."""
     if not may_delete(actor=actor, override=override):
         raise NotAllowed("You can remove only your own overrides; an admin can remove anyone's.")

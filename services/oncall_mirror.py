@@ -105,46 +105,42 @@ class _Directory:
         return out
 
     def policy(self, ref: Json) -> EscalationPolicy | None:
-        pd_id = _ref_id(ref)
-        if pd_id is None:
-            return None
-        policy = self.policies.get(pd_id)
-        if policy is None:
-            policy = EscalationPolicy.objects.create(pd_id=pd_id, name=_name(ref))
-            self.policies[pd_id] = policy
-        if ref.get("type") == "escalation_policy":
-            policy.name = _name(ref)
-            policy.description = str(ref.get("description") or "")
-            policy.num_loops = max(int(ref.get("num_loops") or 0), 0)
-            policy.html_url = str(ref.get("html_url") or "")[:200]
-            policy.raw = dict(ref)
-            policy.save(update_fields=["name", "description", "num_loops", "html_url", "raw", "synced_at"])
-            if "teams" in ref:
-                policy.teams.set(self.team_pks(ref.get("teams") or []))
+        policy = self._row(EscalationPolicy, self.policies, ref)
+        if policy is not None and ref.get("type") == "escalation_policy":
+            self._describe(policy, ref, num_loops=max(int(ref.get("num_loops") or 0), 0), raw=dict(ref))
         return policy
 
     def schedule(self, ref: Json, *, rendered: tuple[datetime, datetime] | None = None) -> Schedule | None:
+        schedule = self._row(Schedule, self.schedules, ref)
+        if schedule is not None and ref.get("type") == "schedule":
+            fields: dict[str, Any] = {"time_zone": str(ref.get("time_zone") or "")[:64]}
+            if rendered is not None:
+                fields.update(raw=dict(ref), rendered_since=rendered[0], rendered_until=rendered[1])
+            self._describe(schedule, ref, **fields)
+        return schedule
+
+    def _row[M: EscalationPolicy | Schedule](self, model: type[M], rows: dict[str, M], ref: Json) -> M | None:
+        """The row for a reference, created (named after its summary) when the mirror does not hold it yet."""
         pd_id = _ref_id(ref)
         if pd_id is None:
             return None
-        schedule = self.schedules.get(pd_id)
-        if schedule is None:
-            schedule = Schedule.objects.create(pd_id=pd_id, name=_name(ref))
-            self.schedules[pd_id] = schedule
-        if ref.get("type") == "schedule":
-            schedule.name = _name(ref)
-            schedule.description = str(ref.get("description") or "")
-            schedule.time_zone = str(ref.get("time_zone") or "")[:64]
-            schedule.html_url = str(ref.get("html_url") or "")[:200]
-            fields = ["name", "description", "time_zone", "html_url", "synced_at"]
-            if rendered is not None:
-                schedule.raw = dict(ref)
-                schedule.rendered_since, schedule.rendered_until = rendered
-                fields += ["raw", "rendered_since", "rendered_until"]
-            schedule.save(update_fields=fields)
-            if "teams" in ref:
-                schedule.teams.set(self.team_pks(ref.get("teams") or []))
-        return schedule
+        if pd_id not in rows:
+            rows[pd_id] = model.objects.create(pd_id=pd_id, name=_name(ref))
+        return rows[pd_id]
+
+    def _describe(self, row: EscalationPolicy | Schedule, ref: Json, **fields: Any) -> None:
+        """Write what a full object (not a reference) says: name, description, link, teams, and `fields`."""
+        fields = {
+            "name": _name(ref),
+            "description": str(ref.get("description") or ""),
+            "html_url": str(ref.get("html_url") or "")[:200],
+            **fields,
+        }
+        for name, value in fields.items():
+            setattr(row, name, value)
+        row.save(update_fields=[*fields, "synced_at"])
+        if "teams" in ref:
+            row.teams.set(self.team_pks(ref.get("teams") or []))
 
 
 @dataclass

@@ -15,8 +15,8 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 
-from accounts.models import PagerDutyUser
-from accounts.visibility import scope_of
+from accounts.selectors import pd_user_of
+from accounts.visibility import Viewer, scope_of
 
 from .models import EscalationPolicy, OnCall, Schedule, ScheduleOverride
 from .oncall_mirror import parse_time
@@ -28,27 +28,22 @@ MY_SHIFTS_WINDOW = timedelta(days=14)
 # -- who may see what ------------------------------------------------------------------------------------------
 
 
-def pd_user_of(user: Any) -> PagerDutyUser | None:
-    profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
-    return getattr(profile, "pd_user", None) if profile is not None else None
-
-
 def _schedules_touching(team_pks: Collection[int]) -> Q:
     """Schedules associated with one of these teams (a subquery, so no join duplicates rows)."""
     return Q(pk__in=Schedule.teams.through.objects.filter(team_id__in=list(team_pks)).values("schedule_id"))
 
 
-def visible_policies(*, viewer: Any) -> QuerySet[EscalationPolicy]:
+def visible_policies(*, viewer: Viewer) -> QuerySet[EscalationPolicy]:
     """Escalation policies by the portal's one visibility rule (accounts.visibility, README "Visibility")."""
     return escalation_policies_visible_to(viewer=viewer)
 
 
-def visible_schedules(*, viewer: Any) -> QuerySet[Schedule]:
+def visible_schedules(*, viewer: Viewer) -> QuerySet[Schedule]:
     """Schedules by the same rule: a private team's schedules only to its members, Restricted Access its teams'."""
     return scope_of(viewer).restrict(Schedule.objects.all(), touching=_schedules_touching)
 
 
-def visible_oncalls(*, viewer: Any) -> QuerySet[OnCall]:
+def visible_oncalls(*, viewer: Viewer) -> QuerySet[OnCall]:
     """On-call rows of the escalation policies the viewer may see."""
     qs = OnCall.objects.select_related("escalation_policy", "user", "schedule")
     return qs.filter(escalation_policy__in=visible_policies(viewer=viewer))
@@ -113,7 +108,7 @@ def _levels(policy: EscalationPolicy, rows: list[OnCall], moment: datetime) -> l
     return levels
 
 
-def oncall_now(*, viewer: Any, moment: datetime | None = None, policy_ids: Iterable[str] = ()) -> list[PolicyOnCall]:
+def oncall_now(*, viewer: Viewer, moment: datetime | None = None, policy_ids: Iterable[str] = ()) -> list[PolicyOnCall]:
     """For each visible policy: per level, who is on call now, until when, and the next hand-off (two queries)."""
     moment = moment or timezone.now()
     policies = visible_policies(viewer=viewer).order_by("name", "pd_id")
@@ -141,7 +136,7 @@ class Shift:
     end: datetime | None
 
 
-def my_shifts(*, viewer: Any, moment: datetime | None = None) -> list[Shift]:
+def my_shifts(*, viewer: Viewer, moment: datetime | None = None) -> list[Shift]:
     """The viewer's on-call shifts that touch the next 14 days, soonest first (direct targets first: always)."""
     me = pd_user_of(viewer)
     if me is None:
@@ -162,14 +157,14 @@ def my_shifts(*, viewer: Any, moment: datetime | None = None) -> list[Shift]:
 # -- schedules -------------------------------------------------------------------------------------------------
 
 
-def schedule_list(*, viewer: Any, query: str = "") -> QuerySet[Schedule]:
+def schedule_list(*, viewer: Viewer, query: str = "") -> QuerySet[Schedule]:
     qs = visible_schedules(viewer=viewer).prefetch_related("teams")
     if query:
         qs = qs.filter(name__icontains=query)
     return qs.order_by("name", "pd_id")
 
 
-def schedule_get(*, viewer: Any, pd_id: str) -> Schedule | None:
+def schedule_get(*, viewer: Viewer, pd_id: str) -> Schedule | None:
     return (
         visible_schedules(viewer=viewer)
         .prefetch_related("teams", Prefetch("overrides", queryset=ScheduleOverride.objects.select_related("user")))
@@ -194,7 +189,7 @@ def overrides_ahead(*, schedule: Schedule, moment: datetime | None = None) -> li
     return [o for o in schedule.overrides.all() if o.end > moment]
 
 
-def policies_of_schedule(*, schedule: Schedule, viewer: Any) -> list[EscalationPolicy]:
+def policies_of_schedule(*, schedule: Schedule, viewer: Viewer) -> list[EscalationPolicy]:
     """Visible policies whose rules page this schedule (from their mirrored rules)."""
     out = []
     for policy in visible_policies(viewer=viewer).order_by("name"):
@@ -206,11 +201,11 @@ def policies_of_schedule(*, schedule: Schedule, viewer: Any) -> list[EscalationP
 # -- escalation policies ---------------------------------------------------------------------------------------
 
 
-def policy_list(*, viewer: Any) -> list[PolicyOnCall]:
+def policy_list(*, viewer: Viewer) -> list[PolicyOnCall]:
     return oncall_now(viewer=viewer)
 
 
-def policy_get(*, viewer: Any, pd_id: str) -> PolicyOnCall | None:
+def policy_get(*, viewer: Viewer, pd_id: str) -> PolicyOnCall | None:
     found = oncall_now(viewer=viewer, policy_ids=[pd_id])
     return found[0] if found else None
 

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 from accounts.errors import IdentityError
 from accounts.models import PagerDutyUser
 from accounts.roles import is_portal_admin, reader_required, responder_required
+from accounts.selectors import pd_user_of
 from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyError
 from pdportal.webui import done, partial, refusal
@@ -85,7 +86,7 @@ def _schedule_context(request: HttpRequest, schedule, form: TakePagerForm | None
         "oncall_now": selectors.schedule_oncall_now(schedule=schedule),
         "overrides": selectors.overrides_ahead(schedule=schedule),
         "policies": selectors.policies_of_schedule(schedule=schedule, viewer=request.user),
-        "me": selectors.pd_user_of(request.user),
+        "me": pd_user_of(request.user),
         "is_admin": admin,
         "form": form or TakePagerForm(people=_people() if admin else None),
     }
@@ -109,7 +110,7 @@ def schedule_take(request: HttpRequest, pd_id: str) -> HttpResponse:
     problem = ""
     if form.is_valid():
         chosen = form.cleaned_data.get("user") or ""
-        user = PagerDutyUser.objects.filter(pd_id=chosen).first() if chosen else selectors.pd_user_of(request.user)
+        user = PagerDutyUser.objects.filter(pd_id=chosen).first() if chosen else pd_user_of(request.user)
         if user is None:
             problem = "Your portal login is not linked to a PagerDuty user."
         else:
