@@ -259,9 +259,12 @@ def api_console_call(*, actor: Actor, request: ConsoleRequest, client: PagerDuty
     method = request.method.upper()
     shape, _ = describe_write(method, target.path)
     operation = f"api-console {shape}"
-    # A copy, so pointing it at the Events or OAuth host never changes a client someone else holds.
+    # A copy, so pointing it at the Events or OAuth host never changes a client someone else holds. The copy
+    # keeps its credential_url, so away from the REST host it sends no token and no From (client.headers).
     client = copy.copy(acting_client(actor=actor, client=client, operation=operation))
     client.api_url = target.base_url
+    if not target.credentialed:
+        client.credential_url = ""  # belt and braces: never the token to the Events or OAuth host
     headers = dict(request.headers)
     kwargs: dict[str, Any] = {}
     if request.body_type == "json":

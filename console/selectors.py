@@ -133,12 +133,38 @@ class ConsoleTarget:
     base_url: str  # the configured PagerDuty base URL the request goes to
     path: str  # path (and query) relative to base_url
     url: str  # the full URL
+    credentialed: bool = True  # the REST API host: the only one that receives the person's token
+
+
+@dataclass(frozen=True)
+class ConsoleHost:
+    """One configured PagerDuty base URL and what it serves (one host may serve all three, as the sandbox does)."""
+
+    url: str
+    serves: tuple[str, ...]
+
+    @property
+    def credentialed(self) -> bool:
+        return "REST API" in self.serves
+
+
+def console_host_list() -> list[ConsoleHost]:
+    """The configured PagerDuty base URLs, each once, REST first: the only hosts the console calls."""
+    named = [
+        ("REST API", settings.PAGERDUTY_API_URL),
+        ("Events API v2", settings.PAGERDUTY_EVENTS_URL),
+        ("OAuth", settings.PAGERDUTY_OAUTH_URL),
+    ]
+    hosts: dict[str, list[str]] = {}
+    for name, url in named:
+        if url:
+            hosts.setdefault(url.rstrip("/"), []).append(name)
+    return [ConsoleHost(url=url, serves=tuple(names)) for url, names in hosts.items()]
 
 
 def console_hosts() -> list[str]:
-    """The configured PagerDuty base URLs (REST, Events, OAuth)."""
-    urls = [settings.PAGERDUTY_API_URL, settings.PAGERDUTY_EVENTS_URL, settings.PAGERDUTY_OAUTH_URL]
-    return [u.rstrip("/") for u in urls if u]
+    """The configured PagerDuty base URLs (REST, Events, OAuth), each once."""
+    return [host.url for host in console_host_list()]
 
 
 def _origin(url: str) -> tuple[str, str, int]:
@@ -232,7 +258,8 @@ def resolve_console_target(target: str) -> ConsoleTarget:
                     continue
                 rest = _checked_path(parts.path[len(prefix) :] or "/", target)
                 path = rest + (f"?{parts.query}" if parts.query else "")
-                return ConsoleTarget(base_url=base, path=path, url=base + path)
+                rest_api = base == settings.PAGERDUTY_API_URL.rstrip("/")
+                return ConsoleTarget(base_url=base, path=path, url=base + path, credentialed=rest_api)
         raise ForeignHost(
             f"Refused: {parts.hostname} is not a PagerDuty host configured for this portal. "
             f"The API console only calls {allowed}."

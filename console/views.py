@@ -283,7 +283,7 @@ def api_console(request: HttpRequest) -> HttpResponse:
             result = actions.api_console_call(actor=request.user, request=console_request)
         except selectors.ForeignHost as exc:
             refused = str(exc)
-    context = {"form": form, "result": result, "refused": refused, "hosts": selectors.console_hosts()}
+    context = {"form": form, "result": result, "refused": refused, "hosts": selectors.console_host_list()}
     status = 400 if refused else 200
     if request.htmx and request.method == "POST":
         return render(request, "console/api_console.html#console-result", context, status=status)

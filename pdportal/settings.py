@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "django.forms",  # the built-in form templates, found through TEMPLATES by PortalFormRenderer
     "django_htmx",
     "allauth",
     "allauth.account",
@@ -114,6 +115,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "pdportal.urls"
+FORM_RENDERER = "pdportal.web.PortalFormRenderer"
 ASGI_APPLICATION = "pdportal.asgi.application"
 
 TEMPLATES = [

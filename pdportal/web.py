@@ -8,6 +8,7 @@ import re
 from typing import Any
 
 from django import forms
+from django.forms.renderers import TemplatesSetting
 
 # Deeper than any real PagerDuty payload, and far below the interpreter's recursion limit, which every later
 # step (redaction, json.dumps, the template) would otherwise hit one by one.
@@ -123,3 +124,9 @@ def safe_link_url(value: Any) -> str:
     if match is None or match.group(1).lower() not in SAFE_LINK_SCHEMES:
         return ""
     return value.strip()
+
+
+class PortalFormRenderer(TemplatesSetting):
+    """Every form field through one template: a checkbox sits inside its own label (one click target, one line)."""
+
+    field_template_name = "pdportal/forms/field.html"

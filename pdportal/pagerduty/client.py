@@ -453,6 +453,9 @@ class PagerDutyClient(HttpTransport):
         self.token = token
         self.auth = auth
         self.api_url = api_url.rstrip("/")
+        # The one base URL the token belongs to. A copy pointed elsewhere (the API console's calls to the Events
+        # or OAuth host) keeps this, so it sends no credential there: the REST key only ever goes to the REST host.
+        self.credential_url = self.api_url
         self.from_email = from_email
         self.last_ratelimit: dict[str, float] = {}
 
@@ -487,12 +490,22 @@ class PagerDutyClient(HttpTransport):
         path = path.split("?", 1)[0]
         return "/" + path.lstrip("/")
 
+    @property
+    def sends_credentials(self) -> bool:
+        """Whether requests carry the token: only while this client points at the REST host its token is for."""
+        return self.api_url == self.credential_url
+
     def headers(self, *, from_email: str | None = None, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        """Request headers; `From` is sent whenever an email is known (PagerDuty requires it with account keys)."""
-        auth = f"Token token={self.token}" if self.auth == "token" else f"Bearer {self.token}"
-        headers = {"Authorization": auth, "Accept": ACCEPT, "Content-Type": "application/json"}
+        """Request headers; `From` is sent whenever an email is known (PagerDuty requires it with account keys).
+
+        Neither the token nor `From` is sent when the client points away from its REST host (sends_credentials).
+        """
+        headers: dict[str, str] = {}
+        if self.sends_credentials:
+            headers["Authorization"] = f"Token token={self.token}" if self.auth == "token" else f"Bearer {self.token}"
+        headers.update({"Accept": ACCEPT, "Content-Type": "application/json"})
         email = from_email or self.from_email
-        if email:
+        if email and self.sends_credentials:
             headers["From"] = email
         if extra:
             headers.update(extra)

@@ -275,3 +275,58 @@ def test_it_waits_the_chosen_delay_between_retries_and_sends_the_chosen_timeout(
     assert waits == delays
     assert len(responses.calls) == 4
     assert {call.request.req_kwargs["timeout"] for call in responses.calls} == {7.0}
+
+
+@pytest.mark.parametrize(
+    ("host_setting", "target"),
+    [
+        ("PAGERDUTY_EVENTS_URL", "https://events.pagerduty.test/v2/enqueue"),
+        ("PAGERDUTY_OAUTH_URL", "https://identity.pagerduty.test/oauth/token"),
+    ],
+)
+@responses.activate
+def test_an_attacker_cannot_make_the_console_send_the_rest_credential_to_the_events_or_oauth_host(
+    admin, client_as, settings, api_key_mode, host_setting, target
+):
+    # The Events and OAuth hosts never need the REST key: a console call there must not carry it (nor the
+    # admin's From), so a misconfigured or hostile Events/OAuth host never learns the account key.
+    settings.SECURE_SSL_REDIRECT = False
+    responses.post(target, json={"status": "success"}, status=202)
+
+    response = _send(client_as(admin), method="POST", target=target, body_type="json", json_body="{}", debug="on")
+
+    sent = responses.calls[-1].request
+    assert sent.url == target
+    assert "Authorization" not in sent.headers
+    assert "From" not in sent.headers
+    html = response.content.decode()
+    assert "Authorization:" not in html.split('id="console-debug">', 1)[1].split("</pre>", 1)[0]
+    assert "no credential" in html
+
+
+@responses.activate
+def test_the_console_still_sends_the_rest_credential_to_the_rest_api_host(admin, client_as, settings, api_key_mode):
+    settings.SECURE_SSL_REDIRECT = False
+    responses.get(f"{settings.PAGERDUTY_API_URL}/abilities", json={"abilities": []})
+
+    _send(client_as(admin), target=f"{settings.PAGERDUTY_API_URL}/abilities")
+
+    assert responses.calls[-1].request.headers["Authorization"] == f"Token token={api_key_mode}"
+
+
+def test_it_lists_each_host_once_even_when_one_host_serves_all_three(admin_client, settings):
+    settings.PAGERDUTY_API_URL = settings.PAGERDUTY_EVENTS_URL = settings.PAGERDUTY_OAUTH_URL = "http://127.0.0.1:8010"
+
+    html = admin_client.get("/api-console/").content.decode()
+
+    assert html.count("http://127.0.0.1:8010") == 1
+    hosts = html.split('id="console-hosts">', 1)[1].split("</ul>", 1)[0]
+    assert "REST API, Events API v2, OAuth" in hosts
+
+
+def test_its_checkboxes_sit_inside_their_labels(admin_client):
+    html = admin_client.get("/api-console/").content.decode()
+
+    for name, label in [("exponential", "Exponential backoff"), ("retry_all_errors", "Retry on all errors")]:
+        assert f'<label class="check" for="id_{name}"><input type="checkbox" name="{name}"' in html
+        assert f"<span>{label}</span></label>" in html
