@@ -6,7 +6,9 @@ from typing import Any
 
 from django import forms
 
+from . import selectors
 from .events import INCIDENT_EVENT_TYPES, SERVICE_EVENT_TYPES
+from .models import WebhookSubscription
 
 URGENCIES = [("high", "High"), ("low", "Low"), ("severity_based", "Severity based")]
 DAYS = [("1", "Mon"), ("2", "Tue"), ("3", "Wed"), ("4", "Thu"), ("5", "Fri"), ("6", "Sat"), ("7", "Sun")]
@@ -154,9 +156,12 @@ class WebhookSubscriptionForm(forms.Form):
         creating: bool = True,
         services: list[tuple[str, str]] = (),
         teams: list[tuple[str, str]] = (),
+        subscription: WebhookSubscription | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.subscription = subscription  # the one being edited: it never duplicates itself
+        self.duplicate: WebhookSubscription | None = None
         if not creating:
             del self.fields["url"]
         self.fields["filter_service"].choices = [("", "—"), *services]
@@ -170,6 +175,23 @@ class WebhookSubscriptionForm(forms.Form):
             data["filter_id"] = data.get(f"filter_{kind}") or ""
             if not data["filter_id"]:
                 self.add_error(f"filter_{kind}", f"Choose the {kind} this subscription is for.")
+        url = data.get("url") or (self.subscription.url if self.subscription else "")
+        if url and data.get("events") and not self.errors:
+            self.duplicate = selectors.webhook_duplicate_of(
+                url=url,
+                events=data["events"],
+                filter_type=kind or "account",
+                filter_id=data["filter_id"],
+                excluding=self.subscription.pd_id if self.subscription else "",
+            )
+        if self.duplicate is not None:
+            whose = "this portal's own subscription" if self.duplicate.created_by_portal else "a subscription"
+            self.add_error(
+                None,
+                f"Not saved: {whose} {self.duplicate.pd_id} already delivers some of these events for an "
+                "overlapping scope to the same URL, so every delivery would arrive twice. Change that "
+                "subscription instead, or choose other events, another scope or another URL.",
+            )
         return data
 
     @staticmethod

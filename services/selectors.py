@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquery, Value
@@ -142,6 +143,40 @@ def webhook_subscription_list(*, filter_type: str = "", filter_id: str = "") -> 
         if filter_id and filter_type != "account":
             qs = qs.filter(filter_id=filter_id)
     return qs.order_by("pd_id")
+
+
+def _delivery_url(url: str) -> str:
+    """A delivery URL compared as PagerDuty delivers to it: scheme and host in any case, a trailing slash or not."""
+    parts = urlsplit((url or "").strip())
+    return f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}?{parts.query}"
+
+
+def _scopes_overlap(a: tuple[str, str], b: tuple[str, str]) -> bool:
+    """Whether two subscription filters (kind, id) cover a common incident: the account covers every one."""
+    if "account" in (a[0], b[0]):
+        return True
+    if a[0] == b[0]:
+        return a[1] == b[1]
+    team_id, service_id = (a[1], b[1]) if a[0] == "team" else (b[1], a[1])
+    return Service.objects.filter(pd_id=service_id, teams__pd_id=team_id).exists()
+
+
+def webhook_duplicate_of(
+    *, url: str, events: Collection[str], filter_type: str, filter_id: str = "", excluding: str = ""
+) -> WebhookSubscription | None:
+    """A subscription that already delivers some of these events for an overlapping scope to the same URL.
+
+    A second one would deliver every such event twice; the portal's own subscription is reported first.
+    """
+    wanted = _delivery_url(url)
+    scope = ((filter_type or "account").removesuffix("_reference"), filter_id or "")
+    candidates = WebhookSubscription.objects.exclude(pd_id=excluding).order_by("-created_by_portal", "pd_id")
+    for sub in candidates:
+        if _delivery_url(sub.url) != wanted or not set(events) & set(sub.events or []):
+            continue
+        if _scopes_overlap(scope, ((sub.filter_type or "account").removesuffix("_reference"), sub.filter_id or "")):
+            return sub
+    return None
 
 
 def webhook_subscription_get(*, pd_id: str) -> WebhookSubscription | None:

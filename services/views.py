@@ -199,7 +199,9 @@ def _webhook_form_context(form, **extra) -> dict:
 @admin_required
 @require_http_methods(["GET", "POST"])
 def webhook_create(request: HttpRequest) -> HttpResponse:
-    initial = {"url": selectors.portal_webhook_url(), "events": [*INCIDENT_EVENT_TYPES, *SERVICE_EVENT_TYPES]}
+    # Nothing pre-filled but the scope asked for: the portal registers its own subscription itself, and a
+    # form that opened on its URL with every event made a duplicate (every delivery twice) in one click.
+    initial: dict[str, str] = {}
     kind = request.GET.get("filter_type", "")
     if kind in ("service", "team") and request.GET.get("filter_id"):
         initial.update(filter_type=kind, **{f"filter_{kind}": request.GET["filter_id"]})
@@ -246,6 +248,7 @@ def webhook_edit(request: HttpRequest, pd_id: str) -> HttpResponse:
     form = WebhookSubscriptionForm(
         request.POST or None,
         creating=False,
+        subscription=subscription,
         initial=WebhookSubscriptionForm.initial_from(subscription),
         services=selectors.service_choices(viewer=request.user),
         teams=selectors.team_choices(viewer=request.user),
