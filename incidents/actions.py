@@ -44,6 +44,8 @@ from pdportal.pagerduty import (
     format_time,
 )
 from pdportal.pagerduty.client import BULK_LIMIT
+from services.actions import NoEventsIntegration, service_events_routing_key
+from services.models import Service
 
 logger = logging.getLogger(__name__)
 
@@ -626,9 +628,19 @@ def incident_create(
     return _finish(client, data)
 
 
-def event_send(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
-    """Events API v2 Send Event (trigger, acknowledge or resolve); returns PagerDuty's answer (dedup_key…)."""
+def event_send(*, actor: Actor, data: dict[str, Any], service: Service | None = None) -> dict[str, Any]:
+    """Events API v2 Send Event (trigger, acknowledge or resolve); returns PagerDuty's answer (dedup_key…).
 
+    With `service`, the routing key is its Events API v2 integration's, read from PagerDuty as this person;
+    otherwise `data["routing_key"]` (the advanced option). Refused (ActionRefused) for a service without one.
+    """
+
+    routing_key = data.get("routing_key") or ""
+    if service is not None:
+        try:
+            routing_key = service_events_routing_key(actor=actor, service=service, client=acting_client(actor=actor))
+        except NoEventsIntegration as exc:
+            raise ActionRefused(str(exc)) from None
     payload: dict[str, Any] | None = None
     if data["event_action"] == "trigger":
         payload = {"summary": data["summary"], "source": data["source"], "severity": data["severity"]}
@@ -638,7 +650,7 @@ def event_send(*, actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         if data.get("custom_details"):
             payload["custom_details"] = data["custom_details"]
     return events_client(user=actor).enqueue(
-        routing_key=data["routing_key"],
+        routing_key=routing_key,
         event_action=data["event_action"],
         dedup_key=data.get("dedup_key") or None,
         payload=payload,

@@ -308,10 +308,22 @@ def _json_field(value: str, *, kind: type, label: str):
 
 
 class SendEventForm(forms.Form):
+    """Send Event (Events API v2): to a service picked by name, or (advanced) to a raw routing key."""
+
+    service = forms.ChoiceField(
+        required=False,
+        choices=[],
+        help_text="Services you may act on that have an Events API v2 integration; the portal reads its key.",
+    )
     event_action = forms.ChoiceField(
         choices=[("trigger", "Trigger"), ("acknowledge", "Acknowledge"), ("resolve", "Resolve")], label="Action"
     )
-    routing_key = forms.CharField(max_length=64)
+    routing_key = forms.CharField(
+        required=False,
+        max_length=64,
+        label="Routing key",
+        help_text="An integration key (32 characters), instead of a service.",
+    )
     dedup_key = forms.CharField(required=False, max_length=255)
     summary = forms.CharField(required=False, max_length=1024)
     severity = forms.ChoiceField(
@@ -329,6 +341,10 @@ class SendEventForm(forms.Form):
         help_text='JSON list, e.g. [{"href": "https://…", "text": "Runbook"}]',
     )
 
+    def __init__(self, *args, services: list[tuple[str, str]] = (), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["service"].choices = [("", "Choose a service…"), *services]
+
     def clean_custom_details(self):
         return _json_field(self.cleaned_data.get("custom_details", ""), kind=dict, label="Custom details")
 
@@ -337,6 +353,12 @@ class SendEventForm(forms.Form):
 
     def clean(self):
         data = super().clean()
+        data["routing_key"] = (data.get("routing_key") or "").strip()
+        if "service" not in self.errors:
+            if data.get("service") and data["routing_key"]:
+                self.add_error("routing_key", "Choose a service or enter a routing key, not both.")
+            elif not data.get("service") and not data["routing_key"]:
+                self.add_error("service", "Choose a service, or enter a routing key under Advanced.")
         if data.get("event_action") == "trigger":
             for name in ("summary", "source", "severity"):
                 if not data.get(name):

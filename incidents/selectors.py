@@ -362,3 +362,15 @@ def escalation_levels(*, incident: Incident) -> list[int]:
     rules = policy.raw.get("escalation_rules") if policy is not None and isinstance(policy.raw, dict) else None
     count = len(rules) if isinstance(rules, list) and rules else 3
     return list(range(1, count + 1))
+
+
+def incident_for_event(*, viewer: Viewer, dedup_key: str, service_id: str = "") -> Incident | None:
+    """The incident an Events API v2 event landed in, once the mirror has it: by its incident key (the dedup key
+    of the event that opened it) or by an alert with that key (deduplicated into an open incident); newest first,
+    and only one this person may see."""
+    if not dedup_key:
+        return None
+    qs = incidents_visible_to(viewer=viewer).filter(Q(incident_key=dedup_key) | Q(alerts__alert_key=dedup_key))
+    if service_id:
+        qs = qs.filter(service__pd_id=service_id)
+    return qs.order_by("-created_at", "-pk").only("pd_id", "number", "title", "status").first()

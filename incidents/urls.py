@@ -15,6 +15,7 @@ urlpatterns = [
     path("incidents/<str:pd_id>/summary/", views.incident_summary, name="summary"),
     path("incidents/<str:pd_id>/<slug:action>/", views.incident_action, name="action"),
     path("events/send/", views.event_send, name="event_send"),
+    path("events/incident/", views.event_incident, name="event_incident"),
     path("change-events/", views.change_event_list, name="change_events"),
     path("change-events/send/", views.change_event_send, name="change_event_send"),
     path("change-events/<str:pd_id>/", views.change_event_detail, name="change_event_detail"),

@@ -20,6 +20,7 @@ from incidents import actions, forms, selectors
 from incidents.models import ChangeEvent, Incident, Priority
 from pdportal.pagerduty import PagerDutyError
 from pdportal.webui import csv_safe, done
+from services import selectors as service_selectors
 
 # What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
 ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)
@@ -603,21 +604,62 @@ def incident_new(request: HttpRequest) -> HttpResponse:
     return render(request, template, {"form": form, "error": error})
 
 
+# The wait for an event's incident: a bounded poll of the portal's own mirror (never of PagerDuty), which the
+# webhook (or the log reconcile) fills; after this many one-second tries the page says it has not appeared.
+EVENT_WAIT_ATTEMPTS = 30
+
+
+def _event_wait_url(*, service_id: str, dedup_key: str, attempt: int) -> str:
+    query = urlencode({"service": service_id, "dedup_key": dedup_key, "attempt": attempt})
+    return f"{reverse('incidents:event_incident')}?{query}"
+
+
 @responder_required
 @require_http_methods(["GET", "POST"])
 def event_send(request: HttpRequest) -> HttpResponse:
-    result = error = None
+    result = error = service = None
+    services = service_selectors.event_service_choices(viewer=request.user)
     if request.method == "POST":
-        form = forms.SendEventForm(request.POST)
+        form = forms.SendEventForm(request.POST, services=services)
         if form.is_valid():
+            chosen = form.cleaned_data.get("service")
+            service = service_selectors.service_get(viewer=request.user, pd_id=chosen) if chosen else None
             try:
-                result = actions.event_send(actor=request.user, data=form.cleaned_data)
+                result = actions.event_send(actor=request.user, data=form.cleaned_data, service=service)
             except ACTION_ERRORS as exc:
                 error = _pd_message(exc)
     else:
-        form = forms.SendEventForm(initial={"event_action": "trigger", "severity": "error"})
+        form = forms.SendEventForm(initial={"event_action": "trigger", "severity": "error"}, services=services)
+    context: dict[str, Any] = {"form": form, "result": result, "error": error, "service": service}
+    if result and result.get("dedup_key"):
+        context["wait_url"] = _event_wait_url(
+            service_id=service.pd_id if service else "", dedup_key=str(result["dedup_key"]), attempt=1
+        )
     template = "incidents/event_send.html#event-form" if request.htmx else "incidents/event_send.html"
-    return render(request, template, {"form": form, "result": result, "error": error})
+    return render(request, template, context)
+
+
+@responder_required
+@require_GET
+def event_incident(request: HttpRequest) -> HttpResponse:
+    """The incident a sent event opened, once the mirror has it; otherwise "still waiting", then "not appeared"."""
+    dedup_key, service_id = request.GET.get("dedup_key", "")[:255], request.GET.get("service", "")[:64]
+    try:
+        attempt = max(int(request.GET.get("attempt", "1")), 1)
+    except ValueError:
+        attempt = 1
+    incident = selectors.incident_for_event(viewer=request.user, dedup_key=dedup_key, service_id=service_id)
+    waiting = incident is None and attempt < EVENT_WAIT_ATTEMPTS
+    context = {
+        "incident": incident,
+        "dedup_key": dedup_key,
+        "service_id": service_id,
+        "waiting": waiting,
+        "waited": min(attempt, EVENT_WAIT_ATTEMPTS),
+        "max_wait": EVENT_WAIT_ATTEMPTS,
+        "next_url": _event_wait_url(service_id=service_id, dedup_key=dedup_key, attempt=attempt + 1),
+    }
+    return render(request, "incidents/event_send.html#event-incident", context)
 
 
 def _pd_message(exc: Exception) -> str:

@@ -99,6 +99,37 @@ def escalation_policies_refresh(*, actor: Actor, client: PagerDutyClient | None 
     return len(policies)
 
 
+class NoEventsIntegration(Exception):
+    """The service has no Events API v2 integration, so an event cannot be sent to it by picking it."""
+
+
+def service_events_routing_key(*, actor: Actor, service: Service, client: PagerDutyClient | None = None) -> str:
+    """The integration key of the service's Events API v2 integration, read from PagerDuty as this person.
+
+    Get Service with include[]=integrations; an integration listed only as a reference is read on its own
+    (Get an Integration). Raises NoEventsIntegration when the service has none.
+    """
+    client = acting_client(actor=actor, client=client)
+    data = client.get_entity(f"/services/{service.pd_id}", {"include[]": ["integrations"]})
+    for integration in data.get("integrations") or []:
+        if not isinstance(integration, dict):
+            continue
+        kind = str(integration.get("type") or "").removesuffix("_reference")
+        if kind != selectors.EVENTS_V2_INTEGRATION:
+            continue
+        key = integration.get("integration_key")
+        if not key and integration.get("id"):
+            key = client.get_entity(f"/services/{service.pd_id}/integrations/{integration['id']}").get(
+                "integration_key"
+            )
+        if key:
+            return str(key)
+    raise NoEventsIntegration(
+        f"{service.name} has no Events API v2 integration in PagerDuty, so an event cannot be sent to it. "
+        "Add one to the service in PagerDuty, or enter a routing key under Advanced."
+    )
+
+
 # -- webhook subscriptions ---------------------------------------------------------------------------------------
 
 

@@ -124,6 +124,30 @@ def service_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
     return list(services_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name"))
 
 
+EVENTS_V2_INTEGRATION = "events_api_v2_inbound_integration"
+
+
+def _integration_kinds(raw: object) -> set[str] | None:
+    """The integration types a mirrored service lists, or None when its copy does not say (a webhook's)."""
+    integrations = raw.get("integrations") if isinstance(raw, dict) else None
+    if not isinstance(integrations, list):
+        return None
+    return {str(i.get("type") or "").removesuffix("_reference") for i in integrations if isinstance(i, dict)}
+
+
+def event_service_choices(*, viewer: Viewer) -> list[tuple[str, str]]:
+    """Services this person may see that take Events API v2 events (or whose copy does not list integrations yet).
+
+    Only their ids and names: the integration key is read from PagerDuty when an event is sent, never shown.
+    """
+    rows = services_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name", "raw")
+    return [
+        (pd_id, name)
+        for pd_id, name, raw in rows
+        if EVENTS_V2_INTEGRATION in (_integration_kinds(raw) or {EVENTS_V2_INTEGRATION})
+    ]
+
+
 # -- webhook subscriptions ---------------------------------------------------------------------------------------
 
 
