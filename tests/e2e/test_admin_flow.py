@@ -63,10 +63,12 @@ def test_an_admin_walks_through_services_webhooks_templates_and_users(admin_page
     service = Service.objects.get(name="Browser Service")
     assert sandbox.get(f"/services/{service.pd_id}").status_code == 200
 
-    # Subscribe to it: the form comes pre-filled with this portal's receiver and the service filter.
+    # Subscribe to it: the form comes with the service filter, but the URL and events are the admin's choice.
     page.click("text=New webhook subscription for this service")
-    assert page.input_value("#id_url") == f"{portal}/hooks/pagerduty/"
+    assert page.input_value("#id_url") == ""
     assert page.input_value("#id_filter_service") == service.pd_id
+    page.fill("#id_url", f"{portal}/hooks/pagerduty/")
+    page.check("#webhook-events input[value='incident.triggered']")
     page.select_option("#id_filter_type", "service")
     page.click("#webhook-form button[type=submit]")
     page.wait_for_url(re.compile(r".*/webhooks/P[A-Z0-9]+/$"))
