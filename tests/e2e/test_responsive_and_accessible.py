@@ -21,6 +21,9 @@ QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services"
 PHONE = {"width": 390, "height": 844}
 # The pages a responder lives in, and every admin list: each must fit a phone and pass axe.
 ADMIN_LISTS = ("/services/", "/users/", "/templates/", "/webhooks/", "/api-console/", "/audit/")
+# Every admin form (and Send event, which responders use): the design system's forms, on a phone and in both themes.
+ADMIN_FORMS = ("/services/new/", "/users/new/", "/templates/new/", "/webhooks/new/", "/events/send/")
+DESKTOP = {"width": 1440, "height": 900}
 SERIOUS = {"serious", "critical"}
 
 
@@ -67,7 +70,19 @@ def pages(portal):
         error="Invalid Input Provided: " + "x" * 200,
         duration_ms=312,
     )
-    return ["/", f"/incidents/{incident.pd_id}/", "/settings/", "/settings/me/", *ADMIN_LISTS]
+    from services.models import Service
+
+    service = Service.objects.order_by("name").first()
+    edit_forms = [f"/services/{service.pd_id}/edit/"]
+    return [
+        "/",
+        f"/incidents/{incident.pd_id}/",
+        "/settings/",
+        "/settings/me/",
+        *ADMIN_LISTS,
+        *ADMIN_FORMS,
+        *edit_forms,
+    ]
 
 
 def sign_in(page, portal: str, email: str) -> None:
@@ -157,3 +172,46 @@ def test_it_writes_the_readme_screenshots(page, portal, pages, tmp_path):
                 target = out / f"{name}-{size}-{scheme}.png"
                 page.screenshot(path=str(target))
                 assert target.stat().st_size > 10_000
+
+
+NAV_ROW = """() => {
+  const nav = document.querySelector('.topbar .nav');
+  const items = [...nav.children].filter((e) => e.getClientRects().length);
+  return {
+    tops: [...new Set(items.map((e) => Math.round(e.getBoundingClientRect().top)))],
+    overflow: nav.scrollWidth - nav.clientWidth,
+    bar: Math.round(document.querySelector('.topbar').getBoundingClientRect().height),
+    links: items.length,
+  };
+}"""
+
+
+@pytest.mark.parametrize("email", ["admin@example.com", "responder@example.com"])
+def test_the_nav_is_one_row_at_1440_px_with_the_admin_links_in_one_menu(page, portal, email):
+    sign_in(page, portal, email)
+    page.set_viewport_size(DESKTOP)
+    page.goto(f"{portal}/")
+    row = page.evaluate(NAV_ROW)
+    assert len(row["tops"]) == 1, row  # nothing wraps to a second line
+    assert row["overflow"] <= 0, row  # nor is anything cut off or scrolled away
+    assert row["bar"] <= 64, row
+    assert row["links"] <= 12, row  # the admin pages are one "Admin" entry, not seven more links
+
+
+def test_the_admin_menu_works_by_keyboard_and_on_a_390_px_phone(page, portal):
+    sign_in(page, portal, "admin@example.com")
+    for viewport in (DESKTOP, PHONE):
+        page.set_viewport_size(viewport)
+        page.goto(f"{portal}/")
+        menu = page.locator(".nav-group", has=page.locator("summary", has_text="Admin"))
+        summary = menu.locator("summary")
+        summary.focus()
+        page.keyboard.press("Enter")
+        link = menu.get_by_role("link", name="Webhooks")
+        link.wait_for()
+        box = link.bounding_box()
+        assert box["x"] >= 0 and box["x"] + box["width"] <= viewport["width"], box
+        assert page.evaluate("document.documentElement.scrollWidth") <= viewport["width"]
+        link.click()
+        page.wait_for_url(f"{portal}/webhooks/")
+        assert page.locator("h1").inner_text() == "Webhook subscriptions"
