@@ -90,34 +90,45 @@ type Viewer = Scope | AbstractBaseUser | AnonymousUser | None
 _CACHE = "_pdportal_visibility_scope"
 
 
-def _pd_role(user: AbstractBaseUser | AnonymousUser) -> tuple[str, PagerDutyUser | None]:
+def _pd_role(user: AbstractBaseUser | AnonymousUser) -> tuple[str, int | None]:
+    """The person's PagerDuty base role and the primary key of their PagerDuty user (None: not linked)."""
     try:
         profile = user.profile  # type: ignore[union-attr]
     except (Profile.DoesNotExist, AttributeError):
         return "", None
-    pd_user = profile.pd_user if profile.pd_user_id else None
-    role = (profile.role or (pd_user.role if pd_user is not None else "") or "").strip().lower()
-    return role, pd_user
+    if not profile.pd_user_id:
+        return (profile.role or "").strip().lower(), None
+    # The PagerDuty user row (with its raw JSON) is read only when the profile has no role of its own.
+    role = profile.role or profile.pd_user.role or ""
+    return role.strip().lower(), profile.pd_user_id
+
+
+def _teams(pd_user_pk: int) -> tuple[frozenset[int], frozenset[int]]:
+    """The person's own teams, and the private teams (or not known yet to be public: a team only seen as a
+    reference so far) they are not on. Two plain queries: cheaper to build than one with a subquery."""
+    mine = frozenset(
+        PagerDutyUser.teams.through.objects.filter(pagerdutyuser_id=pd_user_pk).values_list("team_id", flat=True)
+    )
+    hidden = frozenset(Team.objects.exclude(default_role=Team.PUBLIC).values_list("pk", flat=True)) - mine
+    return mine, hidden
 
 
 def _compute(user: AbstractBaseUser | AnonymousUser) -> Scope:
     role = portal_role(user)
     if role is None:
         return NOTHING
-    pd_role, pd_user = _pd_role(user)
-    if pd_user is None:
+    pd_role, pd_user_pk = _pd_role(user)
+    if pd_user_pk is None:
         # portal_role() only gives an unlinked person a role when a superuser connects the portal: an admin.
         return EVERYTHING if role == PortalRole.ADMIN else NOTHING
     if pd_role in SEES_EVERYTHING:
         return EVERYTHING
     if pd_role in SEES_ONLY_OWN_PROFILE:
-        return Scope(nothing=True, pd_user_pk=pd_user.pk)
-    mine = frozenset(pd_user.teams.values_list("pk", flat=True))
+        return Scope(nothing=True, pd_user_pk=pd_user_pk)
+    mine, hidden = _teams(pd_user_pk)
     if pd_role in SEES_ONLY_OWN_TEAMS:
-        return Scope(team_only=True, pd_user_pk=pd_user.pk, team_pks=mine)
-    # Private, or not known yet to be public (a team only seen as a reference so far).
-    hidden = frozenset(Team.objects.exclude(default_role=Team.PUBLIC).exclude(pk__in=mine).values_list("pk", flat=True))
-    return Scope(pd_user_pk=pd_user.pk, team_pks=mine, hidden_team_pks=hidden)
+        return Scope(team_only=True, pd_user_pk=pd_user_pk, team_pks=mine)
+    return Scope(pd_user_pk=pd_user_pk, team_pks=mine, hidden_team_pks=hidden)
 
 
 def scope_of(viewer: Viewer) -> Scope:

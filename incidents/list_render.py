@@ -2,12 +2,19 @@
 
 The list renders up to 250 rows; through the template engine each cost two reverse() calls, three date
 filters and a prefetch walk. The markup is the template's own, so the page looks and behaves the same.
+
+A column is one entry of COLUMNS: its sort key, its heading and the function that writes its <td> (every value
+escaped there). Adding one: a cell function here, its entry in COLUMNS, the value in
+incidents.selectors.IncidentRow/ROW_COLUMNS, and its sort in incidents.forms.SORTS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from html import escape as _escape
+from typing import TYPE_CHECKING
 
 from django.urls import reverse
 from django.utils import timezone
@@ -17,81 +24,143 @@ from django.utils.text import slugify
 from pdportal.templatetags.ages import compact_age
 from pdportal.templatetags.pdportal_time import when
 
-_ID_PLACEHOLDER = "PDPORTALID"
+if TYPE_CHECKING:
+    from incidents.selectors import IncidentRow
 
-_ROW = (
-    '\n        <tr id="incident-row-{id}" data-incident="{id}">\n'
-    "          {select}\n"
-    '          <td class="col-num"><a href="{url}">{number}</a></td>\n'
-    '          <td class="col-title"><a href="{url}">{title}</a></td>\n'
-    '          <td class="col-status"><span class="status-{status}">{status}</span></td>\n'
-    '          <td class="col-urgency"><span class="badge urgency-{urgency}">{urgency}</span></td>\n'
-    '          <td class="col-priority">{priority}</td>\n'
-    '          <td class="col-service">{service}</td>\n'
-    '          <td class="col-assignees">{assignees}</td>\n'
-    '          <td class="col-created">{created}</td>\n'
-    '          <td class="col-age"><time datetime="{iso}" data-age>{age}</time></td>\n'
-    '          <td class="col-alerts" data-label="Alerts">{alerts}</td>\n'
-    "        </tr>\n      "
+_ID_PLACEHOLDER = "PDPORTALID"
+# The standard library's escape: Django's adds a lazy-string check per call (same output).
+esc = _escape
+
+
+class Page:
+    """What every cell of one rendered page shares: computed once per page, not per row."""
+
+    __slots__ = ("_badges", "detail", "now", "zone")
+
+    def __init__(self) -> None:
+        # One reverse() for the page; every row's link is the same pattern with its id.
+        self.detail = reverse("incidents:detail", args=[_ID_PLACEHOLDER])
+        self.now = timezone.now()
+        self.zone = timezone.get_current_timezone()
+        self._badges: dict[str, str] = {}
+
+    def url(self, row: IncidentRow) -> str:
+        return esc(self.detail.replace(_ID_PLACEHOLDER, row.pd_id))
+
+    def priority_badge(self, name: str) -> str:
+        badge = self._badges.get(name)
+        if badge is None:  # a page shows a handful of priorities: slugify each once
+            badge = self._badges[name] = _PRIORITY.format(slug=esc(slugify(name)), name=esc(name))
+        return badge
+
+    def local(self, moment: datetime) -> datetime:
+        return moment.astimezone(self.zone)  # the `date` filter's localtime
+
+
+_PRIORITY = '<span class="badge priority priority-{slug}">{name}</span>'
+
+
+def _number(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-num"><a href="{page.url(row)}">{row.number}</a></td>'
+
+
+def _title(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-title"><a href="{page.url(row)}">{esc(row.title)}</a></td>'
+
+
+def _status(row: IncidentRow, page: Page) -> str:
+    status = esc(row.status)
+    return f'<td class="col-status"><span class="status-{status}">{status}</span></td>'
+
+
+def _urgency(row: IncidentRow, page: Page) -> str:
+    urgency = esc(row.urgency)
+    return f'<td class="col-urgency"><span class="badge urgency-{urgency}">{urgency}</span></td>'
+
+
+def _priority(row: IncidentRow, page: Page) -> str:
+    name = row.priority_name
+    return f'<td class="col-priority">{page.priority_badge(name) if name is not None else "—"}</td>'
+
+
+def _service(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-service">{esc(row.service_name or "—")}</td>'
+
+
+def _assignees(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-assignees">{", ".join(esc(name) for name in row.assignee_names) or "—"}</td>'
+
+
+def _created(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-created">{when(row.created_at)}</td>'
+
+
+def _age(row: IncidentRow, page: Page) -> str:
+    created = row.created_at
+    if not created:
+        return '<td class="col-age"><time datetime="" data-age></time></td>'
+    iso = page.local(created).isoformat()
+    return f'<td class="col-age"><time datetime="{iso}" data-age>{esc(compact_age(created, page.now))}</time></td>'
+
+
+def _alerts(row: IncidentRow, page: Page) -> str:
+    return f'<td class="col-alerts" data-label="Alerts">{row.alert_count}</td>'
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One column: its sort key (incidents.forms.SORTS), its heading, and its <td> with every value escaped."""
+
+    key: str
+    heading: str
+    cell: Callable[[IncidentRow, Page], str]
+
+
+# The columns in order (the row checkbox, for responders, comes first and is not one of them).
+COLUMNS: tuple[Column, ...] = (
+    Column("number", "#", _number),
+    Column("title", "Title", _title),
+    Column("status", "Status", _status),
+    Column("urgency", "Urgency", _urgency),
+    Column("priority", "Priority", _priority),
+    Column("service", "Service", _service),
+    Column("assignees", "Assignees", _assignees),
+    Column("created", "Created", _created),
+    Column("age", "Age", _age),
+    Column("alerts", "Alerts", _alerts),
 )
+# The sortable columns in order, with their headings.
+SORT_HEADINGS = tuple((column.key, column.heading) for column in COLUMNS)
+
 _SELECT = (
     '<td class="col-sel"><input type="checkbox" name="ids" value="{id}" class="row-select"{checked}'
     ' aria-label="Select #{number}"></td>'
 )
-_PRIORITY = '<span class="badge priority priority-{slug}">{name}</span>'
-# The sortable columns in order, with their headings.
-SORT_HEADINGS = (
-    ("number", "#"),
-    ("title", "Title"),
-    ("status", "Status"),
-    ("urgency", "Urgency"),
-    ("priority", "Priority"),
-    ("service", "Service"),
-    ("assignees", "Assignees"),
-    ("created", "Created"),
-    ("age", "Age"),
-    ("alerts", "Alerts"),
-)
-_EMPTY = '\n        <tr><td colspan="11">No incidents match these filters.</td></tr>\n      '
+_EMPTY = f'\n        <tr><td colspan="{len(COLUMNS) + 1}">No incidents match these filters.</td></tr>\n      '
+_CELL_BREAK = "\n          "
 
 
-def rows_html(rows: Sequence, *, can_act: bool, keep_selected: object = ()) -> SafeString:
-    """The list's <tbody> rows (IncidentRow items); dates in the person's active time zone."""
+def rows_html(rows: Sequence[IncidentRow], *, can_act: bool, keep_selected: object = ()) -> SafeString:
+    """The list's <tbody> rows; dates in the person's active time zone."""
     if not rows:
         return mark_safe(_EMPTY)  # noqa: S308 - a constant
-    # One reverse() for the page; every row's link is the same pattern with its id.
-    detail = reverse("incidents:detail", args=[_ID_PLACEHOLDER])
     kept = keep_selected if isinstance(keep_selected, set | frozenset | list | tuple) else ()
-    tz = timezone.get_current_timezone()
-    now = timezone.now()
-    esc = _escape  # the standard library's escape: Django's adds a lazy-string wrapper per call (same output)
+    page = Page()
+    cells = [column.cell for column in COLUMNS]
     parts = []
     for row in rows:
         pd_id = esc(row.pd_id)
-        created = row.created_at
-        local = created.astimezone(tz) if created else None  # the `date` filter's localtime
-        name = row.priority_name
-        parts.append(
-            _ROW.format(
-                id=pd_id,
-                select=_SELECT.format(id=pd_id, number=row.number, checked=" checked" if row.pd_id in kept else "")
-                if can_act
-                else "",
-                url=esc(detail.replace(_ID_PLACEHOLDER, row.pd_id)),
-                number=row.number,
-                title=esc(row.title),
-                status=esc(row.status),
-                urgency=esc(row.urgency),
-                priority=_PRIORITY.format(slug=esc(slugify(name)), name=esc(name)) if name is not None else "—",
-                service=esc(row.service_name or "—"),
-                assignees=", ".join(esc(name) for name in row.assignee_names) or "—",
-                created=when(created),
-                iso=local.isoformat() if local else "",
-                age=esc(compact_age(created, now)) if created else "",
-                alerts=row.alert_count,
-            )
+        select = (
+            _SELECT.format(id=pd_id, number=row.number, checked=" checked" if row.pd_id in kept else "")
+            if can_act
+            else ""
         )
-    return mark_safe("".join(parts))  # noqa: S308 - every value above is escaped
+        tds = _CELL_BREAK.join([cell(row, page) for cell in cells])
+        parts.append(
+            f'\n        <tr id="incident-row-{pd_id}" data-incident="{pd_id}">{_CELL_BREAK}{select}{_CELL_BREAK}{tds}'
+            "\n        </tr>\n      "
+        )
+    return mark_safe("".join(parts))  # noqa: S308 - every cell escapes its values
 
 
 def _values(value: object) -> set[str]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache, lru_cache
+from html import escape
 
 from django import template
 from django.utils import timezone
+from django.utils.dateformat import DateFormat, re_escaped, re_formatchars
 from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import get_language
 
 from pdportal.templatetags.ages import compact_age
 
@@ -23,6 +27,19 @@ def _local(value: datetime) -> datetime:
     return timezone.localtime(value) if timezone.is_aware(value) else value
 
 
+@cache
+def _compiled(fmt: str) -> tuple[tuple[bool, str], ...]:
+    """A format string split once into (is a format character, text) pieces, as DateFormat.format splits it."""
+    pieces = enumerate(re_formatchars.split(fmt))
+    return tuple((bool(i % 2), piece if i % 2 else re_escaped.sub(r"\1", piece)) for i, piece in pieces)
+
+
+def _formatted(df: DateFormat, fmt: str) -> str:
+    """date_format's output from DateFormat's own methods, with the format parsed once per process, not per call
+    (the incident list formats 250 times per page; tests/pdportal/test_time_format.py checks the two agree)."""
+    return "".join(str(getattr(df, text)()) if spec else text for spec, text in _compiled(fmt))
+
+
 @register.filter(is_safe=True)
 def when(value: datetime | None, precision: str = "") -> str:
     """`<time>` in the person's zone with the zone named; `|when:"seconds"` adds seconds. None renders "—".
@@ -32,16 +49,34 @@ def when(value: datetime | None, precision: str = "") -> str:
     """
     if not isinstance(value, datetime):
         return "—" if value in (None, "") else str(value)
+    if timezone.is_naive(value):
+        return _when(value, precision)
+    # The same instants come back on every live re-fetch of a list (every open page, every change in a storm): the
+    # text depends only on the instant, the person's zone, the precision and the language.
+    return _when_aware(value, precision, timezone.get_current_timezone(), get_language())
+
+
+@lru_cache(maxsize=4096)
+def _when_aware(value: datetime, precision: str, zone: object, language: str | None) -> str:
+    return _when(value, precision)
+
+
+def _when(value: datetime, precision: str) -> str:
     local = _local(value)
     if precision == "day":
         return date_format(local, "D j M")
-    shown = date_format(local, SECONDS if precision == "seconds" else SHORT)
+    df = DateFormat(local)  # one formatter for both forms below
+    shown = _formatted(df, SECONDS if precision == "seconds" else SHORT)
     if precision == "text":
         return shown
-    zone = timezone.get_current_timezone_name()
-    return format_html(
-        '<time datetime="{}" title="{} ({})">{}</time>', local.isoformat(), date_format(local, FULL), zone, shown
-    )
+    zone = escape(timezone.get_current_timezone_name())
+    full = escape(_formatted(df, FULL))
+    return _time_element(escape(local.isoformat()), full, zone, escape(shown))
+
+
+def _time_element(iso: str, full: str, zone: str, shown: str) -> SafeString:
+    # Every part is escaped by the caller (html.escape: the same text as format_html's escaping).
+    return mark_safe(f'<time datetime="{iso}" title="{full} ({zone})">{shown}</time>')  # noqa: S308
 
 
 @register.filter

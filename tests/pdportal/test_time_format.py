@@ -58,3 +58,33 @@ def test_when_has_plain_text_forms_for_svg_titles_and_axis_labels():
     with timezone.override(ZoneInfo("Europe/Berlin")):
         assert render('{{ t|when:"text" }}', t=moment) == "2026-12-07 03:20 CET"
         assert render('{{ t|when:"day" }}', t=moment) == "Mon 7 Dec"
+
+
+def test_when_writes_exactly_what_djangos_date_format_writes_in_every_zone_and_around_dst_changes():
+    """`when` formats without re-parsing the format string on every call (the list renders 250 times per page):
+    its output must stay date_format's, including the hour a clock change repeats or skips (no zone name then)."""
+    from django.utils.dateformat import format as date_format
+    from django.utils.html import format_html
+
+    from pdportal.templatetags.pdportal_time import FULL, SECONDS, SHORT, when
+
+    moments = [datetime(2026, 12, 7, 2, 20, 5, tzinfo=UTC) + timedelta(days=41 * i, minutes=7 * i) for i in range(12)]
+    # Europe/Berlin's 2026 changes: 29 March 01:00 UTC (skipped hour), 25 October 01:00 UTC (repeated hour).
+    moments += [datetime(2026, 3, 29, 0, 59, tzinfo=UTC), datetime(2026, 3, 29, 1, 0, tzinfo=UTC)]
+    moments += [datetime(2026, 10, 25, 0, 30, tzinfo=UTC), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)]
+    for zone in ("UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"):
+        with timezone.override(ZoneInfo(zone)):
+            for moment in moments:
+                local = timezone.localtime(moment)
+                expected = format_html(
+                    '<time datetime="{}" title="{} ({})">{}</time>',
+                    local.isoformat(),
+                    date_format(local, FULL),
+                    zone,
+                    date_format(local, SHORT),
+                )
+                assert when(moment) == expected
+                assert when(moment, "text") == date_format(local, SHORT)
+                assert f">{date_format(local, SECONDS)}</time>" in when(moment, "seconds")
+    naive = datetime(2026, 12, 7, 2, 20)
+    assert when(naive, "text") == date_format(naive, SHORT)
