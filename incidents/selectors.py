@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
@@ -233,15 +234,36 @@ def incident_page(*, filters: dict[str, Any], user: Actor) -> IncidentPage:
     offset = (page - 1) * per_page
     # Only the shown columns, as tuples (no model instances), and the assignee names in one query by incident.
     found = list(qs.order_by(*_ordering(sort)).values_list(*ROW_COLUMNS)[offset : offset + per_page])
-    names: dict[int, list[str]] = {}
-    if found:
-        through = Incident.assignees.through.objects.filter(incident_id__in=[r[0] for r in found])
-        for incident_id, name in through.order_by("pagerdutyuser__name").values_list(
-            "incident_id", "pagerdutyuser__name"
-        ):
-            names.setdefault(incident_id, []).append(name)
+    names = _assignee_names([r[0] for r in found])
     rows = [IncidentRow(*r, assignee_names=tuple(names.get(r[0], ()))) for r in found]
     return IncidentPage(rows=rows, count=count, page=page, per_page=per_page, sort=sort, ids=[r.pd_id for r in rows])
+
+
+def _assignee_names(incident_pks: list[int]) -> dict[int, list[str]]:
+    """The assignees' names of these incidents, A to Z, in one query.
+
+    Plain SQL over the two tables: the ORM spends more CPU normalising the page's primary keys for `__in` than the
+    database spends answering (a list request renders up to 250 rows, and a live storm re-fetches it often).
+    """
+    if not incident_pks:
+        return {}
+    through = Incident.assignees.through._meta
+    incident, person = through.get_field("incident").column, through.get_field("pagerdutyuser").column
+    people = Incident.assignees.field.related_model._meta
+    name = people.get_field("name").column
+    placeholders = ", ".join(["%s"] * len(incident_pks))
+    # Table and column names come from the models; the values are parameters.
+    sql = (
+        f'SELECT a."{incident}", p."{name}" FROM "{through.db_table}" a '  # noqa: S608
+        f'INNER JOIN "{people.db_table}" p ON p."{people.pk.column}" = a."{person}" '
+        f'WHERE a."{incident}" IN ({placeholders}) ORDER BY p."{name}" ASC'
+    )
+    names: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [int(pk) for pk in incident_pks])
+        for incident_id, name in cursor.fetchall():
+            names.setdefault(incident_id, []).append(name)
+    return names
 
 
 def incident_ids_matching(*, filters: dict[str, Any], user: Actor, limit: int = 10_000) -> list[str]:
