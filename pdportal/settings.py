@@ -220,8 +220,10 @@ PAGERDUTY_TIMEOUT = env_int("PAGERDUTY_TIMEOUT", 30, minimum=1)
 # (sync, reconcile, refetch) have none and keep PAGERDUTY_TIMEOUT per attempt with their retries.
 PAGERDUTY_REQUEST_DEADLINE = env_int("PAGERDUTY_REQUEST_DEADLINE", 8, minimum=1, maximum=300)
 # A sync renews its lease every third of this; one whose worker died is taken over by the sync watchdog (every
-# minute) once the lease lapses, so within SYNC_LEASE_SECONDS + 60 s (the broker would redeliver only after an hour).
+# SYNC_WATCHDOG_SECONDS) once the lease lapses: within SYNC_LEASE_SECONDS + SYNC_WATCHDOG_SECONDS (the broker would
+# redeliver only after an hour).
 SYNC_LEASE_SECONDS = env_int("SYNC_LEASE_SECONDS", 120, minimum=1, maximum=3600)
+SYNC_WATCHDOG_SECONDS = env_int("SYNC_WATCHDOG_SECONDS", 60, minimum=1, maximum=3600)
 PAGERDUTY_SYNC_CONCURRENCY = env_int("PAGERDUTY_SYNC_CONCURRENCY", 8, minimum=1, maximum=32)
 
 FIELD_ENCRYPTION_KEYS = env_list("FIELD_ENCRYPTION_KEYS")
@@ -247,7 +249,7 @@ CELERY_BEAT_SCHEDULE = {
     "reconcile": {"task": "incidents.tasks.reconcile", "schedule": RECONCILE_SECONDS},
     "nightly-full-sync": {"task": "incidents.tasks.full_sync", "schedule": 24 * 3600},
     "sweep-webhook-events": {"task": "incidents.tasks.sweep_webhook_events", "schedule": 30},
-    "sync-watchdog": {"task": "incidents.sync_watchdog.take_over_stalled_syncs", "schedule": 60},
+    "sync-watchdog": {"task": "incidents.sync_watchdog.take_over_stalled_syncs", "schedule": SYNC_WATCHDOG_SECONDS},
     "settle-unknown-writes": {"task": "incidents.outcomes.settle_unknown_writes", "schedule": 60},
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},
     "ensure-webhook-subscription": {"task": "services.tasks.ensure_webhook_subscription", "schedule": 3600},
