@@ -23,12 +23,19 @@ BENCHMARKS = {
     "list_page": "bench.list_page",
     "screen": "bench.screen",
     "receiver": "bench.receiver",
+    "receiver_pg": "bench.receiver_pg",
     "sse": "bench.sse",
     "budget": "bench.budget",
     "sync": "bench.sync",
     "insights": "bench.insights",
 }
-ALIASES = {"list": "list_page", "incident_list": "list_page", "webhook_to_screen": "screen", "api_budget": "budget"}
+ALIASES = {
+    "receiver-pg": "receiver_pg",
+    "list": "list_page",
+    "incident_list": "list_page",
+    "webhook_to_screen": "screen",
+    "api_budget": "budget",
+}
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
