@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from tests.conftest import needs
-from tests.e2e.portal import portal  # noqa: F401  (the live portal fixture, shared by the browser test files)
+from tests.e2e.portal import portal, portal_template  # noqa: F401  (the live portal fixtures, shared by the files)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -1,16 +1,21 @@
 """The live portal for browser tests: uvicorn subprocesses on the session's sandbox and Redis, and a signed-in page.
 
-The portal runs as subprocesses (`uvicorn --workers 2` on PORTAL_URL, where webhooks land, plus a separate
-single-worker uvicorn on another port; one file SQLite database, the session's Redis), synced from the sandbox,
-with the webhook subscription registered by the portal itself (pointing at PORTAL_URL). Every wait here is on an
-event with a generous timeout: these tests must pass on a shared machine with a load average of 15.
+The portal runs as subprocesses (`uvicorn --workers 2` on PORTAL_URL, where webhooks land, plus, once a test asks
+for `other_url`, a separate single-worker uvicorn on another port; one file SQLite database, the session's Redis),
+synced from the sandbox, with the webhook subscription registered by the portal itself (pointing at PORTAL_URL).
+Every module gets its own portal on a freshly reset sandbox; what every one of them starts from (the migrated
+database and the initial sync of the seed, made by `make run`'s own bootstrap) is built once per session and
+copied. Every wait here is on an event with a generous timeout: these tests must pass on a shared machine with a
+load average of 15.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +54,18 @@ print(session.session_key)
 """
 
 
+# The second half of `make run`'s bootstrap (the first, the initial sync, is in the copied template): the webhook
+# subscription pointing at this portal's PORTAL_URL, registered by the portal itself.
+SUBSCRIBE_SCRIPT = """
+import django
+django.setup()
+from accounts.selectors import account_client
+from services.actions import webhook_subscription_ensure
+ensured = webhook_subscription_ensure(client=account_client())
+assert ensured.subscription is not None and ensured.subscription.url.startswith("%s/"), ensured
+"""
+
+
 PUBLISH_SCRIPT = """
 import django
 django.setup()
@@ -73,10 +90,17 @@ class Portal:
     process: subprocess.Popen | None
     start: object  # () -> subprocess.Popen: (re)starts uvicorn on the same port
     run: dict | None = None  # subprocess.run() keywords for commands against this portal's database and Redis
-    other_url: str = ""  # a second server process sharing the database and Redis, not receiving webhooks
     other_process: subprocess.Popen | None = None
     launch: object = None  # (port, workers, extra env) -> subprocess.Popen: one more server of this portal
     extra: list = field(default_factory=list)  # processes started with launch(), stopped with the portal
+    other_port: int = field(default_factory=free_port)
+
+    @property
+    def other_url(self) -> str:
+        """A second server process sharing the database and Redis, not receiving webhooks (started on first use)."""
+        if self.other_process is None:
+            self.other_process = self.launch(self.other_port, 1, None)
+        return f"http://127.0.0.1:{self.other_port}"
 
     def start_own(self, **env: str) -> tuple[str, subprocess.Popen]:
         """One more single-process server of this portal (its own pid, safe to freeze or kill); returns url, process."""
@@ -132,17 +156,12 @@ def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 
     raise RuntimeError(f"portal did not answer {url}:\n{log.read_text()}")
 
 
-@pytest.fixture(scope="module")
-def portal(sandbox, redis_url, tmp_path_factory):
-    sandbox.reset()
-    workdir = tmp_path_factory.mktemp("portal")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
+def _portal_env(sandbox, redis_url: str, database: Path, url: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PAGERDUTY_", "CELERY_", "DATABASE_URL"))}
     env.update(
         {
             "DJANGO_SETTINGS_MODULE": "pdportal.settings",
-            "DATABASE_URL": f"sqlite:///{workdir / 'portal.sqlite3'}",
+            "DATABASE_URL": f"sqlite:///{database}",
             "REDIS_URL": redis_url,
             "PORTAL_URL": url,
             "PAGERDUTY_API_URL": sandbox.url,
@@ -155,8 +174,38 @@ def portal(sandbox, redis_url, tmp_path_factory):
             "PYTHONPATH": str(REPO),
         }
     )
-    run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 180}
+    return env
+
+
+@pytest.fixture(scope="package")
+def portal_template(sandbox, redis_url, tmp_path_factory) -> Path:
+    """The portal database every module's portal starts from: migrated, and synced from the freshly reset sandbox
+    by `make run`'s own bootstrap (without the subscription, which names each portal's own URL). The sandbox resets
+    to the same seed, so a copy of it is what a new portal would sync."""
+    sandbox.reset()
+    template = tmp_path_factory.mktemp("portal-template") / "portal.sqlite3"
+    env = _portal_env(sandbox, redis_url, template, "http://127.0.0.1:9")
+    env["PAGERDUTY_WEBHOOKS"] = "off"  # no subscription: it would point at a portal that never runs
+    run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 300}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"], **run)
+    subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
+    # One self-contained file: what the bootstrap wrote to the WAL is moved into it, so a plain copy has it all.
+    with contextlib.closing(sqlite3.connect(template)) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert db.execute("SELECT status FROM pdportal_syncstate WHERE name = 'initial_sync'").fetchone() == ("done",)
+        assert db.execute("SELECT count(*) FROM incidents_incident").fetchone()[0] > 0
+    return template
+
+
+@pytest.fixture(scope="module")
+def portal(sandbox, redis_url, portal_template, tmp_path_factory):
+    sandbox.reset()
+    workdir = tmp_path_factory.mktemp("portal")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    shutil.copyfile(portal_template, workdir / "portal.sqlite3")
+    env = _portal_env(sandbox, redis_url, workdir / "portal.sqlite3", url)
+    run = {"cwd": REPO, "env": env, "check": True, "capture_output": True, "timeout": 180}
     log = workdir / "uvicorn.log"
 
     def uvicorn(on_port: int, workers: int) -> list[str]:
@@ -197,16 +246,11 @@ def portal(sandbox, redis_url, tmp_path_factory):
         return launch(port, 2)
 
     portal = Portal(url=url, session_key="", process=None, start=start, run=run, launch=launch)
-    # A second, separate server process on another port: webhooks land on the first (PORTAL_URL), so a page
-    # served here can only learn of them through the Redis bus.
-    other_port = free_port()
-    portal.other_url = f"http://127.0.0.1:{other_port}"
     try:
         portal.process = start()
-        portal.other_process = launch(other_port, 1)
-        # The portal's own start-up path: initial sync, then the subscription pointing at this portal.
-        subprocess.run([sys.executable, "-m", "pdportal.devserver", "bootstrap"], **run)
-        portal.session_key = portal.python(SESSION_SCRIPT % RESPONDER_EMAIL)
+        # The web process is up before the subscription is registered (PagerDuty may ping at once), as in make run.
+        # One Python for both steps (each start of Django costs seconds on a loaded machine).
+        portal.session_key = portal.python(SUBSCRIBE_SCRIPT % url + SESSION_SCRIPT % RESPONDER_EMAIL)
         yield portal
     finally:
         for process in portal.extra:
