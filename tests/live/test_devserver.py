@@ -20,7 +20,6 @@ import httpx
 import pytest
 
 from tests.conftest import free_port, needs
-from tests.sandbox_server import start_sandbox
 
 REPO = Path(__file__).resolve().parents[2]
 ADMIN = {"From": "admin@example.com"}
@@ -193,20 +192,23 @@ def _wait_for(check, timeout: float, what: str):
 
 
 @pytest.fixture
-def pagerduty(tmp_path_factory):
-    """A second sandbox, started by this test, that plays the person's own PagerDuty account."""
-    server = start_sandbox(tmp_path_factory.mktemp("own-account"))
-    yield server
-    server.stop()
+def pagerduty(fresh_sandbox):
+    """The session's sandbox, reset to the seed, playing the person's own PagerDuty account (reset again after)."""
+    yield fresh_sandbox
+    fresh_sandbox.reset()
 
 
 def test_make_run_uses_your_own_account_and_follows_its_log_without_webhooks(tmp_path, pagerduty):
-    run = Run(tmp_path, PAGERDUTY_API_URL=pagerduty.url, PAGERDUTY_API_TOKEN=pagerduty.api_token)
+    # The log is read every 10 s here rather than the default 30 s (tests/pdportal/test_polling_mode.py proves that
+    # default): the banner must say the interval in force, and the change below must come by that reading alone.
+    run = Run(
+        tmp_path, PAGERDUTY_API_URL=pagerduty.url, PAGERDUTY_API_TOKEN=pagerduty.api_token, RECONCILE_SECONDS="10"
+    )
     try:
         banner = run.wait_until_up()
         # The account it connected to, and how it stays live: no webhook can reach http://127.0.0.1.
         assert "as account key" in banner and pagerduty.url in banner, banner
-        assert "Live updates:           via PagerDuty's log every 30 s" in banner, banner
+        assert "Live updates:           via PagerDuty's log every 10 s" in banner, banner
         took = r"[\d.]+ s"  # the first run says how long each step took
         assert re.search(rf"Started in: +{took} \(redis {took}, migrate {took}, portal {took}, sync {took}", banner)
         # No sandbox of its own: nothing on SANDBOX_PORT, and no child is one.
@@ -219,7 +221,7 @@ def test_make_run_uses_your_own_account_and_follows_its_log_without_webhooks(tmp
         assert run.incidents() == _all_incidents(pagerduty.url, pagerduty.api_token)
         assert _get_json(f"http://127.0.0.1:{run.port}/healthz") == (200, {"status": "ok"})
 
-        # A change made in PagerDuty reaches the portal within 45 s, with no webhook.
+        # A change made in PagerDuty reaches the portal within 45 s, with no webhook (nothing is subscribed).
         target = next(pd_id for pd_id, status in run.incidents().items() if status == "triggered")
         changed = pagerduty.put(
             f"/incidents/{target}", headers=ADMIN, json={"incident": {"type": "incident", "status": "resolved"}}
