@@ -59,7 +59,7 @@ print(session.session_key)
 SUBSCRIBE_SCRIPT = """
 import django
 django.setup()
-from accounts.selectors import account_client
+from accounts.clients import account_client
 from services.actions import webhook_subscription_ensure
 ensured = webhook_subscription_ensure(client=account_client())
 assert ensured.subscription is not None and ensured.subscription.url.startswith("%s/"), ensured
