@@ -349,7 +349,7 @@ def test_the_consumer_applies_a_storm_in_occurred_at_order_and_never_twice(post_
             n += 1
             assert post_webhook(document, drain=False).status_code == 202
     assert not Incident.objects.exists()  # the request path stored, nothing more
-    from incidents.tasks import enrich_incident
+    from incidents.webhooks import enrich_incident
 
     # The refetch each incident queues is watched, not run: it would try (and retry) the unreachable test host.
     with mock.patch.object(enrich_incident, "apply_async") as enrich:
