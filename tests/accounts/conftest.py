@@ -83,3 +83,8 @@ def as_pagerduty_signin(user):
     # The uid a sign-in of me_json()'s account (acme) gets.
     SocialAccount.objects.get_or_create(user=user, provider="pagerduty", uid=f"acme:{user.profile.pd_user.pd_id}")
     return user
+
+
+@pytest.fixture(autouse=True)
+def _pagerduty_outside_transactions(pagerduty_outside_transactions):
+    """Sign-in, connections and grants read PagerDuty outside any transaction too (tests/conftest.py)."""
