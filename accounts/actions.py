@@ -65,6 +65,7 @@ def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profil
     if profile.pd_user_id and profile.pd_user_id != pd_user.pk:
         logger.warning("Portal user %s is relinked from %s to %s", user.pk, profile.pd_user_id, pd_user.pk)
         profile.session_epoch += 1
+        clients.sessions_ended_announce(user_pk=user.pk)
     profile.pd_user = pd_user
     profile.role = pd_user.role
     if not profile.time_zone_custom:
@@ -161,6 +162,7 @@ def sessions_end(*, user) -> None:
     """End every session of this person at its next request (each compares its stamp with the profile's epoch)."""
     Profile.objects.get_or_create(user=user)
     Profile.objects.filter(user=user).update(session_epoch=F("session_epoch") + 1)
+    clients.sessions_ended_announce(user_pk=user.pk)
 
 
 def signin_complete(*, request, user, sociallogin) -> list[str]:

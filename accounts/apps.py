@@ -10,9 +10,11 @@ class AccountsConfig(AppConfig):
         # why: these import the app's models, which Django loads only after every app config (AppRegistryNotReady)
         from pdportal import live
 
-        from . import health, signals  # noqa: F401 - health registers its /healthz check on import
+        from . import health, selectors, signals  # noqa: F401 - health registers its /healthz check on import
         from .roles import portal_role
 
         signals.connect_allauth_signals()
         # The live stream is for people linked to a PagerDuty user, like every page.
         live.set_listener_gate(lambda user: portal_role(user) is not None)
+        # And it lives only as long as its session (pdportal cannot import this layer's rule).
+        live.set_session_check(selectors.live_sessions_valid)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from pdportal import crypto
+from pdportal import crypto, live
 from pdportal.pagerduty import (
     EventsClient,
     NetworkError,
@@ -54,10 +54,16 @@ def store_grant(*, user, token_set: pd_oauth.TokenSet, requested_scope: str = ""
     return grant
 
 
+def sessions_ended_announce(*, user_pk: int) -> None:
+    """Once committed, tell the open live streams of this person to check their session now (pdportal.live)."""
+    transaction.on_commit(lambda: live.announce_session_end(user_pk=user_pk))
+
+
 def revoke_grant(*, grant: OAuthGrant, reason: str) -> None:
     """Mark the grant dead and end every session of its person: a PagerDuty sign-in lives only as long as its grant."""
     OAuthGrant.objects.filter(pk=grant.pk).update(revoked_at=timezone.now(), last_error=reason[:2000])
     Profile.objects.filter(user_id=grant.user_id).update(session_epoch=F("session_epoch") + 1)
+    sessions_ended_announce(user_pk=grant.user_id)
     grant.revoked_at = timezone.now()
     grant.last_error = reason
 

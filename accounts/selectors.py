@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.crypto import constant_time_compare
 
 from pdportal import health
 from pdportal.models import SyncState
 
 from .models import Actor, Connection, OAuthGrant, PagerDutyUser, Profile
+
+if TYPE_CHECKING:
+    from pdportal.live import Listener
 
 
 def stored_connection() -> Connection | None:
@@ -55,6 +62,47 @@ def pd_user_of(user: Actor) -> PagerDutyUser | None:
     """The mirrored PagerDuty user the portal user is linked to, if any."""
     profile = getattr(user, "profile", None) if getattr(user, "is_authenticated", False) else None
     return getattr(profile, "pd_user", None) if profile is not None else None
+
+
+def live_sessions_valid(listeners: Collection[Listener]) -> set[Listener]:
+    """Which open live streams' sessions are still valid, by the rule of accounts.middleware (one batch).
+
+    Valid: the session still exists and has not expired, belongs to that portal user, whose login is active and
+    whose password is unchanged (Django's session hash), and its stamp (PagerDuty user and epoch) is the current one
+    (a session without a stamp adopts the current one at its next request, as the middleware does).
+    """
+    if not listeners:
+        return set()
+    store = import_module(settings.SESSION_ENGINE).SessionStore
+    keys = {listener.session_key for listener in listeners if listener.session_key}
+    sessions: dict[str, dict] = {}
+    if hasattr(store, "get_model_class"):  # a database-backed engine: one query for every stream of the process
+        rows = store.get_model_class().objects.filter(session_key__in=keys, expire_date__gt=timezone.now())
+        for key, data in rows.values_list("session_key", "session_data"):
+            sessions[key] = store().decode(data)
+    else:
+        for key in keys:
+            data = store(session_key=key).load()
+            if data:
+                sessions[key] = data
+    users = {
+        user.pk: user
+        for user in get_user_model()
+        .objects.filter(pk__in={listener.user_pk for listener in listeners}, is_active=True)
+        .select_related("profile")
+    }
+    valid = set()
+    for listener in listeners:
+        data, user = sessions.get(listener.session_key), users.get(listener.user_pk)
+        if data is None or user is None or str(data.get(SESSION_KEY)) != str(user.pk):
+            continue
+        if not constant_time_compare(str(data.get(HASH_SESSION_KEY) or ""), user.get_session_auth_hash()):
+            continue
+        stamp = data.get(SESSION_IDENTITY_KEY)
+        if stamp is not None and stamp != session_identity(user=user):
+            continue
+        valid.add(listener)
+    return valid
 
 
 def my_teams(*, user: Actor) -> list:

@@ -6,6 +6,7 @@ from allauth.account.signals import user_logged_in  # allauth's signals module i
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in as django_user_logged_in
+from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
@@ -13,6 +14,7 @@ from .actions import (
     session_bind,  # signals connect in AppConfig.ready, before actions may import models
     signin_complete,
 )
+from .clients import sessions_ended_announce
 from .models import Profile
 
 
@@ -54,7 +56,20 @@ def _bind_session(sender, request, user, **kwargs):
     session_bind(request=request, user=user)
 
 
+def _end_live_streams(sender, request, user, **kwargs):
+    """Signing out ends the session's open live streams (pdportal.live) before anything published afterwards."""
+    if user is None or request is None:
+        return
+    session = getattr(request, "session", None)
+    if session is not None and session.session_key:
+        # Django flushes the session only after this signal: delete it from the store now, so the streams' check
+        # (run as soon as they hear the announcement) already finds it gone.
+        session.delete()
+    sessions_ended_announce(user_pk=user.pk)
+
+
 def connect_allauth_signals() -> None:
 
     django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
+    user_logged_out.connect(_end_live_streams, dispatch_uid="accounts.end_live_streams")
     user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

@@ -5,6 +5,11 @@ invalidation to a bounded Redis stream (for `Last-Event-ID` replay) and publishe
 Each web process runs ONE subscriber (an asyncio task, started lazily by the first SSE connection)
 that fans messages out to a bounded queue per open `/live/` stream. Messages carry ids, never HTML:
 pages re-fetch their own partials through ordinary views.
+
+A stream lives only as long as its session: the identity layer registers a check (`set_session_check`) that the
+process runs over all its open streams once per heartbeat (one batch, no database connection kept), and a session
+ended in the portal is announced on the bus (`announce_session_end`), so its streams are checked before anything
+published after it is sent.
 """
 
 from __future__ import annotations
@@ -15,7 +20,8 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import redis.asyncio as aredis
@@ -100,6 +106,60 @@ def publish(
         return None
 
 
+def announce_session_end(*, user_pk: int) -> None:
+    """Tell every web process that a session of this portal user ended: its open streams are checked at once.
+
+    Published on the channel only (no replay entry: it concerns open streams, not pages). Call it after the change
+    is committed. Never raises; a lost announcement is caught by the per-heartbeat check.
+    """
+    if not settings.REDIS_URL:
+        return
+    from pdportal.redis import breaker, get_fast_redis
+
+    if not breaker.available():
+        return
+    try:
+        get_fast_redis().publish(channel(), json.dumps({"session_ended": int(user_pk)}))
+    except Exception as exc:  # noqa: BLE001 (warn_unavailable keeps the traceback of any other error)
+        breaker.failed()
+        warn_unavailable(logger, "live bus unreachable; session end of user %s not announced", user_pk, error=exc)
+
+
+@dataclass(frozen=True)
+class Listener:
+    """Whose stream it is: the session it was opened with, and that session's portal user."""
+
+    session_key: str
+    user_pk: int
+
+
+# Which of these listeners still hold a valid session (the identity layer's rule, registered by accounts).
+type SessionCheck = Callable[[Collection[Listener]], Collection[Listener]]
+_session_check: SessionCheck | None = None
+
+
+def set_session_check(check: SessionCheck | None) -> None:
+    """Register the identity layer's session check (pdportal sits below it, so it is handed in, not imported)."""
+    global _session_check
+    _session_check = check
+
+
+def _valid_listeners(listeners: Collection[Listener]) -> set[Listener]:
+    """Run the registered check in this worker thread, then close its database connections."""
+    check = _session_check
+    if check is None:
+        return set(listeners)
+    try:
+        return set(check(listeners))
+    except Exception:
+        # The database is unreachable: nobody can end a session meanwhile either (sessions live there), and ending
+        # every stream at once would only make every browser reconnect into the same failure.
+        logger.warning("live: could not check the sessions of %d open streams", len(listeners), exc_info=True)
+        return set(listeners)
+    finally:
+        _release_db()
+
+
 def _parse_id(value: str | None) -> tuple[int, int] | None:
     """A Redis stream id ("1700000000000-3") as a comparable tuple, or None when it is not one."""
     if not value:
@@ -112,13 +172,20 @@ def _parse_id(value: str | None) -> tuple[int, int] | None:
 
 
 class Connection:
-    """One open SSE stream: a bounded queue, and a flag set when messages had to be dropped."""
+    """One open SSE stream: a bounded queue, a flag set when messages had to be dropped, its session, and
+    `ended` once that session is no longer valid (the stream then sends nothing more and closes)."""
 
-    __slots__ = ("needs_resync", "queue")
+    __slots__ = ("ended", "listener", "needs_resync", "queue")
 
-    def __init__(self, size: int = QUEUE_SIZE) -> None:
+    def __init__(self, size: int = QUEUE_SIZE, *, listener: Listener | None = None) -> None:
         self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
         self.needs_resync = False
+        self.listener = listener
+        self.ended = False
+
+    def end(self) -> None:
+        self.ended = True
+        self.offer({"end": True})  # wake the stream now, not at its next heartbeat
 
     def offer(self, message: dict) -> None:
         try:
@@ -138,6 +205,7 @@ class Hub:
     def __init__(self) -> None:
         self.connections: set[Connection] = set()
         self._task: asyncio.Task | None = None
+        self._sweeper: asyncio.Task | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ready: asyncio.Event | None = None
 
@@ -187,26 +255,51 @@ class Hub:
                 with contextlib.suppress(Exception):
                     await client.aclose()
 
+    async def check_sessions(self, conns: Iterable[Connection]) -> None:
+        """End every one of these streams whose session is no longer valid (one batch check, in a worker thread)."""
+        conns = [conn for conn in conns if conn.listener is not None and not conn.ended]
+        if not conns:
+            return
+        listeners = {conn.listener for conn in conns if conn.listener is not None}
+        valid = await sync_to_async(_valid_listeners, thread_sensitive=False)(listeners)
+        for conn in conns:
+            if conn.listener not in valid:
+                conn.end()
+
+    async def _sweep(self) -> None:
+        """Once per heartbeat, check the sessions of every open stream of this process."""
+        while True:
+            await asyncio.sleep(heartbeat_seconds())
+            try:
+                await self.check_sessions(list(self.connections))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("live: the session sweep failed")
+
     async def ensure_started(self, timeout: float = 2.0) -> None:
-        """Start the subscriber on the current event loop (once), and wait briefly until it listens."""
+        """Start the subscriber and the session sweep on the current event loop (once); wait until it listens."""
         loop = asyncio.get_running_loop()
         if self._task is None or self._task.done() or self._loop is not loop:
             self._loop = loop
             self._ready = asyncio.Event()
             self._task = loop.create_task(self._run(), name="pdportal-live-subscriber")
+            self._sweeper = loop.create_task(self._sweep(), name="pdportal-live-session-sweep")
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._ready.wait(), timeout)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        for task in (self._task, self._sweeper):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
         self._task = None
+        self._sweeper = None
         self._loop = None
 
-    def register(self) -> Connection:
-        conn = Connection()
+    def register(self, listener: Listener | None = None) -> Connection:
+        conn = Connection(listener=listener)
         self.connections.add(conn)
         return conn
 
@@ -280,13 +373,17 @@ def set_listener_gate(gate: ListenerGate) -> None:
     _listener_gate[:] = [gate]
 
 
-async def _authorise(request: HttpRequest) -> HttpResponse | None:
+async def _authorise(request: HttpRequest) -> tuple[HttpResponse | None, Listener | None]:
+    """A refusal, or None and the listener (session and user) whose validity the stream follows."""
     user = await request.auser()
     if not user.is_authenticated:
-        return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain")
+        return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain"), None
     if _listener_gate and not await sync_to_async(_listener_gate[0])(user):
-        return HttpResponse("Your sign-in is not linked to a PagerDuty user.\n", status=403, content_type="text/plain")
-    return None
+        message = "Your sign-in is not linked to a PagerDuty user.\n"
+        return HttpResponse(message, status=403, content_type="text/plain"), None
+    session = getattr(request, "session", None)
+    listener = Listener(session_key=session.session_key or "", user_pk=user.pk) if session is not None else None
+    return None, listener
 
 
 async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterator[str]:
@@ -312,9 +409,19 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
             try:
                 message = await asyncio.wait_for(conn.queue.get(), timeout=interval)
             except TimeoutError:
+                if conn.ended:
+                    return
                 # A named event, not an SSE comment: browsers never expose comments, and the page must see that
                 # the stream is alive to tell "live" from a frozen server whose socket is still open.
                 yield _frame(event="heartbeat", data={"at": round(time.time(), 3)})
+                continue
+            ours = conn.listener is not None and message.get("session_ended") == conn.listener.user_pk
+            if ours:
+                # A session of this stream's person ended: is it this one? Checked before anything queued after it.
+                await hub.check_sessions([conn])
+            if conn.ended:
+                return  # the session is over: not one more event, and the browser's reconnect is refused
+            if "session_ended" in message:
                 continue
             if conn.needs_resync:
                 conn.needs_resync = False
@@ -352,15 +459,16 @@ async def stream(request: HttpRequest) -> HttpResponse:
         # 204 is SSE's "do not reconnect"; the pages still work, only without live updates.
         _warn_not_asgi()
         return HttpResponse(status=204)
-    denied = await _authorise(request)
-    # Session and user lookups are done: from here on this request never touches the database.
+    denied, listener = await _authorise(request)
+    # Session and user lookups are done: from here on this request never touches the database (the session
+    # sweep checks every stream of the process in one batch, on its own thread).
     await sync_to_async(_release_db)()
     if denied is not None:
         return denied
     if not settings.REDIS_URL:
         return HttpResponse("The live bus is not configured (REDIS_URL).\n", status=503, content_type="text/plain")
     await hub.ensure_started()
-    conn = hub.register()
+    conn = hub.register(listener)
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
     response = StreamingHttpResponse(_events(conn, last_event_id=last_event_id), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-transform"
