@@ -274,13 +274,18 @@ def main(argv: list[str] | None = None) -> int:
     children = Children()
     steps = Steps()
     stopping: dict[str, int | None] = {"signal": None}
+    # A stop signal interrupts only while we start and watch. Once the clean-up is under way (a child died, a step
+    # failed) it is only noted: a KeyboardInterrupt raised inside the clean-up printed a traceback and left the
+    # children running.
+    armed = {"yes": True}
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         # Only the first signal interrupts: make forwards the group's SIGTERM again, and a person presses Ctrl-C
         # twice; a second interruption inside the clean-up would leave children holding their ports.
         if stopping["signal"] is None:
             stopping["signal"] = signum
-            raise KeyboardInterrupt
+            if armed["yes"]:
+                raise KeyboardInterrupt
 
     for sig in STOP_SIGNALS:
         signal.signal(sig, on_signal)
@@ -374,17 +379,21 @@ def main(argv: list[str] | None = None) -> int:
         while True:
             dead = children.dead()
             if dead:
+                armed["yes"] = False
                 name, code = dead[0]
                 say(f"{name} exited with {code}; stopping everything (see {RUN_DIR / (name + '.log')})")
                 return 1
             time.sleep(0.5)
     except KeyboardInterrupt:
+        armed["yes"] = False
         say("stopping")
         return 0
     except StepFailed as exc:
+        armed["yes"] = False
         say(f"{exc}; see {RUN_DIR / (exc.name + '.log')} and the output above")
         return 1
     finally:
+        armed["yes"] = False
         # Nothing may interrupt the clean-up: ignore further stop signals until every child is gone.
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
