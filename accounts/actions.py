@@ -55,6 +55,27 @@ def mirror_pagerduty_user(*, data: dict[str, Any]) -> PagerDutyUser | None:
     return upsert_user(clean)
 
 
+def memberships_refresh(*, user) -> bool:
+    """Read a portal login's PagerDuty user again, with its teams, through the account connection (at sign-in).
+
+    Team memberships decide what the person sees (accounts.visibility), and PagerDuty sends no webhook when they
+    change. A PagerDuty sign-in reads them from /users/me instead (signin_complete). Never raises: the sign-in goes
+    on with the mirror as it is, and the periodic refresh (incidents.tasks.refresh_memberships) catches up.
+    Returns whether PagerDuty answered.
+    """
+    profile = Profile.objects.filter(user=user).select_related("pd_user").first()
+    if profile is None or profile.pd_user is None:
+        return False
+    try:
+        data = clients.account_client().get_entity(f"/users/{profile.pd_user.pd_id}", {"include[]": ["teams"]})
+    except (IdentityError, PagerDutyError) as exc:
+        logger.info("Could not read the teams of portal user %s at sign-in: %s", user.pk, exc)
+        return False
+    with transaction.atomic():
+        mirror_pagerduty_user(data=data)
+    return True
+
+
 def profile_link(*, user, pd_user: PagerDutyUser, subdomain: str = "") -> Profile:
     """Point the person's Profile at their PagerDuty user, copying role and (unless they chose one) time zone.
 

@@ -56,6 +56,18 @@ def _bind_session(sender, request, user, **kwargs):
     session_bind(request=request, user=user)
 
 
+def _refresh_memberships(sender, request, user, **kwargs):
+    """A password sign-in reads the person's PagerDuty teams again (a PagerDuty sign-in reads /users/me itself)."""
+    if request is None or not user.has_usable_password():
+        return
+    from django.db import transaction
+
+    from .actions import memberships_refresh  # signals connect in AppConfig.ready, before actions may import models
+
+    # PagerDuty is never called inside a transaction: after it, if the sign-in runs in one.
+    transaction.on_commit(lambda: memberships_refresh(user=user))
+
+
 def _end_live_streams(sender, request, user, **kwargs):
     """Signing out ends the session's open live streams (pdportal.live) before anything published afterwards."""
     if user is None or request is None:
@@ -71,5 +83,6 @@ def _end_live_streams(sender, request, user, **kwargs):
 def connect_allauth_signals() -> None:
 
     django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
+    django_user_logged_in.connect(_refresh_memberships, dispatch_uid="accounts.refresh_memberships")
     user_logged_out.connect(_end_live_streams, dispatch_uid="accounts.end_live_streams")
     user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

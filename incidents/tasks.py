@@ -18,10 +18,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.clients import account_client
+from accounts.models import PagerDutyUser, Team
 from incidents import mirror
 from incidents.models import Incident
 from incidents.refetch import publish_incidents, refetch_incident
-from incidents.sync import sync_all
+from incidents.sync import SyncAlreadyRunning, sync_all
 from incidents.webhooks import drain, needs_enrichment, reapply_pending
 from pdportal import lease, live
 from pdportal.models import SyncState, WebhookEvent
@@ -33,6 +34,7 @@ logger = logging.getLogger(__name__)
 
 RECONCILE_STATE = "reconcile"
 FULL_SYNC_STATE = "initial_sync"
+MEMBERSHIP_STATE = "memberships"
 # Log entries are read from a little before the watermark: PagerDuty's list is eventually consistent.
 RECONCILE_OVERLAP = timedelta(seconds=60)
 # Without any watermark (no sync ever finished), reconcile looks back this far.
@@ -130,6 +132,38 @@ def full_sync(self) -> dict[str, int]:
         report = sync_all(client=account_client())
     live.publish(topic="incident", event="resync")
     live.publish(topic="service", event="resync")
+    return dict(report.counts)
+
+
+def _memberships() -> tuple[frozenset[tuple[int, int]], frozenset[tuple[int, str]]]:
+    """Who is on which team, and which teams are private: everything a person's visibility scope is made of."""
+    through = PagerDutyUser.teams.through
+    return (
+        frozenset(through.objects.values_list("pagerdutyuser_id", "team_id")),
+        frozenset(Team.objects.values_list("pk", "default_role")),
+    )
+
+
+@shared_task(name="incidents.tasks.refresh_memberships", bind=True, acks_late=True, ignore_result=True)
+def refresh_memberships(self) -> dict[str, int]:
+    """Read teams and people again (MEMBERSHIP_REFRESH_SECONDS, 15 min by default): who is on which team and which
+    teams are private decide what each person sees, and PagerDuty sends no webhook when they change.
+
+    Costs one listing of /teams and one of /users (100 per page) per run. When anything changed, open pages resync,
+    so a person removed from a private team stops seeing its incidents at once.
+    """
+    with _single_flight("refresh_memberships", holder=self.request.id) as acquired:
+        if not acquired:
+            return {}
+        before = _memberships()
+        try:
+            report = sync_all(client=account_client(), state_name=MEMBERSHIP_STATE, steps=("teams", "users"))
+        except SyncAlreadyRunning:
+            return {}
+        changed = _memberships() != before
+    if changed:
+        live.publish(topic="incident", event="resync")
+        live.publish(topic="service", event="resync")
     return dict(report.counts)
 
 

@@ -254,6 +254,11 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "pdportal.tasks.heartbeat", "schedule": 30},
     "ensure-webhook-subscription": {"task": "services.tasks.ensure_webhook_subscription", "schedule": 3600},
     "check-pagerduty-connection": {"task": "accounts.tasks.check_connection", "schedule": 600},
+    # Webhooks say nothing about team memberships, which decide what each person sees (SECURITY.md, "Visibility").
+    "refresh-memberships": {
+        "task": "incidents.tasks.refresh_memberships",
+        "schedule": env_int("MEMBERSHIP_REFRESH_SECONDS", 900, minimum=60, maximum=900),
+    },
     # Webhooks say nothing about schedules: on-calls are polled (README, "How fresh is on-call data").
     "refresh-oncalls": {
         "task": "services.tasks.refresh_oncalls",

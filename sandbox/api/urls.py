@@ -31,6 +31,7 @@ urlpatterns = [
     path("users/<str:user_id>/notification_rules", a.notification_rules),
     path("teams", a.teams),
     path("teams/<str:team_id>", a.team),
+    path("teams/<str:team_id>/users/<str:user_id>", a.team_member),
     path("escalation_policies", a.policies),
     path("escalation_policies/<str:policy_id>", a.policy),
     path("priorities", a.priorities),

@@ -215,6 +215,21 @@ def get_team(request, team_id):
     return respond({"team": ser.team_json(get_or_404(m.Team, team_id))})
 
 
+def add_team_member(request, team_id, user_id):
+    require(request, "teams.write", write=True, admin=True)
+    role = body(request).get("role", "responder")
+    if role not in ("observer", "responder", "manager"):
+        raise invalid("Role must be one of observer, responder, manager.")
+    get_or_404(m.Team, team_id).users.add(get_or_404(m.User, user_id))
+    return respond(None, 204)
+
+
+def remove_team_member(request, team_id, user_id):
+    require(request, "teams.write", write=True, admin=True)
+    get_or_404(m.Team, team_id).users.remove(get_or_404(m.User, user_id))
+    return respond(None, 204)
+
+
 def list_policies(request):
     require(request, "escalation_policies.read")
     include = includes(request)
@@ -454,6 +469,7 @@ contact_methods = routes(GET=list_contact_methods)
 notification_rules = routes(GET=list_notification_rules)
 teams = routes(GET=list_teams)
 team = routes(GET=get_team)
+team_member = routes(PUT=add_team_member, DELETE=remove_team_member)
 policies = routes(GET=list_policies)
 policy = routes(GET=get_policy)
 priorities = routes(GET=list_priorities)

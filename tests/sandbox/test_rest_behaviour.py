@@ -433,3 +433,29 @@ def test_concurrent_writes_and_reads_all_succeed(fresh_sandbox):
     assert codes == [200] * 24
     statuses = {sandbox.get(f"/incidents/{pk}").json()["incident"]["status"] for pk in open_ids}
     assert statuses == {"acknowledged"}
+
+
+# --- team memberships (PUT/DELETE /teams/{id}/users/{user_id}) ------------------------------------------------------
+
+
+def _team_ids_of(sandbox, email):
+    user = sandbox.get(f"/users/{sandbox.user_id(email)}").json()["user"]
+    return {team["id"] for team in user["teams"]}
+
+
+def test_an_admin_adds_and_removes_a_team_member(fresh_sandbox):
+    email = "responder@example.com"
+    path = f"/teams/PTSECUR/users/{fresh_sandbox.user_id(email)}"
+    assert "PTSECUR" not in _team_ids_of(fresh_sandbox, email)
+    assert fresh_sandbox.put(path, headers=ADMIN, json={"role": "responder"}).status_code == 204
+    assert "PTSECUR" in _team_ids_of(fresh_sandbox, email)
+    assert fresh_sandbox.delete(path, headers=ADMIN).status_code == 204
+    assert "PTSECUR" not in _team_ids_of(fresh_sandbox, email)
+
+
+def test_only_an_admin_changes_team_memberships(fresh_sandbox):
+    path = f"/teams/PTSECUR/users/{fresh_sandbox.user_id('observer@example.com')}"
+    key = user_key(fresh_sandbox, "responder@example.com")
+    response = fresh_sandbox.put(path, token=key, json={"role": "responder"})
+    assert response.status_code == 403, response.text
+    assert fresh_sandbox.delete("/teams/PTSECUR/users/PNOSUCH", headers=ADMIN).status_code == 404
