@@ -7,10 +7,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in as django_user_logged_in
 from django.contrib.auth.signals import user_logged_out
+from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
 
 from .actions import (
+    memberships_refresh,
     session_bind,  # signals connect in AppConfig.ready, before actions may import models
     signin_complete,
 )
@@ -34,8 +36,17 @@ def sync_profile_role(sender, instance, raw=False, **kwargs):
 
 
 def _on_login(sender, request, user, sociallogin=None, **kwargs):
-    """After a PagerDuty sign-in, mirror who they are and keep their grant; warn when PagerDuty granted less."""
-    if sociallogin is None or sociallogin.account.provider != "pagerduty":
+    """After a PagerDuty sign-in, mirror who they are and keep their grant; warn when PagerDuty granted less.
+
+    After a password sign-in (a portal login), read the person's PagerDuty teams again: they decide what the person
+    sees, and PagerDuty sends no webhook when they change (a PagerDuty sign-in reads them from /users/me).
+    """
+    if sociallogin is None:
+        if user.has_usable_password():
+            # PagerDuty is never called inside a transaction: after it, if the sign-in runs in one.
+            transaction.on_commit(lambda: memberships_refresh(user=user))
+        return
+    if sociallogin.account.provider != "pagerduty":
         return
 
     missing = signin_complete(request=request, user=user, sociallogin=sociallogin)
@@ -56,18 +67,6 @@ def _bind_session(sender, request, user, **kwargs):
     session_bind(request=request, user=user)
 
 
-def _refresh_memberships(sender, request, user, **kwargs):
-    """A password sign-in reads the person's PagerDuty teams again (a PagerDuty sign-in reads /users/me itself)."""
-    if request is None or not user.has_usable_password():
-        return
-    from django.db import transaction
-
-    from .actions import memberships_refresh  # signals connect in AppConfig.ready, before actions may import models
-
-    # PagerDuty is never called inside a transaction: after it, if the sign-in runs in one.
-    transaction.on_commit(lambda: memberships_refresh(user=user))
-
-
 def _end_live_streams(sender, request, user, **kwargs):
     """Signing out ends the session's open live streams (pdportal.live) before anything published afterwards."""
     if user is None or request is None:
@@ -83,6 +82,5 @@ def _end_live_streams(sender, request, user, **kwargs):
 def connect_allauth_signals() -> None:
 
     django_user_logged_in.connect(_bind_session, dispatch_uid="accounts.bind_session")
-    django_user_logged_in.connect(_refresh_memberships, dispatch_uid="accounts.refresh_memberships")
     user_logged_out.connect(_end_live_streams, dispatch_uid="accounts.end_live_streams")
     user_logged_in.connect(_on_login, dispatch_uid="accounts.pagerduty_login")

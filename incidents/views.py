@@ -516,8 +516,26 @@ def incident_action(request: HttpRequest, pd_id: str, action: str) -> HttpRespon
             actor=request.user, incident=incident, action=action, expected=request.POST.get("expected_status", "")
         )
     except ACTION_ERRORS as exc:
-        return _respond(request, incident, error=str(exc), stale=True)
+        error, bound = _refused_unsent(request, action=action, reason=str(exc))
+        return _respond(request, incident, error=error, bound=bound, stale=True)
     return handler(request, incident)
+
+
+# How much of an unsent resolution note a refusal quotes back (the box keeps all of it while it is shown).
+UNSENT_QUOTED = 300
+
+
+def _refused_unsent(request: HttpRequest, *, action: str, reason: str) -> tuple[str, dict[str, Any] | None]:
+    """A refusal before anything was sent keeps what the person typed: the resolution note stays in its box (while
+    the incident can still be resolved) and the message quotes it, since a resolved incident shows no box."""
+    if action != "resolve":
+        return reason, None
+    form = forms.ResolveForm(request.POST)
+    unsent = (request.POST.get("resolution") or "").strip()
+    if unsent:
+        quoted = unsent if len(unsent) <= UNSENT_QUOTED else unsent[:UNSENT_QUOTED] + "…"
+        reason = f"{reason} Your resolution note was not sent: “{quoted}”"
+    return reason, {"resolve_form": form}
 
 
 @reader_required

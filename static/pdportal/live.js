@@ -228,6 +228,49 @@
     now.dispatchEvent(new CustomEvent("pd:live-swapped", { bubbles: true }));
   }
 
+  // -- the person's own answers --------------------------------------------------------------------------------------
+  // An action's answer swaps the partials it changed out of band (a refusal from a stale page: every one). They are
+  // morphed like a live refresh, so what the person typed anywhere else on the page survives the answer; a form
+  // error may go (the new answer replaces it). The form they sent is emptied first when the action succeeded (what
+  // it held was sent: nothing to send twice), and kept as typed when it failed (data-action-failed on the result).
+  var OWN = { beforeAttributeUpdated: KEEP.beforeAttributeUpdated };
+
+  function sentForm(detail) {
+    var elt = (detail.requestConfig && detail.requestConfig.elt) || detail.elt;
+    if (!elt || !elt.closest) return null;
+    return elt.tagName === "FORM" ? elt : elt.closest("form");
+  }
+
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var detail = event.detail || {};
+    var xhr = detail.xhr;
+    var form = sentForm(detail);
+    if (!form || !xhr || xhr.status >= 400) return;
+    if ((xhr.responseText || "").indexOf("data-action-failed") < 0) form.reset();
+  });
+
+  document.addEventListener("htmx:oobBeforeSwap", function (event) {
+    var detail = event.detail || {};
+    var target = detail.target;
+    var next = detail.fragment && detail.fragment.firstElementChild;
+    // The result message itself is replaced outright: it is the answer.
+    if (!window.Idiomorph || !target || !next || !target.id || target.id === "incident-result") return;
+    if (next.id !== target.id) return;
+    detail.shouldSwap = false;
+    var scrollX = window.scrollX;
+    var scrollY = window.scrollY;
+    window.Idiomorph.morph(target, next, {
+      morphStyle: "outerHTML",
+      ignoreActiveValue: true,
+      restoreFocus: true,
+      callbacks: OWN,
+    });
+    if (window.scrollX !== scrollX || window.scrollY !== scrollY) window.scrollTo(scrollX, scrollY);
+    var now = document.getElementById(target.id) || target;
+    if (window.htmx) window.htmx.process(now);
+    tickAges(now);
+  });
+
   function swapPlain(el, html) {
     // Without the morphing library: replace, as before (still never during the person's own request).
     var wrap = document.createElement("template");

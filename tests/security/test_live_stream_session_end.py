@@ -8,13 +8,13 @@ import concurrent.futures
 import time
 
 import pytest
+from accounts.tokens import revoke_grant
 from asgiref.sync import sync_to_async
 from django.db.models import F
 from django.test import AsyncClient, Client
 
 from accounts import actions
 from accounts.models import OAuthGrant, Profile
-from accounts.tokens import revoke_grant
 from pdportal import live
 
 pytestmark = pytest.mark.django_db(transaction=True)
