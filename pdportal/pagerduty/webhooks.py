@@ -90,8 +90,8 @@ MAX_FUTURE = timedelta(days=1)
 MAX_DEPTH = 32
 MAX_NODES = 50_000
 MAX_INT = 2**53  # the largest integer every JSON reader (and our integer columns' checks) handles exactly
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*$")
+ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")  # \Z: `$` also matches before a final newline
+NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\Z")
 
 
 def parse_time(value: Any) -> datetime:

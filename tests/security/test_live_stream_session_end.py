@@ -8,12 +8,12 @@ import concurrent.futures
 import time
 
 import pytest
-from accounts.tokens import revoke_grant
 from asgiref.sync import sync_to_async
 from django.db.models import F
 from django.test import AsyncClient, Client
 
 from accounts import actions
+from accounts.clients import revoke_grant
 from accounts.models import OAuthGrant, Profile
 from pdportal import live
 
