@@ -10,7 +10,7 @@ class AccountsConfig(AppConfig):
         # why: these import the app's models, which Django loads only after every app config (AppRegistryNotReady)
         from pdportal import live
 
-        from . import health, selectors, signals  # noqa: F401 - health registers its /healthz check on import
+        from . import health, selectors, signals, visibility  # noqa: F401 - health registers its /healthz check
         from .roles import portal_role
 
         signals.connect_allauth_signals()
@@ -18,3 +18,5 @@ class AccountsConfig(AppConfig):
         live.set_listener_gate(lambda user: portal_role(user) is not None)
         # And it lives only as long as its session (pdportal cannot import this layer's rule).
         live.set_session_check(selectors.live_sessions_valid)
+        # And it carries only what its viewer may see (accounts.visibility, the one rule).
+        live.set_viewer_scopes(visibility.scopes_by_user)

@@ -21,6 +21,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from .models import PagerDutyUser, Profile, Team
@@ -58,6 +59,20 @@ class Scope:
     def unrestricted(self) -> bool:
         """True when this person sees every object: an admin, or anyone while no private team hides anything."""
         return self.everything or not (self.nothing or self.team_only or self.hidden_team_pks)
+
+    def sees(self, *, team_pks: Collection[int], person_pks: Collection[int]) -> bool:
+        """The same rule in Python, for one object tied to these teams and assigned to these people (mirror pks):
+        what a live stream may tell this person about (pdportal.live.sent_to_viewer)."""
+        if self.everything:
+            return True
+        if self.nothing:
+            return False
+        if self.pd_user_pk is not None and self.pd_user_pk in person_pks:
+            return True  # PagerDuty pages them about it (incidents.selectors.incidents_visible_to)
+        teams = set(team_pks)
+        if self.team_only:
+            return bool(teams & self.team_pks)
+        return not (teams & self.hidden_team_pks) or bool(teams & self.team_pks)
 
     def condition(self, *, touching: Callable[[Collection[int]], Q]) -> Q | None:
         """The filter for what this person sees (None: no filter at all); `touching(team_pks)` is true for rows
@@ -145,6 +160,12 @@ def scope_of(viewer: Viewer) -> Scope:
     with contextlib.suppress(AttributeError):
         setattr(viewer, _CACHE, scope)
     return scope
+
+
+def scopes_by_user(user_pks: Collection[int]) -> dict[int, Scope]:
+    """The Scope of each of these portal users (the open live streams' viewers), read fresh from the database."""
+    users = get_user_model().objects.filter(pk__in=list(user_pks)).select_related("profile__pd_user")
+    return {user.pk: _compute(user) for user in users}
 
 
 def viewer_team_pks(*, viewer: Viewer) -> frozenset[int]:

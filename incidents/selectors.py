@@ -16,6 +16,7 @@ from accounts.selectors import pd_user_of
 from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
 from incidents.forms import SORTS
 from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdate, StatusUpdateTemplate
+from services.models import EscalationPolicy, Service
 from services.selectors import (
     escalation_policies_visible_to,
     policy_ids_of_teams,
@@ -40,6 +41,52 @@ def incidents_touching(team_pks: Collection[int]) -> Q:
         | Q(service_id__in=service_ids_of_teams(team_pks))
         | Q(escalation_policy_id__in=policy_ids_of_teams(team_pks))
     )
+
+
+def incident_audience(ids: list[str]) -> dict[str, dict[str, list]]:
+    """Who may hear of each of these incidents on the live bus (pdportal.live.set_audience): the teams it is tied to
+    (its own, its service's and their escalation policies', as incidents_touching reads them) and its assignees."""
+    rows = list(Incident.objects.filter(pd_id__in=ids).values_list("pk", "pd_id", "service_id", "escalation_policy_id"))
+    service_ids = {service for _, _, service, _ in rows if service}
+    services = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "escalation_policy_id"))
+    service_pd_ids = dict(Service.objects.filter(pk__in=service_ids).values_list("pk", "pd_id"))
+    policy_ids = {policy for _, _, _, policy in rows if policy} | {p for p in services.values() if p}
+    policy_teams: dict[int, set[int]] = {}
+    for policy, team in EscalationPolicy.teams.through.objects.filter(escalationpolicy_id__in=policy_ids).values_list(
+        "escalationpolicy_id", "team_id"
+    ):
+        policy_teams.setdefault(policy, set()).add(team)
+    service_teams: dict[int, set[int]] = {}
+    for service, team in Service.teams.through.objects.filter(service_id__in=service_ids).values_list(
+        "service_id", "team_id"
+    ):
+        service_teams.setdefault(service, set()).add(team)
+    pks = [pk for pk, *_ in rows]
+    own_teams: dict[int, set[int]] = {}
+    for incident, team in Incident.teams.through.objects.filter(incident_id__in=pks).values_list(
+        "incident_id", "team_id"
+    ):
+        own_teams.setdefault(incident, set()).add(team)
+    people: dict[int, list[tuple[int, str]]] = {}
+    for incident, person, pd_id in Incident.assignees.through.objects.filter(incident_id__in=pks).values_list(
+        "incident_id", "pagerdutyuser_id", "pagerdutyuser__pd_id"
+    ):
+        people.setdefault(incident, []).append((person, pd_id))
+    out: dict[str, dict[str, list]] = {}
+    for pk, pd_id, service, policy in rows:
+        teams = set(own_teams.get(pk, ()))
+        if service:
+            teams |= service_teams.get(service, set()) | policy_teams.get(services.get(service) or 0, set())
+        if policy:
+            teams |= policy_teams.get(policy, set())
+        assigned = people.get(pk, [])
+        out[pd_id] = {
+            "t": sorted(teams),
+            "p": sorted(person for person, _ in assigned),
+            "a": sorted(person_id for _, person_id in assigned),
+            "s": [service_pd_ids[service]] if service in service_pd_ids else [],
+        }
+    return out
 
 
 def incidents_visible_to(*, viewer: Viewer) -> QuerySet[Incident]:

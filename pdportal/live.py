@@ -22,7 +22,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import redis.asyncio as aredis
 from asgiref.sync import sync_to_async
@@ -65,6 +65,28 @@ def channel() -> str:
     return _channel_for(settings.REDIS_URL)
 
 
+# Who may see each id of a topic. The app that owns a topic registers a resolver (ids -> {id: audience}); it runs
+# when publishing, where the database is at hand, and the audience travels with the message: {"t": team pks the
+# object is tied to, "p": portal-mirror pks of the people it is assigned to, "a": their PagerDuty ids, "s": its
+# services' PagerDuty ids}. A stream sends an id only to a viewer whose scope sees that audience, and never sends
+# the audience itself (sent_to_viewer).
+AudienceResolver = Callable[[list[str]], dict[str, dict[str, list]]]
+_audiences: dict[str, AudienceResolver] = {}
+
+
+def set_audience(topic: str, resolver: AudienceResolver) -> None:
+    _audiences[topic] = resolver
+
+
+def _audience(topic: str, ids: list[str]) -> dict[str, dict[str, list]] | None:
+    try:
+        return _audiences[topic](ids)
+    except Exception:
+        # Unknown audience: restricted viewers get a resync instead (they re-fetch through their scoped views).
+        logger.warning("live: could not resolve who may see %s %s", topic, ids[:5], exc_info=True)
+        return None
+
+
 def publish(
     *,
     topic: str,
@@ -90,6 +112,8 @@ def publish(
         message["assignees"] = sorted(set(assignees))
     if related:
         message["related"] = {name: sorted(set(values)) for name, values in related.items() if values}
+    if message["ids"] and topic in _audiences:
+        message["audience"] = _audience(topic, message["ids"])
     if not breaker.available():
         logger.warning("live bus marked unreachable; %s %s not published", topic, event)
         return None
@@ -144,18 +168,77 @@ def set_session_check(check: SessionCheck | None) -> None:
     _session_check = check
 
 
-def _valid_listeners(listeners: Collection[Listener]) -> set[Listener]:
-    """Run the registered check in this worker thread, then close its database connections."""
+class ViewerScope(Protocol):
+    """What one viewer may see (accounts.visibility.Scope): everything, or objects by their teams and assignees."""
+
+    @property
+    def unrestricted(self) -> bool: ...
+
+    def sees(self, *, team_pks: Collection[int], person_pks: Collection[int]) -> bool: ...
+
+
+# The viewers' scopes by portal user pk (registered by accounts); None: every viewer sees everything.
+type ViewerScopes = Callable[[Collection[int]], Mapping[int, ViewerScope]]
+_viewer_scopes: ViewerScopes | None = None
+
+
+def set_viewer_scopes(scopes: ViewerScopes | None) -> None:
+    global _viewer_scopes
+    _viewer_scopes = scopes
+
+
+def _scopes_of(user_pks: Collection[int]) -> Mapping[int, ViewerScope]:
+    return _viewer_scopes(user_pks) if _viewer_scopes is not None and user_pks else {}
+
+
+def sent_to_viewer(message: dict, scope: ViewerScope | None) -> dict | None:
+    """The message as this viewer may receive it: the ids it may see (with their assignees and services only), or
+    None when it may see none of them. A message without an audience is for everyone; the audience never leaves."""
+    if "audience" not in message:
+        return message
+    message = dict(message)
+    audience = message.pop("audience")
+    if scope is None or scope.unrestricted or not message.get("ids"):
+        return message
+    if not isinstance(audience, dict):
+        return {"topic": message.get("topic"), "event": "resync", "at": message.get("at")}
+    shown = [
+        i
+        for i in message["ids"]
+        if isinstance(audience.get(i), dict) and scope.sees(team_pks=audience[i]["t"], person_pks=audience[i]["p"])
+    ]
+    if not shown:
+        return None
+    message["ids"] = shown
+    if "assignees" in message:
+        allowed = {a for i in shown for a in audience[i]["a"]}
+        message["assignees"] = [a for a in message["assignees"] if a in allowed]
+    related = message.get("related")
+    if isinstance(related, dict) and "service" in related:
+        allowed = {s for i in shown for s in audience[i]["s"]}
+        kept = {**related, "service": [s for s in related["service"] if s in allowed]}
+        message["related"] = {name: values for name, values in kept.items() if values}
+        if not message["related"]:
+            del message["related"]
+    return message
+
+
+def _valid_listeners(listeners: Collection[Listener]) -> tuple[set[Listener], Mapping[int, ViewerScope]]:
+    """Run the registered session check in this worker thread, read the valid viewers' scopes again (their teams may
+    have changed), then close its database connections."""
     check = _session_check
-    if check is None:
-        return set(listeners)
     try:
-        return set(check(listeners))
+        valid = set(check(listeners)) if check is not None else set(listeners)
     except Exception:
         # The database is unreachable: nobody can end a session meanwhile either (sessions live there), and ending
         # every stream at once would only make every browser reconnect into the same failure.
         logger.warning("live: could not check the sessions of %d open streams", len(listeners), exc_info=True)
-        return set(listeners)
+        valid = set(listeners)
+    try:
+        return valid, _scopes_of({listener.user_pk for listener in valid})
+    except Exception:
+        logger.warning("live: could not read the scopes of %d open streams", len(valid), exc_info=True)
+        return valid, {}
     finally:
         _release_db()
 
@@ -175,12 +258,15 @@ class Connection:
     """One open SSE stream: a bounded queue, a flag set when messages had to be dropped, its session, and
     `ended` once that session is no longer valid (the stream then sends nothing more and closes)."""
 
-    __slots__ = ("ended", "listener", "needs_resync", "queue")
+    __slots__ = ("ended", "listener", "needs_resync", "queue", "scope")
 
-    def __init__(self, size: int = QUEUE_SIZE, *, listener: Listener | None = None) -> None:
+    def __init__(
+        self, size: int = QUEUE_SIZE, *, listener: Listener | None = None, scope: ViewerScope | None = None
+    ) -> None:
         self.queue: asyncio.Queue[dict] = asyncio.Queue(maxsize=size)
         self.needs_resync = False
         self.listener = listener
+        self.scope = scope  # what its viewer may see (refreshed once per heartbeat); None: everything
         self.ended = False
 
     def end(self) -> None:
@@ -261,10 +347,12 @@ class Hub:
         if not conns:
             return
         listeners = {conn.listener for conn in conns if conn.listener is not None}
-        valid = await sync_to_async(_valid_listeners, thread_sensitive=False)(listeners)
+        valid, scopes = await sync_to_async(_valid_listeners, thread_sensitive=False)(listeners)
         for conn in conns:
             if conn.listener not in valid:
                 conn.end()
+            elif conn.listener is not None and conn.listener.user_pk in scopes:
+                conn.scope = scopes[conn.listener.user_pk]
 
     async def _sweep(self) -> None:
         """Once per heartbeat, check the sessions of every open stream of this process."""
@@ -298,8 +386,8 @@ class Hub:
         self._sweeper = None
         self._loop = None
 
-    def register(self, listener: Listener | None = None) -> Connection:
-        conn = Connection(listener=listener)
+    def register(self, listener: Listener | None = None, scope: ViewerScope | None = None) -> Connection:
+        conn = Connection(listener=listener, scope=scope)
         self.connections.add(conn)
         return conn
 
@@ -373,17 +461,18 @@ def set_listener_gate(gate: ListenerGate) -> None:
     _listener_gate[:] = [gate]
 
 
-async def _authorise(request: HttpRequest) -> tuple[HttpResponse | None, Listener | None]:
-    """A refusal, or None and the listener (session and user) whose validity the stream follows."""
+async def _authorise(request: HttpRequest) -> tuple[HttpResponse | None, Listener | None, ViewerScope | None]:
+    """A refusal, or None, the listener (session and user) whose validity the stream follows, and its scope."""
     user = await request.auser()
     if not user.is_authenticated:
-        return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain"), None
+        return HttpResponse("Sign in to receive live updates.\n", status=401, content_type="text/plain"), None, None
     if _listener_gate and not await sync_to_async(_listener_gate[0])(user):
         message = "Your sign-in is not linked to a PagerDuty user.\n"
-        return HttpResponse(message, status=403, content_type="text/plain"), None
+        return HttpResponse(message, status=403, content_type="text/plain"), None, None
     session = getattr(request, "session", None)
     listener = Listener(session_key=session.session_key or "", user_pk=user.pk) if session is not None else None
-    return None, listener
+    scope = (await sync_to_async(_scopes_of)([user.pk])).get(user.pk)
+    return None, listener, scope
 
 
 async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterator[str]:
@@ -401,7 +490,9 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
             sent = max(sent, _parse_id(newest_id) or (0, 0))
         else:
             for stream_id, message in replay:
-                yield _frame(event="invalidate", data=message, id=stream_id)
+                shown = sent_to_viewer(message, conn.scope)
+                if shown is not None:
+                    yield _frame(event="invalidate", data=shown, id=stream_id)
                 sent = max(sent, _parse_id(stream_id) or sent)
             yield _frame(event="ready", data={"heartbeat": interval}, id=newest_id if not replay else None)
             sent = max(sent, _parse_id(newest_id) or (0, 0))
@@ -439,7 +530,9 @@ async def _events(conn: Connection, *, last_event_id: str | None) -> AsyncIterat
                 continue  # already sent by the replay
             if parsed is not None:
                 sent = parsed
-            yield _frame(event="invalidate", data=message, id=stream_id)
+            shown = sent_to_viewer(message, conn.scope)
+            if shown is not None:
+                yield _frame(event="invalidate", data=shown, id=stream_id)
     finally:
         hub.unregister(conn)
 
@@ -459,7 +552,7 @@ async def stream(request: HttpRequest) -> HttpResponse:
         # 204 is SSE's "do not reconnect"; the pages still work, only without live updates.
         _warn_not_asgi()
         return HttpResponse(status=204)
-    denied, listener = await _authorise(request)
+    denied, listener, scope = await _authorise(request)
     # Session and user lookups are done: from here on this request never touches the database (the session
     # sweep checks every stream of the process in one batch, on its own thread).
     await sync_to_async(_release_db)()
@@ -468,7 +561,7 @@ async def stream(request: HttpRequest) -> HttpResponse:
     if not settings.REDIS_URL:
         return HttpResponse("The live bus is not configured (REDIS_URL).\n", status=503, content_type="text/plain")
     await hub.ensure_started()
-    conn = hub.register(listener)
+    conn = hub.register(listener, scope)
     last_event_id = request.headers.get("Last-Event-ID") or request.GET.get("last_event_id")
     response = StreamingHttpResponse(_events(conn, last_event_id=last_event_id), content_type="text/event-stream")
     response["Cache-Control"] = "no-cache, no-transform"

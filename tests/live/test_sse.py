@@ -251,12 +251,17 @@ def test_no_database_connection_is_held_while_streaming(responder, monkeypatch, 
     monkeypatch.setattr(wrapper, "close", close)
     settings.LIVE_HEARTBEAT_SECONDS = 0.02
 
+    def publish_like_a_request():
+        # The publisher reads who may see the incident, then closes its connections, as a request or task does.
+        live.publish(topic="incident", ids=["PX"])
+        connections.close_all()
+
     async def scenario():
         _, stream, _ = await _open(responder)
         await stream.until(lambda c: "event: ready" in c)
         before_stream = list(events)
         events.clear()
-        await sync_to_async(live.publish, thread_sensitive=False)(topic="incident", ids=["PX"])
+        await sync_to_async(publish_like_a_request, thread_sensitive=False)()
         # Heartbeats come every 20 ms here: allow plenty of them while the invalidation crosses Redis.
         await stream.until(lambda c: "event: invalidate" in c, limit=1000)
         await stream.until(lambda c: "event: heartbeat" in c)
