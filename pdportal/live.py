@@ -138,7 +138,6 @@ def announce_session_end(*, user_pk: int) -> None:
     """
     if not settings.REDIS_URL:
         return
-    from pdportal.redis import breaker, get_fast_redis  # why: as publish(), the Redis clients load on first use
 
     if not breaker.available():
         return
