@@ -23,7 +23,8 @@ from accounts.models import Actor, Connection
 from accounts.selectors import connection_mode, pd_user_of
 from accounts.visibility import scope_of
 from incidents import mirror
-from incidents.models import Alert, ChangeEvent, Incident
+from incidents.forms import filter_query
+from incidents.models import Alert, ChangeEvent, Incident, SavedView
 from incidents.outcomes import incident_reflects
 from incidents.selectors import (
     change_events_visible_to,
@@ -789,3 +790,20 @@ def notifications_fetch(*, actor: Actor, filters: dict[str, Any]) -> list[dict[s
         item["started_at_dt"] = mirror.parse_time(item.get("started_at"))
     # With an API key PagerDuty answers for the whole account: keep what this person may see.
     return notifications_visible_to(viewer=actor, items=items)
+
+
+# -- saved views (the portal's own data: nothing goes to PagerDuty) -------------------------------------------------
+
+
+def saved_view_save(*, owner: Any, name: str, query: str) -> SavedView:
+    """Save the list's filters (only them: see forms.filter_query) under `name`; the same name replaces them."""
+    view, _ = SavedView.objects.update_or_create(
+        owner=owner, name=name.strip()[:80], defaults={"query": filter_query(query)}
+    )
+    return view
+
+
+def saved_view_delete(*, owner: Any, view_id: int) -> bool:
+    """Delete one of the owner's views; another person's (or a missing) view is left alone: False."""
+    deleted, _ = SavedView.objects.filter(owner=owner, pk=view_id).delete()
+    return deleted > 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 
 from django import forms
+from django.http import QueryDict
 from django.utils import formats, timezone
 
 from incidents.models import Incident
@@ -22,6 +23,7 @@ SORTS = {
     "age": "created_at",
     "alerts": "alert_count",
 }
+OPEN_STATUSES = ("triggered", "acknowledged")
 PER_PAGE_CHOICES = [(25, "25"), (50, "50"), (100, "100"), (250, "250")]
 
 
@@ -90,6 +92,13 @@ class IncidentFilterForm(forms.Form):
             # The picker must show the page size actually used, not its first option.
             self.data = self.data.copy()
             self.data["per_page"] = str(self.fields["per_page"].empty_value)
+        if self.is_bound and not self.data.get("status"):
+            # The triage home: open incidents unless the person asks for resolved ones (the boxes show it).
+            self.data = self.data.copy()
+            if isinstance(self.data, QueryDict):
+                self.data.setlist("status", list(OPEN_STATUSES))
+            else:
+                self.data["status"] = list(OPEN_STATUSES)
         options = options or {}
         for name, key in (
             ("priority", "priorities"),
@@ -108,6 +117,39 @@ class IncidentFilterForm(forms.Form):
         if since and until and since > until:
             self.add_error("until", "“Created until” must be after “Created from”.")
         return data
+
+
+# The list's own parameters that are not filters: a saved view never keeps them.
+NOT_FILTERS = frozenset({"page", "partial"})
+
+
+def filter_query(query: str) -> str:
+    """Only the list's filter parameters of a query string (in their order), as a saved view keeps them."""
+    known = set(IncidentFilterForm.base_fields) - NOT_FILTERS
+    parsed = QueryDict(query or "")
+    kept = QueryDict(mutable=True)
+    for key in parsed:
+        if key in known:
+            values = [v for v in parsed.getlist(key) if v.strip()]
+            if values:
+                kept.setlist(key, values)
+    return kept.urlencode()
+
+
+class SavedViewForm(forms.Form):
+    """Save the list's current filters under a name (the same name again replaces them)."""
+
+    name = forms.CharField(max_length=80, required=False, strip=True)
+    query = forms.CharField(max_length=2000, required=False)
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if not name:
+            raise forms.ValidationError("Give the view a name.")
+        return name
+
+    def clean_query(self):
+        return filter_query(self.cleaned_data["query"])
 
 
 class NoteForm(forms.Form):

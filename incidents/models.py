@@ -2,7 +2,9 @@
 
 from typing import Any
 
+from django.conf import settings
 from django.db import models
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import PagerDutyUser, Team
@@ -145,3 +147,25 @@ class StatusUpdateTemplate(MirrorModel):
 
     class Meta:
         ordering = ["name"]
+
+
+class SavedView(models.Model):
+    """A person's named filter set for the incident list. The view is its query string: its URL opens it for
+    anyone (each under their own visibility), but only its owner lists or deletes it."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_views")
+    name = models.CharField(max_length=80)
+    query = models.CharField(max_length=2000, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["owner", "name"], name="saved_view_owner_name")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def url(self) -> str:
+        base = reverse("incidents:list")
+        return f"{base}?{self.query}" if self.query else base

@@ -2,20 +2,31 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, Min, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import Actor
 from accounts.selectors import pd_user_of
 from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
 from incidents.forms import SORTS
-from incidents.models import Alert, ChangeEvent, Incident, LogEntry, Note, Priority, StatusUpdate, StatusUpdateTemplate
+from incidents.models import (
+    Alert,
+    ChangeEvent,
+    Incident,
+    LogEntry,
+    Note,
+    Priority,
+    SavedView,
+    StatusUpdate,
+    StatusUpdateTemplate,
+)
 from services.models import EscalationPolicy, Service
 from services.selectors import (
     escalation_policies_visible_to,
@@ -25,6 +36,8 @@ from services.selectors import (
 )
 
 DEFAULT_PER_PAGE = 50
+# "#185" in the search box opens incident 185; a bare "185" stays a text search (titles carry numbers too).
+JUMP = re.compile(r"#\s*(\d{1,9})")
 CHANGE_EVENT_WINDOW = timedelta(hours=6)
 
 
@@ -183,17 +196,45 @@ def filtered_incidents(*, filters: dict[str, Any], user: Actor) -> QuerySet[Inci
         if assigned == "me":
             qs = qs.filter(Exists(through.objects.filter(incident_id=OuterRef("pk"), pagerdutyuser_id=me.pk)))
         elif assigned == "my_teams":
-            team_ids = list(me.teams.values_list("pd_id", flat=True))
-            qs = qs.filter(_team_filter(team_ids)) if team_ids else qs.none()
+            # The incidents of the viewer's teams: on a service of theirs (or its policy's), or tagged with the team.
+            team_pks = list(me.teams.values_list("pk", flat=True))
+            qs = qs.filter(incidents_touching(team_pks)) if team_pks else qs.none()
     if filters.get("since"):
         qs = qs.filter(created_at__gte=filters["since"])
     if filters.get("until"):
         qs = qs.filter(created_at__lte=filters["until"])
     text = (filters.get("q") or "").strip().lower()
-    if text:
+    number = incident_number_asked(text)
+    if number is not None:
+        qs = qs.filter(number=number)  # "#185" is incident 185, never #1850 or a title that mentions 185
+    elif text:
         for word in text.split()[:8]:
             qs = qs.filter(search_text__contains=word.lstrip("#") if word.startswith("#") else word)
     return qs
+
+
+@dataclass(frozen=True, slots=True)
+class StatusCounts:
+    """How many open incidents the list's tab and filters match, per status (whatever statuses are ticked)."""
+
+    triggered: int
+    acknowledged: int
+
+
+def status_counts(*, filters: dict[str, Any], user: Any) -> StatusCounts:
+    """The live counts above the list: one aggregate query over the filtered set with the status filter left out."""
+    qs = filtered_incidents(filters={**filters, "status": None}, user=user)
+    found = qs.aggregate(
+        triggered=Count("pk", filter=Q(status=Incident.Status.TRIGGERED)),
+        acknowledged=Count("pk", filter=Q(status=Incident.Status.ACKNOWLEDGED)),
+    )
+    return StatusCounts(triggered=found["triggered"] or 0, acknowledged=found["acknowledged"] or 0)
+
+
+def incident_number_asked(text: str | None) -> int | None:
+    """The number in a search that is exactly `#N` (a jump to incident N); None for any other search."""
+    match = JUMP.fullmatch((text or "").strip())
+    return int(match.group(1)) if match else None
 
 
 def _ordering(sort: str | None) -> list[str]:
@@ -443,3 +484,10 @@ def incident_for_event(*, viewer: Viewer, dedup_key: str, service_id: str = "") 
     if service_id:
         qs = qs.filter(service__pd_id=service_id)
     return qs.order_by("-created_at", "-pk").only("pd_id", "number", "title", "status").first()
+
+
+def saved_views_of(*, owner: Any) -> list[SavedView]:
+    """The person's own saved views, by name (nobody else's, whoever asks)."""
+    if not getattr(owner, "is_authenticated", False):
+        return []
+    return list(SavedView.objects.filter(owner=owner).order_by("name", "pk"))

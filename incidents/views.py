@@ -25,7 +25,9 @@ from services import selectors as service_selectors
 # What a person may see when an action cannot be done: PagerDuty's own refusal, or the portal's reason.
 ACTION_ERRORS = (PagerDutyError, actions.ActionRefused, NotLinked, NoAccountConnection)
 
-LIST_PARTIALS = {"incident-table"}
+LIST_PARTIALS = {"incident-table", "incident-counts"}
+# The list's tabs: (value of `assigned`, label); "" is every incident the person may see.
+TABS = (("me", "Mine"), ("my_teams", "My teams"), ("", "All"))
 DETAIL_PARTIALS = {
     "incident-header",
     "incident-actions",
@@ -44,17 +46,26 @@ def _partial(request: HttpRequest, allowed: set[str]) -> str | None:
 # -- the list -------------------------------------------------------------------------------------------------------
 
 
-def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = None) -> dict[str, Any]:
+def _list_context(
+    request: HttpRequest, query: QueryDict, *, bulk_result: Any = None, partial: str | None = "incident-table"
+) -> dict[str, Any]:
+    """What the list shows; `partial` None is the whole page, else only that partial's data is read (a live
+    refresh of the counts does not read rows, nor a refresh of the rows the counts)."""
     options = selectors.filter_options(viewer=request.user)
     form = forms.IncidentFilterForm(query, options=options)
+    counts = page = None
     if form.is_valid():
         filters = form.cleaned_data
-        page = selectors.incident_page(filters=filters, user=request.user)
+        if partial != "incident-counts":
+            page = selectors.incident_page(filters=filters, user=request.user)
+        if partial in (None, "incident-counts"):
+            counts = selectors.status_counts(filters=filters, user=request.user)
     else:
         filters, page = {}, None
     base = query.copy()
     for key in ("page", "sort", "partial"):
         base.pop(key, None)
+    asked = selectors.incident_number_asked((filters or {}).get("q"))
     current = (filters or {}).get("sort") or "-created"
     sort_links = {}
     for column in forms.SORTS:
@@ -74,14 +85,56 @@ def _list_context(request: HttpRequest, query: QueryDict, *, bulk_result: Any = 
         "bulk_result": bulk_result,
         "users": selectors.user_options(viewer=request.user),
         "levels": [(level, f"Level {level}") for level in range(1, 6)],
+        "counts": counts,
+        "href_counts": _status_links(query),
+        "tabs": _tab_links(query, current=(filters or {}).get("assigned") or ""),
+        "jump_missing": asked if asked is not None and page is not None and not page.count else None,
+        "saved_views": selectors.saved_views_of(owner=request.user) if partial is None else [],
+        "view_form": forms.SavedViewForm(),
     }
+
+
+def _without(query: QueryDict, *keys: str) -> QueryDict:
+    kept = query.copy()
+    for key in ("page", "partial", *keys):
+        kept.pop(key, None)
+    return kept
+
+
+def _tab_links(query: QueryDict, *, current: str) -> list[tuple[str, str, bool]]:
+    """(href, label, is_current) per tab: the same filters on another tab, from its first page."""
+    base = _without(query, "assigned")
+    links = []
+    for value, label in TABS:
+        tab = base.copy()
+        if value:
+            tab["assigned"] = value
+        links.append((f"?{tab.urlencode()}" if tab else reverse("incidents:list"), label, value == current))
+    return links
+
+
+def _status_links(query: QueryDict) -> dict[str, str]:
+    """Each count links to the same list narrowed to that status."""
+    base = _without(query, "status")
+    links = {}
+    for status in forms.OPEN_STATUSES:
+        narrowed = base.copy()
+        narrowed["status"] = status
+        links[status] = f"?{narrowed.urlencode()}"
+    return links
 
 
 @reader_required
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    context = _list_context(request, request.GET)
     partial = _partial(request, LIST_PARTIALS)
+    asked = selectors.incident_number_asked(request.GET.get("q"))
+    if asked is not None and not partial and not request.htmx:
+        # "#185" opens #185 when this person may see it (whatever its status); else the list says there is none.
+        found = selectors.find_incident(viewer=request.user, ref=str(asked))
+        if found is not None:
+            return redirect("incidents:detail", pd_id=found.pd_id)
+    context = _list_context(request, request.GET, partial=partial)
     template = f"incidents/incident_list.html#{partial}" if partial else "incidents/incident_list.html"
     return render(request, template, context)
 
@@ -134,6 +187,31 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
     if error:
         messages.error(request, error)
     return redirect(f"{reverse('incidents:list')}?{query.urlencode()}" if query else reverse("incidents:list"))
+
+
+@reader_required
+@require_POST
+def saved_view_save(request: HttpRequest) -> HttpResponse:
+    """Save the list's current filters under a name, then show that view (its URL is the view)."""
+    form = forms.SavedViewForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, f"The view was not saved: {_form_errors(form)}")
+        query = forms.filter_query(request.POST.get("query", ""))
+        return redirect(f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list"))
+    view = actions.saved_view_save(owner=request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"])
+    messages.success(request, f"Saved the view “{view.name}”. Its address opens it: share it as a link.")
+    return redirect(view.url)
+
+
+@reader_required
+@require_POST
+def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
+    """Delete one of the person's own views; someone else's answers 404 like a missing one."""
+    if not actions.saved_view_delete(owner=request.user, view_id=view_id):
+        raise Http404("No saved view of yours with this id")
+    messages.success(request, "View deleted.")
+    query = forms.filter_query(request.POST.get("next_query", ""))
+    return redirect(f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list"))
 
 
 # A plain POST reports through a flash message: name this many refused incidents there (htmx lists them all).

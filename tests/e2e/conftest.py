@@ -8,6 +8,7 @@ import shutil
 import pytest
 
 from tests.conftest import needs
+from tests.e2e.inprocess import inprocess_portal  # noqa: F401  (an in-process portal on the test database)
 from tests.e2e.portal import portal, portal_template  # noqa: F401  (the live portal fixtures, shared by the files)
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")

@@ -13,6 +13,8 @@ from incidents.models import Incident, Priority
 from services.models import EscalationPolicy, Service
 
 pytestmark = pytest.mark.django_db
+# The home shows open incidents only (test_triage_home.py); these tests are about the other filters, on every status.
+EVERY_STATUS = "status=triggered&status=acknowledged&status=resolved"
 
 
 def make_incidents(n: int, *, start: int = 1, **over) -> list[Incident]:
@@ -70,7 +72,7 @@ def test_it_lists_incidents_with_every_column(client_as, responder, services):
 
 def test_the_rows_picker_shows_the_page_size_in_use(client_as, responder, services):
     make_incidents(60)
-    response = client_as(responder).get("/")
+    response = client_as(responder).get(f"/?{EVERY_STATUS}")
     html = response.content.decode()
     assert '<option value="50" selected>' in html
     assert ">Incident 50<" in html
@@ -94,7 +96,7 @@ def test_it_excludes_a_service(client_as, responder, services):
 def test_it_searches_title_number_and_alert_text(client_as, responder, services):
     make_incidents(3)
     Incident.objects.filter(number=2).update(search_text="incident 2 #2 db-7 cpu on fire")
-    html = client_as(responder).get("/?q=DB-7").content.decode()
+    html = client_as(responder).get(f"/?q=DB-7&{EVERY_STATUS}").content.decode()
     assert ">Incident 2<" in html and ">Incident 1<" not in html
 
 
@@ -116,12 +118,12 @@ def test_it_filters_by_team_and_my_teams(client_as, responder, services):
 def test_it_sorts_on_a_column_and_pages_by_50(client_as, responder, services):
     make_incidents(60)
     c = client_as(responder)
-    html = c.get("/").content.decode()
+    html = c.get(f"/?{EVERY_STATUS}").content.decode()
     assert "1\u201350 of 60" in html
     assert ">Incident 51<" not in html
-    html = c.get("/?sort=-number").content.decode()
+    html = c.get(f"/?sort=-number&{EVERY_STATUS}").content.decode()
     assert html.index(">Incident 60<") < html.index(">Incident 59<")
-    html = c.get("/?sort=-number&page=2").content.decode()
+    html = c.get(f"/?sort=-number&page=2&{EVERY_STATUS}").content.decode()
     assert ">Incident 10<" in html and ">Incident 11<" not in html
     assert "sort=number" in html  # the header link toggles the direction
 
@@ -153,12 +155,12 @@ def test_it_includes_the_whole_day_of_a_date_only_until_in_the_persons_time_zone
     # 23:30 UTC on the 10th, but already the 11th in Berlin: outside "until 2026-03-10" for this person.
     Incident.objects.filter(number=3).update(created_at=datetime(2026, 3, 11, 0, 30, tzinfo=berlin))
     c = client_as(responder)
-    html = c.get("/?until=2026-03-10").content.decode()
+    html = c.get(f"/?until=2026-03-10&{EVERY_STATUS}").content.decode()
     assert ">Incident 1<" in html and ">Incident 2<" in html and ">Incident 3<" not in html
-    one_day = c.get("/?since=2026-03-10&until=2026-03-10").content.decode()
+    one_day = c.get(f"/?since=2026-03-10&until=2026-03-10&{EVERY_STATUS}").content.decode()
     assert ">Incident 1<" in one_day and ">Incident 2<" in one_day and ">Incident 3<" not in one_day
     # A time given explicitly is kept as typed.
-    html = c.get("/?until=2026-03-10 23:00").content.decode()
+    html = c.get(f"/?until=2026-03-10 23:00&{EVERY_STATUS}").content.decode()
     assert ">Incident 1<" in html and ">Incident 2<" not in html
 
 
@@ -177,10 +179,10 @@ def test_it_filters_by_escalation_policy(client_as, responder, services):
     other = EscalationPolicy.objects.create(pd_id="PEP2", name="Database On-Call")
     Incident.objects.filter(number__in=[2, 3]).update(escalation_policy=other)
     c = client_as(responder)
-    html = c.get("/?escalation_policy=PEP2").content.decode()
+    html = c.get(f"/?escalation_policy=PEP2&{EVERY_STATUS}").content.decode()
     assert ">Incident 2<" in html and ">Incident 3<" in html
     assert ">Incident 1<" not in html and ">Incident 4<" not in html
-    both = c.get("/?escalation_policy=PEP2&escalation_policy=PEP1").content.decode()
+    both = c.get(f"/?escalation_policy=PEP2&escalation_policy=PEP1&{EVERY_STATUS}").content.decode()
     assert all(f">Incident {n}<" in both for n in range(1, 5))
 
 
@@ -238,13 +240,13 @@ def test_the_query_count_is_the_same_for_10_and_1000_incidents(
 def test_it_filters_by_priority_including_no_priority(client_as, responder, services):
     make_incidents(8)
     c = client_as(responder)
-    with_p1 = c.get("/?priority=PPRI1").content.decode()
+    with_p1 = c.get(f"/?priority=PPRI1&{EVERY_STATUS}").content.decode()
     assert ">Incident 4<" in with_p1 and ">Incident 8<" in with_p1 and ">Incident 3<" not in with_p1
-    none = c.get("/?priority=none").content.decode()
+    none = c.get(f"/?priority=none&{EVERY_STATUS}").content.decode()
     assert ">Incident 3<" in none and ">Incident 4<" not in none
-    both = c.get("/?priority=none&priority=PPRI1").content.decode()
+    both = c.get(f"/?priority=none&priority=PPRI1&{EVERY_STATUS}").content.decode()
     assert ">Incident 3<" in both and ">Incident 4<" in both
-    excluded = c.get("/?not_priority=PPRI1").content.decode()
+    excluded = c.get(f"/?not_priority=PPRI1&{EVERY_STATUS}").content.decode()
     assert ">Incident 4<" not in excluded and ">Incident 3<" in excluded
 
 
@@ -254,7 +256,7 @@ def test_it_sorts_by_assignee(client_as, responder, services):
     aaron = PagerDutyUser.objects.create(pd_id="PAAR", name="Aaron", email="a@example.com")
     Incident.objects.get(number=1).assignees.set([zed])
     Incident.objects.get(number=2).assignees.set([aaron])
-    html = client_as(responder).get("/?sort=assignees").content.decode()
+    html = client_as(responder).get(f"/?sort=assignees&{EVERY_STATUS}").content.decode()
     assert html.index(">Incident 2<") < html.index(">Incident 3<") < html.index(">Incident 1<")
 
 
