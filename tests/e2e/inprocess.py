@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from django.conf import settings as django_settings
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from incidents import sync
@@ -40,8 +41,9 @@ def inprocess_portal(sandbox, settings, transactional_db):
 
 
 def sign_in(page, portal_url: str, email: str):
-    """Sign the page's browser context in as a seed persona (a forced-login session cookie); returns the user."""
-    user = make_portal_user(email=email)
+    """Sign the page's browser context in as a seed persona (a forced-login session cookie); returns the user.
+    Signing in again (another browser) is the same portal user."""
+    user = get_user_model().objects.filter(email=email).first() or make_portal_user(email=email)
     client = Client()
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]

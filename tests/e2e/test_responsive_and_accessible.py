@@ -215,3 +215,46 @@ def test_the_admin_menu_works_by_keyboard_and_on_a_390_px_phone(page, portal):
         link.click()
         page.wait_for_url(f"{portal}/webhooks/")
         assert page.locator("h1").inner_text() == "Webhook subscriptions"
+
+
+def axe_serious(page) -> list[str]:
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {len(v['nodes'])} node(s), e.g. {v['nodes'][0]['target']}"
+        for v in results.response["violations"]
+        if v["impact"] in SERIOUS
+    ]
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_triage_controls_pass_axe_and_fit_a_phone(page, portal, scheme):
+    """Tabs, counts, the saved-views menu, the keyboard cursor and the triage dialogs, in both themes."""
+    from incidents.actions import saved_view_save
+
+    user = make_portal_user(email="responder@example.com")
+    saved_view_save(owner=user, name="High urgency, mine", query="urgency=high&assigned=me")
+    client = Client()
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": portal}])
+    page.emulate_media(color_scheme=scheme)
+    found = {}
+    too_wide = {}
+    for size, viewport in (("desktop", {"width": 1440, "height": 900}), ("phone", PHONE)):
+        page.set_viewport_size(viewport)
+        page.goto(f"{portal}/?status=triggered")
+        page.click("#saved-views summary")
+        page.keyboard.press("Escape")  # the menu stays open; Escape only leaves the summary's focus ring
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        found[f"{size} list"] = axe_serious(page)
+        too_wide[f"{size} list"] = page.evaluate("document.documentElement.scrollWidth")
+        for key in ("?", "r", "e", "n"):
+            page.keyboard.press(key)
+            page.wait_for_selector("dialog[open]")
+            found[f"{size} dialog {key}"] = axe_serious(page)
+            too_wide[f"{size} dialog {key}"] = page.evaluate("document.documentElement.scrollWidth")
+            page.keyboard.press("Escape")
+            page.wait_for_selector("dialog[open]", state="detached")
+    assert {k: v for k, v in found.items() if v} == {}
+    assert {k: w for k, w in too_wide.items() if k.startswith("phone") and w > PHONE["width"]} == {}
