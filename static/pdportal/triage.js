@@ -32,6 +32,7 @@
   ];
 
   var cursorId = null; // the PagerDuty id of the list row under the cursor
+  var cursorIndex = -1; // its place in the list, for when the row leaves it (acknowledged out of a triggered list)
   var dialogOpen = false;
 
   function $(selector, root) {
@@ -103,6 +104,7 @@
       else row.removeAttribute("aria-current");
     });
     var row = cursorRow();
+    if (row) cursorIndex = rows().indexOf(row);
     if (row && focus) {
       var link = rowFacts(row).link;
       if (link) link.focus();
@@ -119,12 +121,17 @@
     paintCursor(true);
   }
 
-  // A live refresh or the person's own action re-renders the rows: the cursor stays on its incident.
+  // A live refresh or the person's own action re-renders the rows: the cursor stays on its incident, or, when that
+  // incident left the list, on the row that took its place.
   function repaint() {
     if (!cursorId) return;
     if (!cursorRow()) {
-      cursorId = null;
-      return;
+      var all = rows();
+      if (!all.length) {
+        cursorId = null;
+        return;
+      }
+      cursorId = all[Math.min(cursorIndex, all.length - 1)].getAttribute("data-incident");
     }
     var lost = document.activeElement === document.body || document.activeElement === null;
     paintCursor(lost);

@@ -105,3 +105,48 @@ def test_snooze_from_the_list_asks_how_long(page, inprocess_portal, sandbox):
     page.wait_for_selector("#incident-result:has-text('Snoozed.')")
     log = sandbox.get(f"/incidents/{pd_id}/log_entries").json()["log_entries"]
     assert any(e["type"] == "snooze_log_entry" for e in log)
+
+
+def test_ticked_rows_are_acknowledged_together(page, inprocess_portal, sandbox):
+    sign_in(page, inprocess_portal, "responder@example.com")
+    page.goto(f"{inprocess_portal}/?status=triggered&sort=-number")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    ids = page.locator("#incident-table input.row-select:checked").evaluate_all("boxes => boxes.map(b => b.value)")
+    assert len(ids) == 2
+    page.keyboard.press("a")
+    page.wait_for_selector("#bulk-result:has-text('2 done')")
+    for pd_id in ids:
+        assert sandbox.get(f"/incidents/{pd_id}").json()["incident"]["status"] == "acknowledged"
+    # Acknowledged, they left this triggered-only list: the cursor is on the row that took its row's place.
+    cursor = page.locator("tr.is-cursor")
+    assert cursor.count() == 1 and cursor.get_attribute("data-incident") not in ids
+    assert page.evaluate("document.activeElement.closest('tr') && document.activeElement.closest('tr').className") == (
+        "is-cursor"
+    )
+
+
+def test_on_the_incident_page_r_resolves_after_the_confirmation(page, inprocess_portal, sandbox):
+    sign_in(page, inprocess_portal, "responder@example.com")
+    incident = Incident.objects.filter(status="acknowledged").order_by("-number").first()
+    page.goto(f"{inprocess_portal}/incidents/{incident.pd_id}/")
+    page.keyboard.press("r")
+    page.keyboard.type("Fixed by restart")
+    page.click("#triage-dialog-ok")
+    page.wait_for_selector("#incident-status:text('resolved')")
+    assert sandbox.get(f"/incidents/{incident.pd_id}").json()["incident"]["status"] == "resolved"
+
+
+def test_an_observers_keys_change_nothing_and_say_why(page, inprocess_portal, sandbox):
+    sign_in(page, inprocess_portal, "observer@example.com")
+    page.goto(f"{inprocess_portal}/?status=triggered&sort=-number")
+    page.keyboard.press("j")
+    pd_id = page.locator("tr.is-cursor").get_attribute("data-incident")
+    sandbox.clear_log()
+    page.keyboard.press("a")
+    page.wait_for_selector("#incident-result:has-text('Your role can read incidents but not change them.')")
+    assert not [r for r in sandbox.requests_log() if r.get("method") != "GET"]
+    assert sandbox.get(f"/incidents/{pd_id}").json()["incident"]["status"] == "triggered"
