@@ -90,7 +90,6 @@ def _list_context(
         "tabs": _tab_links(query, current=(filters or {}).get("assigned") or ""),
         "jump_missing": asked if asked is not None and page is not None and not page.count else None,
         "saved_views": selectors.saved_views_of(owner=request.user) if partial is None else [],
-        "view_form": forms.SavedViewForm(),
     }
 
 
@@ -196,8 +195,7 @@ def saved_view_save(request: HttpRequest) -> HttpResponse:
     form = forms.SavedViewForm(request.POST)
     if not form.is_valid():
         messages.error(request, f"The view was not saved: {_form_errors(form)}")
-        query = forms.filter_query(request.POST.get("query", ""))
-        return redirect(f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list"))
+        return redirect(_list_url(forms.filter_query(request.POST.get("query", ""))))
     view = actions.saved_view_save(owner=request.user, name=form.cleaned_data["name"], query=form.cleaned_data["query"])
     messages.success(request, f"Saved the view “{view.name}”. Its address opens it: share it as a link.")
     return redirect(view.url)
@@ -210,8 +208,12 @@ def saved_view_delete(request: HttpRequest, view_id: int) -> HttpResponse:
     if not actions.saved_view_delete(owner=request.user, view_id=view_id):
         raise Http404("No saved view of yours with this id")
     messages.success(request, "View deleted.")
-    query = forms.filter_query(request.POST.get("next_query", ""))
-    return redirect(f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list"))
+    return redirect(_list_url(forms.filter_query(request.POST.get("next_query", ""))))
+
+
+def _list_url(query: str) -> str:
+    """The list with these (already filtered) parameters: never another site, whatever was posted."""
+    return f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list")
 
 
 # A plain POST reports through a flash message: name this many refused incidents there (htmx lists them all).
