@@ -247,6 +247,7 @@ def test_the_triage_controls_pass_axe_and_fit_a_phone(page, portal, scheme):
         page.keyboard.press("Escape")  # the menu stays open; Escape only leaves the summary's focus ring
         page.keyboard.press("j")
         page.keyboard.press("j")
+        page.wait_for_selector("#incident-table tr.is-cursor")
         found[f"{size} list"] = axe_serious(page)
         too_wide[f"{size} list"] = page.evaluate("document.documentElement.scrollWidth")
         for key in ("?", "r", "e", "n"):

@@ -206,9 +206,10 @@ def test_it_never_reopens_resolved_incidents_when_acknowledging_all_matching(
     resolved = set(Incident.objects.filter(status="resolved").values_list("pd_id", flat=True))
     open_ids = set(Incident.objects.exclude(status="resolved").values_list("pd_id", flat=True))
     assert resolved and open_ids
-    # "Select all matching" on the unfiltered list: every incident, resolved ones included.
+    # "Select all matching" on a list of every status (the home shows open ones only): resolved ones included.
+    every = "status=triggered&status=acknowledged&status=resolved"
     response = client_as(responder).post(
-        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": ""}, HTTP_HX_REQUEST="true"
+        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": every}, HTTP_HX_REQUEST="true"
     )
     html = response.content.decode()
     assert f"{len(resolved)} already resolved" in html
@@ -216,6 +217,17 @@ def test_it_never_reopens_resolved_incidents_when_acknowledging_all_matching(
     listed = mirrored.get("/incidents", params={"statuses[]": "resolved", "date_range": "all", "total": "true"})
     assert listed.json()["total"] == len(resolved)
     assert set(Incident.objects.filter(pd_id__in=resolved).values_list("status", flat=True)) == {"resolved"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.sandbox
+def test_select_all_on_the_home_means_its_open_incidents_only(mirrored, client_as, responder, sent_chunks):
+    open_ids = set(Incident.objects.exclude(status="resolved").values_list("pd_id", flat=True))
+    response = client_as(responder).post(
+        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": ""}, HTTP_HX_REQUEST="true"
+    )
+    assert "already resolved" not in response.content.decode()
+    assert {pd_id for ids, _ in sent_chunks for pd_id in ids} == open_ids
 
 
 @pytest.mark.django_db(transaction=True)
