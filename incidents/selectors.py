@@ -220,6 +220,12 @@ class StatusCounts:
     triggered: int
     acknowledged: int
 
+    def of(self, statuses: Collection[str] | None) -> int | None:
+        """How many incidents have one of these statuses, when these counts know (None: resolved, or any status)."""
+        if not statuses or not set(statuses) <= {Incident.Status.TRIGGERED, Incident.Status.ACKNOWLEDGED}:
+            return None
+        return sum(getattr(self, status) for status in set(statuses))
+
 
 def status_counts(*, filters: dict[str, Any], user: Any) -> StatusCounts:
     """The live counts above the list: one aggregate query over the filtered set with the status filter left out."""
@@ -308,12 +314,16 @@ class IncidentPage:
         return min(self.page * self.per_page, self.count)
 
 
-def incident_page(*, filters: dict[str, Any], user: Actor) -> IncidentPage:
-    """One page of the list: a COUNT of the filtered set, the shown columns of its rows, their assignee names."""
+def incident_page(*, filters: dict[str, Any], user: Actor, counts: StatusCounts | None = None) -> IncidentPage:
+    """One page of the list: a COUNT of the filtered set, the shown columns of its rows, their assignee names.
+
+    `counts` (status_counts of the same filters) spares the COUNT when the statuses asked for are open ones."""
     per_page = int(filters.get("per_page") or DEFAULT_PER_PAGE)
     sort = filters.get("sort") or "-created"
     qs = filtered_incidents(filters=filters, user=user)
-    count = qs.count()
+    count = counts.of(filters.get("status")) if counts is not None else None
+    if count is None:
+        count = qs.count()
     if sort.lstrip("-") == "assignees":
         # Sorting by assignee needs a join; only pay for it when asked (first assignee's name, A to Z).
         qs = qs.annotate(first_assignee=Min("assignees__name"))

@@ -56,10 +56,11 @@ def _list_context(
     counts = page = None
     if form.is_valid():
         filters = form.cleaned_data
-        if partial != "incident-counts":
-            page = selectors.incident_page(filters=filters, user=request.user)
         if partial in (None, "incident-counts"):
             counts = selectors.status_counts(filters=filters, user=request.user)
+        if partial != "incident-counts":
+            # The counts already hold the page's total when only open statuses are asked for: one COUNT, not two.
+            page = selectors.incident_page(filters=filters, user=request.user, counts=counts)
     else:
         filters, page = {}, None
     base = query.copy()

@@ -174,3 +174,21 @@ def test_the_keyboard_help_and_script_are_on_the_list_and_the_incident_page(clie
         html = c.get(path).content.decode()
         assert "pdportal/triage.js" in html
         assert 'aria-keyshortcuts="?"' in html
+
+
+def test_the_home_counts_its_incidents_once(client_as, responder, services):
+    """The counts per status already hold the open list's total: the page runs one COUNT over incidents, not two."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_incidents(30)
+    c = client_as(responder)
+    c.get("/")
+    with CaptureQueriesContext(connection) as queries:
+        html = c.get("/").content.decode()
+    counting = [q["sql"] for q in queries if 'FROM "incidents_incident"' in q["sql"] and "COUNT(" in q["sql"].upper()]
+    assert len(counting) == 1
+    assert "1\u201320 of 20" in html  # 30 made, 10 resolved
+    with CaptureQueriesContext(connection) as queries:
+        html = c.get("/?status=resolved").content.decode()
+    assert "1\u201310 of 10" in html  # resolved: the page counts itself
