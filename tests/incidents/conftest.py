@@ -18,6 +18,15 @@ def portal_on_sandbox(fresh_sandbox, settings, api_key_mode):
 
 
 @pytest.fixture
+def portal_on_small_sandbox(small_sandbox, settings, api_key_mode):
+    """portal_on_sandbox, on the small seed: for tests that need a whole sync, not 200 incidents of it."""
+    settings.PAGERDUTY_API_URL = small_sandbox.url
+    settings.PAGERDUTY_EVENTS_URL = small_sandbox.url
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    return small_sandbox
+
+
+@pytest.fixture
 def sandbox_client(sandbox):
     return PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
 
