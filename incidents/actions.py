@@ -70,7 +70,9 @@ def _publish(ids: Iterable[str], topic: str = "incident") -> None:
 
 def _apply_incident(data: dict[str, Any]) -> Incident | None:
     """Write PagerDuty's answer to the mirror; it is the newest state, so it wins unless it carries an older time."""
-    changed_at = mirror.parse_time(data.get("updated_at")) or timezone.now()
+    # A webhook about this very change may have landed first, with a finer time in the same second.
+    existing = Incident.objects.filter(pd_id=data.get("id") or "").only("changed_at").first()
+    changed_at = mirror.rest_changed_at(existing, data) or timezone.now()
     return mirror.upsert_incident(data, changed_at=changed_at)
 
 

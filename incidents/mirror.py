@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from django.db import IntegrityError, models, transaction
 from django.utils import timezone
@@ -38,6 +39,7 @@ from incidents.models import (
     LogEntry,
     Note,
     Priority,
+    Responder,
     StatusUpdate,
     StatusUpdateTemplate,
 )
@@ -50,7 +52,7 @@ from pdportal.mirror import ref_id as _ref_id
 from pdportal.mirror import save as _save
 from pdportal.mirror import text as _text
 from services.mirror import upsert_escalation_policy, upsert_service
-from services.models import EscalationPolicy, Service
+from services.models import EscalationPolicy, OnCall, Service
 
 
 def upsert_priority(
@@ -242,7 +244,117 @@ def _incident_change(data: Json, changed_at: datetime | None, refs: Refs) -> _In
     counts = data.get("alert_counts")
     if isinstance(counts, Mapping) and counts.get("all") is not None:
         fields["alert_count"] = int(counts["all"])
+    fields.update(_timer_fields(data))
+    assignees = _assignee_refs(data)
+    if assignees is not None and "escalation_policy" in data:
+        if data.get("assigned_via") == "direct_assignment":
+            fields["escalation_level"] = None  # PagerDuty: a direct assignment does not escalate up the policy
+        else:
+            ids = [rid for ref in assignees if (rid := _ref_id(ref))]
+            fields["escalation_level"] = level_of(refs, fields.get("escalation_policy_id"), ids)
     return _IncidentChange(pd_id, data, changed_at, fields)
+
+
+# Per Refs (a sync shares one across every incident of a policy): each policy's levels, read once.
+_LEVELS: WeakKeyDictionary[Refs, dict[int, list[tuple[set[str], set[str]]]]] = WeakKeyDictionary()
+
+
+def _is_user_target(target: Any) -> bool:
+    return isinstance(target, Mapping) and bool(target.get("id")) and str(target.get("type", "")).startswith("user")
+
+
+def policy_levels(refs: Refs, policy_pk: int) -> list[tuple[set[str], set[str]]]:
+    """The policy's levels in order: (user ids it targets directly, user ids on call there through schedules).
+
+    Two queries per policy, once per Refs."""
+    cache = _LEVELS.setdefault(refs, {})
+    if policy_pk not in cache:
+        raw = EscalationPolicy.objects.filter(pk=policy_pk).values_list("raw", flat=True).first() or {}
+        rules = raw.get("escalation_rules") if isinstance(raw, Mapping) else None
+        direct = [
+            {str(t.get("id")) for t in (rule.get("targets") or []) if _is_user_target(t)}
+            for rule in (rules if isinstance(rules, list) else [])
+            if isinstance(rule, Mapping)
+        ]
+        oncall: dict[int, set[str]] = {}
+        for level, user_id in OnCall.objects.filter(escalation_policy_id=policy_pk).values_list(
+            "escalation_level", "user__pd_id"
+        ):
+            oncall.setdefault(level, set()).add(user_id)
+        count = max([len(direct), *oncall]) if (direct or oncall) else 0
+        cache[policy_pk] = [
+            (direct[n - 1] if n <= len(direct) else set(), oncall.get(n, set())) for n in range(1, count + 1)
+        ]
+    return cache[policy_pk]
+
+
+def level_of(refs: Refs, policy_pk: int | None, assignee_ids: Iterable[str]) -> int | None:
+    """The level of the policy whose targets hold these assignees: a level naming them directly first, then one
+    where they are on call through a schedule (a person can be both: level 1's schedule, level 2 by name)."""
+    wanted = {a for a in assignee_ids if a}
+    if policy_pk is None or not wanted:
+        return None
+    levels = policy_levels(refs, policy_pk)
+    for number, (direct, _) in enumerate(levels, start=1):
+        if wanted <= direct:
+            return number
+    for number, (direct, oncall) in enumerate(levels, start=1):
+        if wanted <= direct | oncall:
+            return number
+    for number, (direct, oncall) in enumerate(levels, start=1):
+        if wanted & (direct | oncall):
+            return number
+    return None
+
+
+def rest_changed_at(instance: models.Model | None, data: Json) -> datetime | None:
+    """The change time to store for a REST body of `instance` (a refetch, or PagerDuty's answer to our own write).
+
+    PagerDuty's REST `updated_at` has whole seconds while a webhook's `occurred_at` has milliseconds: a REST body
+    in the same second as the last webhook must still apply (it is at least as new), keeping the finer time. It
+    carries what no webhook does (`pending_actions`, `incidents_responders`), so dropping it would lose them.
+    """
+    updated = parse_time(data.get("updated_at"))
+    stored = getattr(instance, "changed_at", None)
+    if updated is None or stored is None:
+        return updated
+    if updated >= stored.replace(microsecond=0):
+        return max(updated, stored)
+    return updated
+
+
+def _pending_at(actions: list[Any], kind: str) -> datetime | None:
+    """The earliest `at` of the pending actions of this type."""
+    times = [
+        at
+        for action in actions
+        if isinstance(action, Mapping) and action.get("type") == kind
+        if (at := parse_time(action.get("at"))) is not None
+    ]
+    return min(times) if times else None
+
+
+def _timer_fields(data: Json) -> dict[str, Any]:
+    """The timer columns from a REST incident's `pending_actions`.
+
+    A webhook's incident has no `pending_actions`: the timers its new status rules out are dropped at once (an
+    acknowledged incident does not escalate, a triggered one has no acknowledgement to lapse), and the refetch
+    that follows every webhook brings PagerDuty's new ones.
+    """
+    fields: dict[str, Any] = {}
+    status = data.get("status")
+    actions = data.get("pending_actions")
+    if isinstance(actions, list):
+        fields["next_escalation_at"] = _pending_at(actions, "escalate")
+        fields["unacknowledge_at"] = _pending_at(actions, "unacknowledge")
+    elif status in Incident.Status.values:
+        if status != Incident.Status.TRIGGERED:
+            fields["next_escalation_at"] = None
+        if status != Incident.Status.ACKNOWLEDGED:
+            fields["unacknowledge_at"] = None
+    if status in Incident.Status.values and status != Incident.Status.ACKNOWLEDGED:
+        fields["snoozed_until"] = None
+    return fields
 
 
 def _fields_for(change: _IncidentChange, instance: Incident | None, summaries: Iterable[str]) -> dict[str, Any]:
@@ -285,6 +397,8 @@ def upsert_incident(data: Json, *, changed_at: datetime | None = None, refs: Ref
         assignees = _assignee_refs(data)
         if assignees is not None:
             incident.assignees.set(refs.pks(PagerDutyUser, assignees))
+        if isinstance(data.get("incidents_responders"), list):
+            _set_responders({incident.pk: data["incidents_responders"]}, clear={incident.pk}, refs=refs)
     return incident
 
 
@@ -382,7 +496,73 @@ def _upsert_incident_batch(changes: list[_IncidentChange], refs: Refs) -> list[I
             if (assignees := _assignee_refs(change.data)) is not None
         }
         _set_m2m(Incident.assignees.through, "pagerdutyuser_id", assigned, clear=stored_pks)
+        responders = {
+            incident.pk: change.data["incidents_responders"]
+            for change, incident in applied
+            if isinstance(change.data.get("incidents_responders"), list)
+        }
+        _set_responders(responders, clear=stored_pks, refs=refs)
     return [result[c.pd_id] for c in changes]
+
+
+def _responder_row(incident_pk: int, data: Any, refs: Refs) -> Responder | None:
+    if not isinstance(data, Mapping):
+        return None
+    user_pk = _fk(refs, PagerDutyUser, data.get("user"))
+    if user_pk is None:
+        return None
+    state = str(data.get("state") or Responder.State.PENDING)
+    return Responder(
+        incident_id=incident_pk,
+        user_id=user_pk,
+        state=state[:16],
+        message=_text(data.get("message")),
+        requester_id=_fk(refs, PagerDutyUser, data.get("requester")),
+        requested_at=parse_time(data.get("requested_at")),
+        updated_at=parse_time(data.get("updated_at")),
+    )
+
+
+def _set_responders(wanted: dict[int, list[Any]], *, clear: set[int], refs: Refs) -> None:
+    """Replace each incident's responders with PagerDuty's list (REST `incidents_responders`): one DELETE, one
+    INSERT for the whole batch. A person requested twice keeps the latest request."""
+    stale = [pk for pk in wanted if pk in clear]
+    if stale:
+        Responder.objects.filter(incident_id__in=stale).delete()
+    rows: dict[tuple[int, int], Responder] = {}
+    for pk, items in wanted.items():
+        for item in items:
+            row = _responder_row(pk, item, refs)
+            if row is not None:
+                rows[(pk, row.user_id)] = row
+    if rows:
+        Responder.objects.bulk_create(rows.values())
+
+
+def upsert_responder(data: Json, *, incident: Incident, changed_at: datetime | None = None, refs: Refs | None = None):
+    """One responder's state from a webhook's `incident_responder` (responder.added / responder.replied).
+
+    Guarded by time: an answer older than the stored one is skipped. Returns the row, or None (no user).
+    """
+    refs = refs or Refs()
+    row = _responder_row(incident.pk, data, refs)
+    if row is None:
+        return None
+    row.updated_at = row.updated_at or changed_at
+    stored = Responder.objects.filter(incident_id=incident.pk, user_id=row.user_id).first()
+    if stored is None:
+        row.requested_at = row.requested_at or changed_at
+        row.save()
+        return row
+    if stored.updated_at is not None and row.updated_at is not None and row.updated_at < stored.updated_at:
+        return stored
+    stored.state, stored.updated_at = row.state, row.updated_at or stored.updated_at
+    if row.message:
+        stored.message = row.message
+    if row.requester_id:
+        stored.requester_id = row.requester_id
+    stored.save(update_fields=["state", "updated_at", "message", "requester"])
+    return stored
 
 
 def _write_back(incidents: list[Incident], fields: list[str]) -> None:
@@ -613,7 +793,24 @@ def upsert_log_entry(
     if "channel" in data:
         fields["channel"] = data.get("channel") or {}
     entry, _ = _save(LogEntry, pd_id, fields, data=data, changed_at=_changed(data, changed_at, "created_at"))
+    if entry is not None and entry.type == "snooze_log_entry" and entry.incident_id:
+        _note_snooze(entry, data)
     return entry
+
+
+def _note_snooze(entry: LogEntry, data: Json) -> None:
+    """A snooze_log_entry names when the snooze ends (`changed_actions`: unacknowledge at). The incident's snooze is
+    its newest snooze entry's end (a second, shorter snooze replaces a longer one); Incident.snooze_end shows it
+    while it is still the pending unacknowledge."""
+    actions = data.get("changed_actions")
+    until = _pending_at(actions, "unacknowledge") if isinstance(actions, list) else None
+    if until is None:
+        return
+    newer = LogEntry.objects.filter(
+        incident_id=entry.incident_id, type="snooze_log_entry", created_at__gt=entry.created_at
+    ).exists()
+    if not newer:
+        Incident.objects.filter(pk=entry.incident_id).update(snoozed_until=until)
 
 
 # -- dispatch ---------------------------------------------------------------------------------------------

@@ -59,6 +59,14 @@ class Incident(MirrorModel):
     alert_count = models.PositiveIntegerField(default=0)
     # Lower-cased title, number, id and alert summaries: the free-text filter reads one column.
     search_text = models.TextField(blank=True)
+    # Timers from PagerDuty's `pending_actions` (REST Incident): when it escalates next, and when an acknowledged
+    # incident goes back to triggered (the acknowledgement timeout, or the end of a snooze).
+    next_escalation_at = models.DateTimeField(null=True, blank=True)
+    unacknowledge_at = models.DateTimeField(null=True, blank=True)
+    # The end of the latest snooze (from its snooze_log_entry): it is the snooze's while unacknowledge_at equals it.
+    snoozed_until = models.DateTimeField(null=True, blank=True)
+    # The policy level the assignees hold (from the policy's rules; None: assigned directly, or not known).
+    escalation_level = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-number"]
@@ -70,6 +78,34 @@ class Incident(MirrorModel):
     @classmethod
     def mirror_stub(cls, *, name: str, ref: Any) -> dict[str, Any]:
         return {"number": 0, "title": name, "status": "triggered", "created_at": timezone.now()}
+
+    @property
+    def snooze_end(self):
+        """Until when the incident is snoozed, or None."""
+        return snooze_end(self.status, self.unacknowledge_at, self.snoozed_until)
+
+    @property
+    def acknowledgement_lapses_at(self):
+        """When the acknowledgement times out (back to triggered), or None (not acknowledged, snoozed, no timeout)."""
+        return acknowledgement_lapses_at(self.status, self.unacknowledge_at, self.snoozed_until)
+
+    @property
+    def escalates_at(self):
+        """When PagerDuty escalates it next (only while triggered), or None."""
+        return self.next_escalation_at if self.status == Incident.Status.TRIGGERED else None
+
+
+def snooze_end(status: str, unacknowledge_at, snoozed_until):
+    """The snooze's end while the pending unacknowledge is the snooze's (a new acknowledgement replaces it)."""
+    if status != Incident.Status.ACKNOWLEDGED or snoozed_until is None:
+        return None
+    return snoozed_until if unacknowledge_at is None or unacknowledge_at == snoozed_until else None
+
+
+def acknowledgement_lapses_at(status: str, unacknowledge_at, snoozed_until):
+    if status != Incident.Status.ACKNOWLEDGED or unacknowledge_at is None:
+        return None
+    return None if snooze_end(status, unacknowledge_at, snoozed_until) else unacknowledge_at
 
 
 class Alert(MirrorModel):
@@ -109,6 +145,38 @@ class LogEntry(MirrorModel):
         verbose_name_plural = "log entries"
         # "The first acknowledgement of this incident" (insights' MTTA) is one index seek.
         indexes = [models.Index(fields=["incident", "type", "created_at"], name="logentry_incident_type_at")]
+
+
+class Responder(models.Model):
+    """One requested responder of an incident and their answer (REST `incidents_responders`, webhook
+    `incident_responder`): pending, joined (accepted), declined or user_cancelled."""
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        JOINED = "joined"  # REST's word for an accepted request; webhooks say "accepted"
+        ACCEPTED = "accepted"
+        DECLINED = "declined"
+        CANCELLED = "user_cancelled"
+
+    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="responders")
+    user = models.ForeignKey(PagerDutyUser, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=16, default=State.PENDING)
+    message = models.TextField(blank=True)
+    requester = models.ForeignKey(PagerDutyUser, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    requested_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["requested_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["incident", "user"], name="responder_incident_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} on {self.incident_id}: {self.state}"
+
+    @property
+    def answer(self) -> str:
+        """The state in one word: pending, accepted, declined or cancelled."""
+        return {"joined": "accepted", "user_cancelled": "cancelled"}.get(self.state, self.state)
 
 
 class StatusUpdate(MirrorModel):

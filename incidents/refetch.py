@@ -4,7 +4,7 @@ and reading teams known only by reference. PagerDuty is read first; each mirror 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -18,21 +18,6 @@ from pdportal import live
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, format_time
 
 logger = logging.getLogger(__name__)
-
-
-def _rest_changed_at(instance: Any, data: dict[str, Any]) -> datetime | None:
-    """The change time to store for a REST refetch of `instance`.
-
-    PagerDuty's REST `updated_at` has whole seconds while a webhook's `occurred_at` has milliseconds: a refetch
-    in the same second as the last webhook must still apply (it is at least as new), keeping the finer time.
-    """
-    updated = mirror.parse_time(data.get("updated_at"))
-    stored = getattr(instance, "changed_at", None)
-    if updated is None or stored is None:
-        return updated
-    if updated >= stored.replace(microsecond=0):
-        return max(updated, stored)
-    return updated
 
 
 def refetch_incident(*, client: PagerDutyClient, pd_id: str) -> Incident | None:
@@ -54,7 +39,7 @@ def refetch_incident(*, client: PagerDutyClient, pd_id: str) -> Incident | None:
     log_entries = client.get(f"/incidents/{pd_id}/log_entries", params).get("log_entries", [])
     with transaction.atomic():
         existing = Incident.objects.filter(pd_id=pd_id).first()
-        incident = mirror.upsert_incident(data, changed_at=_rest_changed_at(existing, data))
+        incident = mirror.upsert_incident(data, changed_at=mirror.rest_changed_at(existing, data))
     sync_incident_details(client=client, incident_ids=[pd_id], concurrency=1)
     if incident is not None:
         with transaction.atomic():

@@ -5,14 +5,15 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 from django.http import Http404
 
-from accounts.models import Actor
+from accounts.models import Actor, PagerDutyUser
+from accounts.roles import can_act
 from accounts.selectors import pd_user_of
 from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
 from incidents.forms import SORTS
@@ -23,11 +24,13 @@ from incidents.models import (
     LogEntry,
     Note,
     Priority,
+    Responder,
     SavedView,
     StatusUpdate,
     StatusUpdateTemplate,
 )
 from services.models import EscalationPolicy, Service
+from services.oncall_selectors import Level, PolicyOnCall, policy_levels
 from services.selectors import (
     escalation_policies_visible_to,
     policy_ids_of_teams,
@@ -501,3 +504,55 @@ def saved_views_of(*, owner: Any) -> list[SavedView]:
     if not getattr(owner, "is_authenticated", False):
         return []
     return list(SavedView.objects.filter(owner=owner).order_by("name", "pk"))
+
+
+@dataclass
+class IncidentState:
+    """What PagerDuty will do next to an incident, and who is on it: the incident page's state panel."""
+
+    snoozed_until: datetime | None
+    acknowledgement_lapses_at: datetime | None
+    level: int | None
+    level_count: int
+    holders: list[PagerDutyUser]
+    next_escalation_at: datetime | None
+    next_level: int | None
+    responders: list[Responder]
+    policy_levels: list[Level]
+
+
+def incident_state(*, incident: Incident) -> IncidentState:
+    """Snooze, acknowledgement timeout, escalation level and its holders, the next escalation, responders, and the
+    policy's levels (a couple of queries; the incident comes from get_incident, so the viewer may see it)."""
+    policy = incident.escalation_policy
+    levels = policy_levels(policy=policy) if policy is not None else []
+    open_ = incident.status != Incident.Status.RESOLVED
+    level = incident.escalation_level if open_ else None
+    escalates_at = incident.escalates_at
+    next_level = None
+    if escalates_at is not None and policy is not None:
+        current = level or 0
+        next_level = current + 1 if current < len(levels) else (1 if policy.num_loops else None)
+    return IncidentState(
+        snoozed_until=incident.snooze_end,
+        acknowledgement_lapses_at=incident.acknowledgement_lapses_at,
+        level=level,
+        level_count=len(levels),
+        holders=list(incident.assignees.all()) if open_ else [],
+        next_escalation_at=escalates_at,
+        next_level=next_level,
+        responders=list(incident.responders.select_related("user", "requester")),
+        policy_levels=levels,
+    )
+
+
+def incident_policy(*, viewer: Viewer, incident: Incident) -> PolicyOnCall | None:
+    """The incident's escalation policy with its levels, or None: a responder or admin who may see the incident may
+    read its policy (they may act on the incident, which escalates along it); an observer only a policy the
+    visibility rule shows them (accounts.visibility)."""
+    policy = incident.escalation_policy
+    if policy is None:
+        return None
+    if not can_act(viewer) and not escalation_policies_visible_to(viewer=viewer).filter(pk=policy.pk).exists():
+        return None
+    return PolicyOnCall(policy=policy, levels=policy_levels(policy=policy))

@@ -15,6 +15,7 @@ urlpatterns = [
     path("incidents/<str:pd_id>/", views.incident_detail, name="detail"),
     path("incidents/<str:pd_id>/alerts.csv", views.incident_alerts_csv, name="alerts_csv"),
     path("incidents/<str:pd_id>/summary/", views.incident_summary, name="summary"),
+    path("incidents/<str:pd_id>/policy/", views.incident_policy, name="policy"),
     path("incidents/<str:pd_id>/<slug:action>/", views.incident_action, name="action"),
     path("events/send/", views.event_send, name="event_send"),
     path("events/incident/", views.event_incident, name="event_incident"),

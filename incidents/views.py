@@ -30,6 +30,7 @@ LIST_PARTIALS = {"incident-table", "incident-counts"}
 TABS = (("me", "Mine"), ("my_teams", "My teams"), ("", "All"))
 DETAIL_PARTIALS = {
     "incident-header",
+    "incident-state",
     "incident-actions",
     "incident-alerts",
     "incident-notes",
@@ -246,6 +247,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "changes": selectors.related_change_events(viewer=request.user, incident=incident),
         "merged_into": selectors.merged_into(viewer=request.user, incident=incident),
         "levels": selectors.escalation_levels(incident=incident),
+        "state": selectors.incident_state(incident=incident),
         "options": options,
         "users": users,
         "note_form": forms.NoteForm(),
@@ -279,8 +281,27 @@ def incident_detail(request: HttpRequest, pd_id: str) -> HttpResponse:
     return render(request, template, context)
 
 
+@reader_required
+@require_GET
+def incident_policy(request: HttpRequest, pd_id: str) -> HttpResponse:
+    """The incident's escalation policy, for everyone who may act on the incident (observers: when visible)."""
+    incident = selectors.get_incident(viewer=request.user, pd_id=pd_id)
+    item = selectors.incident_policy(viewer=request.user, incident=incident)
+    if item is None:
+        raise Http404("This incident has no escalation policy you may read.")
+    context = {
+        "item": item,
+        "policy": item.policy,
+        "levels_url": reverse("incidents:policy", args=[incident.pd_id]),
+        "incident": incident,
+    }
+    if request.GET.get("partial") == "policy-levels":
+        return render(request, "services/policy_detail.html#policy-levels", context)
+    return render(request, "services/policy_detail.html", context)
+
+
 # Which partials each action can change (htmx swaps only these), and where its form lives (re-shown on errors).
-HEADER_TIMELINE = ("incident-header", "incident-timeline")
+HEADER_TIMELINE = ("incident-header", "incident-state", "incident-timeline")
 CHANGED_BY = {
     "acknowledge": HEADER_TIMELINE,
     "resolve": (*HEADER_TIMELINE, "incident-alerts"),

@@ -172,6 +172,9 @@ def apply_event(event: pd_webhooks.WebhookEvent) -> Applied:
         mirror.upsert_note(data, incident=incident, changed_at=event.occurred_at, refs=_OneByOneRefs())
     elif incident is not None and kind == "incident_status_update":
         mirror.upsert_status_update(data, incident=incident, changed_at=event.occurred_at, refs=_OneByOneRefs())
+    elif incident is not None and kind == "incident_responder":
+        # responder.added / responder.replied: the request and its answer show at once; the refetch completes it.
+        mirror.upsert_responder(data, incident=incident, changed_at=event.occurred_at, refs=_OneByOneRefs())
     service_ids = (
         list(Service.objects.filter(pk=incident.service_id).values_list("pd_id", flat=True)) if incident else []
     )

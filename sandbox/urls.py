@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("sandbox.hooks.urls")),  # /webhook_subscriptions…
     path("", include("sandbox.api.urls")),  # REST v2
     path("web/incidents/<str:incident_id>", views_web.incident_page),  # what an incident's html_url opens
+    path("web/incidents/<str:incident_id>/responders/<str:user_id>", views_web.responder_answer),
 ]
 
 

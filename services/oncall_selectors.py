@@ -127,6 +127,17 @@ def oncall_now(*, viewer: Viewer, moment: datetime | None = None, policy_ids: It
     return [PolicyOnCall(policy=p, levels=_levels(p, by_policy.get(p.pk, []), moment)) for p in policies]
 
 
+def policy_levels(*, policy: EscalationPolicy, moment: datetime | None = None) -> list[Level]:
+    """One policy's levels (targets, delay, who is on call now), for a page that already decided the person may
+    read it (the incident page: anyone who may see the incident reads its policy). One query."""
+    rows = list(
+        OnCall.objects.filter(escalation_policy=policy)
+        .select_related("user", "schedule")
+        .order_by("escalation_level", "start", "pk")
+    )
+    return _levels(policy, rows, moment or timezone.now())
+
+
 @dataclass
 class Shift:
     policy: EscalationPolicy

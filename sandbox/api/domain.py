@@ -135,6 +135,7 @@ def incident_create(
         updated_at=at,
         last_status_change_at=at,
         last_status_change_by_user=actor,
+        escalated_at=at,
     )
     entry = _log(
         incident,
@@ -206,6 +207,8 @@ def incident_unacknowledge(*, actor: m.User | None, incident: m.Incident, channe
     reopened = _reopen_if_resolved(incident, actor)
     incident.status = "triggered"
     incident.snoozed_until = None
+    # Back to triggered: the current level is paged again and its escalation delay starts over.
+    incident.escalated_at = at
     _touch(incident, user=actor, at=at)
     incident.save()
     m.Acknowledgement.objects.filter(incident=incident).delete()
@@ -293,6 +296,7 @@ def incident_delegate(*, actor: m.User | None, incident: m.Incident, policy: m.E
     users = _policy_targets(policy, 1)
     incident.escalation_policy = policy
     incident.escalation_level = 1
+    incident.escalated_at = at
     incident.status = "triggered"
     incident.assigned_via = "escalation_policy"
     incident.updated_at = at
@@ -323,6 +327,7 @@ def incident_escalate(*, actor: m.User | None, incident: m.Incident, level: int)
         raise invalid(f"Escalation level must be between 1 and {max(levels, 1)}.")
     users = _policy_targets(incident.escalation_policy, level)
     incident.escalation_level = level
+    incident.escalated_at = at
     incident.status = "triggered"
     incident.assigned_via = "escalation_policy"
     incident.updated_at = at
@@ -488,6 +493,31 @@ def responder_request_create(
     request.targets.set(targets)
     _notify(incident, targets, request.requested_at)
     _emit("incident.responder.added", resource=incident, agent=actor, data={"responder_request": request})
+    return request
+
+
+@transaction.atomic
+def responder_request_answer(
+    *, target: m.User, incident: m.Incident, accept: bool, message: str = ""
+) -> m.ResponderRequest:
+    """A requested responder accepts (REST state `joined`) or declines, as PagerDuty's apps let them: the latest
+    request to them on this incident records it, and `incident.responder.replied` says `accepted` or `declined`."""
+    request = incident.responder_requests.filter(targets=target).order_by("-requested_at", "-id").first()
+    if request is None:
+        raise invalid("This user was not requested as a responder on this incident.")
+    at = now()
+    answers = dict(request.answers or {})
+    answers[target.id] = {"state": "joined" if accept else "declined", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    request.answers = answers
+    request.save(update_fields=["answers"])
+    data = {
+        "responder": {
+            "user": target,
+            "state": "accepted" if accept else "declined",
+            "message": message,
+        }
+    }
+    _emit("incident.responder.replied", resource=incident, agent=target, data=data)
     return request
 
 

@@ -167,6 +167,8 @@ class Incident(models.Model):
     )
     resolved_at = models.DateTimeField(null=True, blank=True)
     snoozed_until = models.DateTimeField(null=True, blank=True)
+    # When the incident reached its current escalation level (its escalate pending action counts from here).
+    escalated_at = models.DateTimeField(null=True, blank=True)
     first_trigger_log_entry_id = models.CharField(max_length=32, blank=True, default="")
     # Alert counts are kept on the row so a page of 100 incidents needs no per-row counting.
     alerts_triggered = models.IntegerField(default=0)
@@ -283,6 +285,9 @@ class ResponderRequest(models.Model):
     message = models.TextField(blank=True, default="")
     requested_at = models.DateTimeField()
     targets = models.ManyToManyField(User, related_name="responder_requests_received")
+    # Each target's answer, given in PagerDuty's apps (no REST call): {user id: {"state": "joined"|"declined",
+    # "at": ISO time, "message": text}}; a target not in it is still pending.
+    answers = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["requested_at", "id"]

@@ -12,6 +12,7 @@ def incidents_qs():
         "service", "escalation_policy", "priority", "last_status_change_by_user"
     ).prefetch_related(
         "service__teams",
+        "escalation_policy__rules",
         Prefetch("assignments", queryset=m.Assignment.objects.select_related("user")),
         Prefetch("acknowledgements", queryset=m.Acknowledgement.objects.select_related("user")),
         Prefetch(
@@ -96,6 +97,7 @@ def log_entries_qs(include=()):
         qs = qs.select_related(
             "incident__escalation_policy", "incident__priority", "incident__last_status_change_by_user"
         ).prefetch_related(
+            "incident__escalation_policy__rules",
             Prefetch("incident__assignments", queryset=m.Assignment.objects.select_related("user")),
             Prefetch("incident__acknowledgements", queryset=m.Acknowledgement.objects.select_related("user")),
             Prefetch(

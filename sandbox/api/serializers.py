@@ -300,30 +300,58 @@ def responder_request_json(request):
 
 
 def _responder(request, target, incident_ref_body):
+    answer = (request.answers or {}).get(target.id) or {}
     return {
-        "state": "pending",
+        "state": answer.get("state", "pending"),
         "user": {**user_ref(target), "avatar_url": AVATAR},
         "incident": incident_ref_body,
-        "updated_at": ts(request.requested_at),
+        "updated_at": answer.get("at") or ts(request.requested_at),
         "message": request.message,
         "requester": {**user_ref(request.requester), "avatar_url": AVATAR} if request.requester else None,
         "requested_at": ts(request.requested_at),
     }
 
 
+def _pending_actions(incident, service):
+    """What PagerDuty will do by itself, and when (the REST Incident's `pending_actions`), sorted by time.
+
+    escalate: a triggered incident on its policy moves on after the current level's escalation delay, counted from
+    when it reached that level (the sandbox never escalates by itself, so only a time still ahead is listed);
+    unacknowledge: a snooze's end, else the service's acknowledgement timeout after the latest acknowledgement;
+    resolve: the service's auto-resolve timeout.
+    """
+    from datetime import timedelta
+
+    from .context import now
+
+    pending = []
+    if incident.status == "triggered" and incident.assigned_via == "escalation_policy":
+        policy = incident.escalation_policy
+        rules = sorted(policy.rules.all(), key=lambda r: r.position)
+        level = min(max(incident.escalation_level, 1), len(rules)) if rules else 0
+        if rules and (level < len(rules) or policy.num_loops):
+            reached = incident.escalated_at or incident.last_status_change_at
+            at = reached + timedelta(minutes=rules[level - 1].escalation_delay_in_minutes)
+            if at > now():
+                pending.append({"type": "escalate", "at": at})
+    if incident.status == "acknowledged":
+        if incident.snoozed_until:
+            pending.append({"type": "unacknowledge", "at": incident.snoozed_until})
+        elif service.acknowledgement_timeout:
+            acks = [a.at for a in incident.acknowledgements.all()]
+            if acks:
+                at = max(acks) + timedelta(seconds=service.acknowledgement_timeout)
+                pending.append({"type": "unacknowledge", "at": at})
+    if incident.status != "resolved" and service.auto_resolve_timeout:
+        pending.append({"type": "resolve", "at": incident.created_at + timedelta(seconds=service.auto_resolve_timeout)})
+    return [{"type": p["type"], "at": ts(p["at"])} for p in sorted(pending, key=lambda p: p["at"])]
+
+
 def incident_json(incident, include=()):
     """An incident; expects the selectors' prefetches (service, teams, assignments, acknowledgements)."""
     service = incident.service
     teams = list(service.teams.all())
-    pending = []
-    if incident.status == "acknowledged" and incident.snoozed_until:
-        pending.append({"type": "unacknowledge", "at": ts(incident.snoozed_until)})
-    if incident.status != "resolved" and service.auto_resolve_timeout:
-        from datetime import timedelta
-
-        pending.append(
-            {"type": "resolve", "at": ts(incident.created_at + timedelta(seconds=service.auto_resolve_timeout))}
-        )
+    pending = _pending_actions(incident, service)
     requests = list(incident.responder_requests.all())
     incident_ref_body = incident_ref(incident)
     body = {

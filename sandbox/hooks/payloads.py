@@ -174,6 +174,21 @@ def _responder_data(request, target) -> dict:
     }
 
 
+def _reply_data(incident, *, user, state, message="") -> dict:
+    """incident.responder.replied: the responder's answer (`accepted` or `declined`, as webhooks say it)."""
+    from sandbox.api.serializers import escalation_policy_ref, user_ref
+
+    policy = incident.escalation_policy
+    return {
+        "incident": _incident_ref(incident),
+        "user": user_ref(user),
+        "escalation_policy": escalation_policy_ref(policy) if policy else None,
+        "message": message,
+        "state": state,
+        "type": "incident_responder",
+    }
+
+
 def _conference_bridge_data(incident) -> dict:
     bridge = incident.conference_bridge or {}
     number = bridge.get("conference_number")
@@ -192,6 +207,8 @@ def data_items(event_type: str, *, resource, data=None) -> list[dict]:
             return [_note_data(data["note"])]
         if "status_update" in data and _model_name(data["status_update"]) == "statusupdate":
             return [_status_update_data(data["status_update"])]
+        if "responder" in data and isinstance(data["responder"], dict) and "user" in data["responder"]:
+            return [_reply_data(resource, **data["responder"])]
         if "responder_request" in data and _model_name(data["responder_request"]) == "responderrequest":
             request = data["responder_request"]
             return [_responder_data(request, t) for t in request.targets.all()] or []

@@ -11,7 +11,8 @@
  * The freshness marker (#live-status) believes only what it hears: the stream sends a named `heartbeat` event
  * every <body data-live-heartbeat> seconds; two missed ones and it says "stale since HH:MM:SS" (also when the
  * stream never connected), and the page re-fetches everything visible once the stream is back.
- * <time datetime data-age> elements show a compact age ("3h 37m") that ticks here every minute.
+ * <time datetime data-age> elements show a compact age ("3h 37m") that ticks here every minute; <time datetime
+ * data-ago> the `ago` filter's phrase ("in 12m", "3h 37m ago"), ticking the same way.
  */
 (function () {
   "use strict";
@@ -33,12 +34,18 @@
     return mins + "m";
   }
 
+  // The `ago` filter's phrase (pdportal_time.ago): "just now" within a minute, "in 12m" ahead, "3h 37m ago" past.
+  function agoPhrase(ms) {
+    if (Math.abs(ms) < 60000) return "just now";
+    return ms < 0 ? "in " + compactAge(-ms) : compactAge(ms) + " ago";
+  }
+
   function tickAges(root) {
     var now = Date.now();
-    Array.prototype.forEach.call((root || document).querySelectorAll("time[data-age]"), function (el) {
+    Array.prototype.forEach.call((root || document).querySelectorAll("time[data-age], time[data-ago]"), function (el) {
       var at = Date.parse(el.getAttribute("datetime"));
       if (isNaN(at)) return;
-      var text = compactAge(now - at);
+      var text = el.hasAttribute("data-ago") ? agoPhrase(now - at) : compactAge(now - at);
       if (el.textContent !== text) el.textContent = text;
     });
   }

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 from django.conf import settings as django_settings
 from django.test import Client
+from django.utils import timezone
 
-from accounts.models import AuditEntry
+from accounts.models import AuditEntry, PagerDutyUser
 from incidents import sync
-from incidents.models import Incident
+from incidents.models import Incident, Responder
 from pdportal.pagerduty import PagerDutyClient, RequestBudget
 from tests.personas import make_portal_user
 
@@ -74,15 +76,29 @@ def pages(portal):
 
     service = Service.objects.order_by("name").first()
     edit_forms = [f"/services/{service.pd_id}/edit/"]
+    _with_state(incident)
     return [
         "/",
         f"/incidents/{incident.pd_id}/",
+        f"/incidents/{incident.pd_id}/policy/",
         "/settings/",
         "/settings/me/",
         *ADMIN_LISTS,
         *ADMIN_FORMS,
         *edit_forms,
     ]
+
+
+def _with_state(incident: Incident) -> None:
+    """Everything the state panel can show: a level, the next escalation and a responder in each state."""
+    Incident.objects.filter(pk=incident.pk).update(
+        escalation_level=1, next_escalation_at=timezone.now() + timedelta(minutes=12)
+    )
+    people = list(PagerDutyUser.objects.order_by("name")[:3])
+    for person, state in zip(people, ("pending", "joined", "declined"), strict=False):
+        Responder.objects.create(
+            incident=incident, user=person, state=state, requester=people[0], message="Please join the bridge"
+        )
 
 
 def sign_in(page, portal: str, email: str) -> None:
