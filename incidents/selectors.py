@@ -270,6 +270,11 @@ class IncidentRow:
     service_name: str | None
     created_at: Any
     alert_count: int
+    # The timers under the status (incidents.list_render._timer): read with the row, no query of their own.
+    unacknowledge_at: Any = None
+    snoozed_until: Any = None
+    next_escalation_at: Any = None
+    escalation_level: int | None = None
     assignee_names: tuple[str, ...] = ()
 
 
@@ -284,6 +289,10 @@ ROW_COLUMNS = (
     "service__name",
     "created_at",
     "alert_count",
+    "unacknowledge_at",
+    "snoozed_until",
+    "next_escalation_at",
+    "escalation_level",
 )
 
 
