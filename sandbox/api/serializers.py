@@ -1,6 +1,8 @@
 """JSON shapes of the sandbox's objects, as PagerDuty's REST v2 renders them (also used for webhooks)."""
 
-from .context import api_url, html_url, ts
+from datetime import timedelta
+
+from .context import api_url, html_url, now, ts
 
 AVATAR = "https://pd-static-assets.pagerduty.com/users/blank-avatar.png"
 
@@ -320,10 +322,6 @@ def _pending_actions(incident, service):
     unacknowledge: a snooze's end, else the service's acknowledgement timeout after the latest acknowledgement;
     resolve: the service's auto-resolve timeout.
     """
-    from datetime import timedelta
-
-    from .context import now
-
     pending = []
     if incident.status == "triggered" and incident.assigned_via == "escalation_policy":
         policy = incident.escalation_policy

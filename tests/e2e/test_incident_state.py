@@ -24,7 +24,7 @@ BERLIN = ZoneInfo("Europe/Berlin")  # the responder persona's zone
 ENRICH = """
 import django
 django.setup()
-from incidents.tasks import enrich_incident
+from incidents.webhooks import enrich_incident
 enrich_incident("%s")
 print("refetched")
 """

@@ -5,13 +5,20 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import responses
 
+from accounts.models import PagerDutyUser, Team
 from incidents import mirror
+from incidents.actions import _apply_incident
 from incidents.models import Incident, Responder
+from incidents.webhooks import apply_event
+from pdportal.pagerduty import webhooks as pd_webhooks
+from services.models import EscalationPolicy, OnCall
 from tests.incidents.factories import incident_json, ref
+from tests.personas import seed_users
 
 pytestmark = pytest.mark.django_db
 
@@ -166,7 +173,6 @@ def test_a_webhook_without_pending_actions_drops_the_timers_its_status_rules_out
 def test_pagerdutys_answer_in_the_same_second_as_its_webhook_still_brings_the_timers():
     """The webhook of our own acknowledgement can land first (milliseconds); the answer (whole seconds) carries the
     pending actions no webhook has, so it must not be dropped as older."""
-    from incidents.actions import _apply_incident
 
     mirror.upsert_incident(incident_json())
     webhook = {"id": "PINC1", "type": "incident", "number": 1, "status": "acknowledged", "title": "Disk full"}
@@ -197,8 +203,6 @@ def test_the_level_is_the_policy_level_whose_targets_hold_the_assignees(assignee
 
 
 def test_a_person_on_call_at_level_one_through_its_schedule_and_named_at_level_two_holds_level_two():
-    from accounts.models import PagerDutyUser
-    from services.models import EscalationPolicy, OnCall
 
     _policy()
     omar = PagerDutyUser.objects.create(pd_id="PUSR2", name="Omar Oncall")
@@ -273,10 +277,6 @@ def test_responders_come_from_rest_and_their_answers_from_webhooks():
 
 
 def test_the_responder_webhooks_apply_their_answer_to_the_mirror():
-    from pathlib import Path
-
-    from incidents.webhooks import apply_event
-    from pdportal.pagerduty import webhooks as pd_webhooks
 
     body = json.loads(
         (Path(__file__).resolve().parents[1] / "fixtures" / "webhooks" / "incident.responder.replied.json").read_text()
@@ -369,8 +369,6 @@ def test_snoozing_from_the_portal_shows_snoozed_until_from_pagerdutys_answer(
 @pytest.fixture
 def private_policy_incident(db):
     """An incident on a private team's policy, assigned to the responder persona (so the responder sees it)."""
-    from accounts.models import Team
-    from tests.personas import seed_users
 
     Team.objects.create(pd_id="PTSEC", name="Security", default_role=Team.PRIVATE)
     _policy("PEPSEC", teams=[ref("team", "PTSEC", "Security")])
