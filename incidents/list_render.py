@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import slugify
 
+from incidents.models import snooze_end
 from pdportal.templatetags.ages import compact_age
 from pdportal.templatetags.pdportal_time import when
 
@@ -70,7 +71,26 @@ def _title(row: IncidentRow, page: Page) -> str:
 
 def _status(row: IncidentRow, page: Page) -> str:
     status = esc(row.status)
-    return f'<td class="col-status"><span class="status-{status}">{status}</span></td>'
+    return f'<td class="col-status"><span class="status-{status}">{status}</span>{_timer(row)}</td>'
+
+
+def _timer(row: IncidentRow) -> str:
+    """What PagerDuty does next, under the status, from the row's own columns (the incident page's rules:
+    incidents.models.snooze_end); most rows have none and cost one comparison."""
+    status = row.status
+    if status == "acknowledged":
+        until = snooze_end(status, row.unacknowledge_at, row.snoozed_until)
+        if until is not None:
+            return f'<span class="timer">snoozed until {when(until)}</span>'
+        if row.unacknowledge_at is not None:
+            return f'<span class="timer">ack lapses {when(row.unacknowledge_at)}</span>'
+    elif status == "triggered":
+        level = f"level {row.escalation_level}" if row.escalation_level else ""
+        if row.next_escalation_at is not None:
+            return f'<span class="timer">{level}{", " if level else ""}escalates {when(row.next_escalation_at)}</span>'
+        if level:
+            return f'<span class="timer">{level}</span>'
+    return ""
 
 
 def _urgency(row: IncidentRow, page: Page) -> str:

@@ -115,7 +115,15 @@ def test_level_next_escalation_acknowledgement_timeout_and_snooze_match_the_sand
         expect(page.locator("#incident-ack-timeout")).to_have_count(0)
         expect(watcher.locator("#incident-snoozed")).to_contain_text(_shown(until))
 
+        # The list says it too, from the same columns.
+        page.goto(f"{portal.url}/")
+        row = page.locator(f"#incident-row-{pd_id}")
+        expect(row).to_contain_text("snoozed until")
+        expect(row.locator(".timer")).to_contain_text(_shown(until))
+        assert _instant(row.locator(".timer time").first) == until
+
         # Escalate to level 2: Omar Oncall holds it, and level 3 follows after level 2's 20 minutes.
+        page.goto(f"{portal.url}/incidents/{pd_id}/")
         page.locator("#incident-actions summary", has_text="Escalate").click()
         page.select_option("#incident-actions select[name=level]", "2")
         page.locator("#incident-actions form[action$='/escalate/'] button[type=submit]").click()
@@ -127,6 +135,11 @@ def test_level_next_escalation_acknowledgement_timeout_and_snooze_match_the_sand
         escalated = sandbox.get(f"/incidents/{pd_id}").json()["incident"]
         assert due == _at(escalated["updated_at"]) + timedelta(minutes=20)
         expect(page.locator("#incident-snoozed")).to_have_count(0)
+        # And the list row shows the level and when it escalates next.
+        page.goto(f"{portal.url}/")
+        timer = page.locator(f"#incident-row-{pd_id} .timer")
+        expect(timer).to_contain_text("level 2, escalates")
+        assert _instant(timer.locator("time").first) == due
     finally:
         context.close()
         watcher_context.close()
