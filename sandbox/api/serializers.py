@@ -319,7 +319,8 @@ def _pending_actions(incident, service):
 
     escalate: a triggered incident on its policy moves on after the current level's escalation delay, counted from
     when it reached that level (the sandbox never escalates by itself, so only a time still ahead is listed);
-    unacknowledge: a snooze's end, else the service's acknowledgement timeout after the latest acknowledgement;
+    unacknowledge: a snooze's end (snoozes do end, on the next read), else the service's acknowledgement timeout
+    after the latest acknowledgement (only a time ahead, as for escalate);
     resolve: the service's auto-resolve timeout.
     """
     pending = []
@@ -337,8 +338,8 @@ def _pending_actions(incident, service):
             pending.append({"type": "unacknowledge", "at": incident.snoozed_until})
         elif service.acknowledgement_timeout:
             acks = [a.at for a in incident.acknowledgements.all()]
-            if acks:
-                at = max(acks) + timedelta(seconds=service.acknowledgement_timeout)
+            at = max(acks) + timedelta(seconds=service.acknowledgement_timeout) if acks else None
+            if at is not None and at > now():  # nor does it end acknowledgements by itself: only a time ahead
                 pending.append({"type": "unacknowledge", "at": at})
     if incident.status != "resolved" and service.auto_resolve_timeout:
         pending.append({"type": "resolve", "at": incident.created_at + timedelta(seconds=service.auto_resolve_timeout)})
