@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('accounts', '0010_audit_entry_outcome'),
-        ('incidents', '0005_webhook_events_and_tombstones_move_to_pdportal'),
+        ('incidents', '0006_saved_views'),
     ]
 
     operations = [
