@@ -427,6 +427,9 @@ def _after_alerts(
 
 BULK_STATUS = {"acknowledge": "acknowledged", "resolve": "resolved"}
 ALREADY_RESOLVED = "already resolved"
+NOT_ACKNOWLEDGED = "not acknowledged"
+# Snooze has no bulk endpoint: one request each, so a bulk snooze stays well inside a minute's rate limit.
+BULK_SNOOZE_LIMIT = 100
 # An id the person cannot see: the same words as for an id that does not exist.
 NOT_FOUND = "not found"
 # Actions that only make sense on an open incident: PagerDuty reopens a resolved incident that is acknowledged,
@@ -474,8 +477,13 @@ class BulkResult:
 
 
 def _bulk_change(action: str, params: dict[str, Any]) -> dict[str, Any]:
+    if action == "resolve" and (params.get("resolution") or "").strip():
+        # PagerDuty adds the resolution to each incident's resolve log entry as a note.
+        return {"status": "resolved", "resolution": params["resolution"].strip()}
     if action in BULK_STATUS:
         return {"status": BULK_STATUS[action]}
+    if action == "snooze":
+        return {}  # no bulk endpoint: _bulk_snooze sends one request per incident
     if action == "reassign":
         if params.get("users"):
             return {"assignments": [{"assignee": _user_ref(u)} for u in params["users"]]}
@@ -559,6 +567,9 @@ def incidents_bulk(*, actor: Actor, incident_ids: Sequence[str], action: str, pa
             result.unchanged[pd_id] = NOT_FOUND
         ids = [pd_id for pd_id in ids if pd_id in mirrored]
     client = acting_client(actor=actor)
+    if action == "snooze":
+        _bulk_snooze(client, ids, mirrored, int(params["duration"]), result)
+        return result
     send = ids
     if action in OPEN_ONLY_ACTIONS:
         send = [pd_id for pd_id in ids if mirrored.get(pd_id, ("", 0))[0] != Incident.Status.RESOLVED]
@@ -591,6 +602,32 @@ def incidents_bulk(*, actor: Actor, incident_ids: Sequence[str], action: str, pa
                 result.done.append(pd_id)
     _publish(send)
     return result
+
+
+def _bulk_snooze(
+    client: PagerDutyClient, ids: list[str], mirrored: dict[str, tuple[str, int]], seconds: int, result: BulkResult
+) -> None:
+    """Snooze Incident for each acknowledged one (PagerDuty has no bulk snooze; only acknowledged ones snooze)."""
+    if len(ids) > BULK_SNOOZE_LIMIT:
+        raise ActionRefused(
+            f"Snooze at most {BULK_SNOOZE_LIMIT} incidents at once: PagerDuty takes one request per incident."
+        )
+    sent = []
+    for pd_id in ids:
+        if mirrored.get(pd_id, ("", 0))[0] != Incident.Status.ACKNOWLEDGED:
+            result.unchanged[pd_id] = NOT_ACKNOWLEDGED
+            continue
+        result.requests += 1
+        try:
+            data = client.snooze_incident(pd_id, seconds)
+        except PagerDutyError as exc:
+            result.failed[pd_id] = str(exc)
+            continue
+        with transaction.atomic():
+            _apply_incident(data)
+        result.done.append(pd_id)
+        sent.append(pd_id)
+    _publish(sent)
 
 
 # -- creating things -----------------------------------------------------------------------------------------------

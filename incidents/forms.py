@@ -279,9 +279,12 @@ BULK_ACTIONS = [
     ("resolve", "Resolve"),
     ("reassign", "Reassign"),
     ("escalate", "Escalate"),
+    ("snooze", "Snooze"),
     ("priority", "Set priority"),
     ("urgency", "Set urgency"),
 ]
+# Actions that need a "yes" first, whatever the selection: a resolve cannot be undone from the portal.
+BULK_CONFIRM_ACTIONS = frozenset({"resolve"})
 
 
 class BulkForm(forms.Form):
@@ -294,10 +297,21 @@ class BulkForm(forms.Form):
     level = forms.IntegerField(required=False, min_value=1, max_value=20)
     priority = forms.CharField(required=False, max_length=64)
     urgency = forms.ChoiceField(required=False, choices=[("", "—"), *list(Incident.Urgency.choices)])
+    resolution = forms.CharField(required=False, max_length=5_000, strip=True, label="Resolution note")
+    duration = forms.ChoiceField(required=False, choices=[("", "—"), *SNOOZE_PRESETS], label="Snooze for")
+    # Set by the confirmation (the dialog, or the question the server asks without JavaScript).
+    confirmed = forms.BooleanField(required=False)
+
+    def needs_confirmation(self) -> bool:
+        """Resolve, or anything applied to "all N matching", waits for an explicit yes."""
+        data = self.cleaned_data
+        return (data.get("action") in BULK_CONFIRM_ACTIONS or bool(data.get("select_all"))) and not data["confirmed"]
 
     def clean(self):
         data = super().clean()
         action = data.get("action")
+        if action == "snooze" and not data.get("duration"):
+            self.add_error("duration", "Choose how long to snooze.")
         if not data.get("ids") and not data.get("select_all"):
             raise forms.ValidationError("Select at least one incident.")
         if action == "reassign" and not data.get("users") and not data.get("escalation_policy"):

@@ -8,6 +8,8 @@ from pdportal import live
 app_name = "incidents"
 urlpatterns = [
     path("", views.incident_list, name="list"),
+    path("incidents.csv", views.incident_export, {"fmt": "csv"}, name="export_csv"),
+    path("incidents.json", views.incident_export, {"fmt": "json"}, name="export_json"),
     path("incidents/bulk/", views.incident_bulk, name="bulk"),
     path("views/", views.saved_view_save, name="view_save"),
     path("views/<int:view_id>/delete/", views.saved_view_delete, name="view_delete"),

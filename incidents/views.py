@@ -16,9 +16,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.errors import NoAccountConnection, NotLinked
 from accounts.roles import reader_required, responder_required
-from incidents import actions, forms, selectors
+from incidents import actions, exports, forms, selectors
 from incidents.models import ChangeEvent, Incident, Priority
 from pdportal.pagerduty import PagerDutyError
+from pdportal.web import streaming_response
 from pdportal.webui import csv_safe, done
 from services import selectors as service_selectors
 
@@ -82,6 +83,7 @@ def _list_context(
         "options": options,
         "querystring": base.urlencode(),
         "full_query": query.urlencode(),
+        "export_query": _export_query(query),
         "sort": (filters or {}).get("sort") or "-created",
         "bulk_actions": forms.BulkForm.base_fields["action"].choices,
         "bulk_result": bulk_result,
@@ -92,6 +94,7 @@ def _list_context(
         "tabs": _tab_links(query, current=(filters or {}).get("assigned") or ""),
         "jump_missing": asked if asked is not None and page is not None and not page.count else None,
         "saved_views": selectors.saved_views_of(owner=request.user) if partial is None else [],
+        "snooze_presets": forms.SNOOZE_PRESETS,
     }
 
 
@@ -125,6 +128,14 @@ def _status_links(query: QueryDict) -> dict[str, str]:
     return links
 
 
+def _export_query(query: QueryDict) -> str:
+    """The list's filters and sort for its export links: every page, so no page or page size."""
+    kept = query.copy()
+    for key in ("page", "per_page", "partial"):
+        kept.pop(key, None)
+    return kept.urlencode()
+
+
 @reader_required
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
@@ -147,6 +158,7 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
     query = QueryDict(request.POST.get("query", ""), mutable=False)
     result = None
     error = None
+    pending = None
     if form.is_valid():
         data = form.cleaned_data
         ids: list[str] | None = list(data["ids"])
@@ -158,7 +170,10 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
                 # Never widen a broken filter to "everything": refuse, and send nothing to PagerDuty.
                 ids = None
                 error = f"Nothing was changed: the list's filters are not valid ({_field_errors(filter_form)})."
-        if ids is not None:
+        if ids is not None and form.needs_confirmation():
+            # Nothing is sent yet: the person is asked, with the same request ready to post again with a yes.
+            pending = _bulk_question(request, data, count=len(ids))
+        elif ids is not None:
             try:
                 result = actions.incidents_bulk(
                     actor=request.user, incident_ids=ids, action=data["action"], params=data
@@ -167,15 +182,18 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
                 error = str(exc)
     else:
         error = " ".join(e for errs in form.errors.values() for e in errs)
-    if request.htmx:
+    if request.htmx or pending is not None:
         context = _list_context(request, query, bulk_result=result)
         context["bulk_error"] = error
-        context["oob"] = True
+        context["bulk_pending"] = pending
         # A successful action clears the selection; otherwise what still needs doing stays ticked for a retry.
-        if error:
+        if error or pending:
             context["keep_selected"] = set(request.POST.getlist("ids"))
         elif result is not None and not result.ok:
             context["keep_selected"] = set(result.failed)
+        if not request.htmx:
+            return render(request, "incidents/incident_list.html", context)
+        context["oob"] = True
         return render(request, "incidents/incident_list.html#bulk-response", context)
     if result is not None:
         text = f"{_bulk_label(result)}: {result.summary()}"
@@ -218,6 +236,43 @@ def _list_url(query: str) -> str:
     return f"{reverse('incidents:list')}?{query}" if query else reverse("incidents:list")
 
 
+def _bulk_question(request: HttpRequest, data: dict[str, Any], *, count: int) -> dict[str, Any]:
+    """What the confirmation asks ("Resolve all 12 matching incidents?") and the fields to post again with a yes."""
+    verb = dict(forms.BULK_ACTIONS).get(data["action"], data["action"])
+    noun = "incident" if count == 1 else "incidents"
+    question = f"{verb} all {count} matching {noun}?" if data.get("select_all") else f"{verb} {count} {noun}?"
+    fields = [
+        (name, value)
+        for name, values in request.POST.lists()
+        if name not in ("csrfmiddlewaretoken", "confirmed")
+        for value in values
+    ]
+    return {"question": question, "count": count, "fields": fields, "action": data["action"]}
+
+
+EXPORTS = {
+    "csv": (exports.incidents_csv, "text/csv; charset=utf-8"),
+    "json": (exports.incidents_json, "application/json"),
+}
+
+
+@reader_required
+@require_GET
+def incident_export(request: HttpRequest, fmt: str) -> HttpResponse:
+    """The list under its filters (every page) as CSV or JSON, streamed; invalid filters are a 400 in words."""
+    write, content_type = EXPORTS[fmt]
+    form = forms.IncidentFilterForm(request.GET, options=selectors.filter_options(viewer=request.user))
+    if not form.is_valid():
+        message = f"Nothing exported: the list's filters are not valid ({_field_errors(form)}).\n"
+        return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+    return streaming_response(
+        request,
+        write(filters=form.cleaned_data, user=request.user),
+        content_type=content_type,
+        filename=f"incidents.{fmt}",
+    )
+
+
 # A plain POST reports through a flash message: name this many refused incidents there (htmx lists them all).
 BULK_REFUSALS_SHOWN = 20
 
@@ -228,7 +283,7 @@ def _bulk_label(result: actions.BulkResult) -> str:
 
 def _field_errors(form: Any) -> str:
     return "; ".join(
-        f"{form.fields[name].label or name if name in form.fields else 'filters'}: {' '.join(errors)}"
+        f"{form[name].label if name in form.fields else 'filters'}: {' '.join(errors)}"
         for name, errors in form.errors.items()
     )
 

@@ -1,14 +1,18 @@
-"""Input and output guards shared by every app's forms and templates: bounded JSON, sane dates, safe link URLs."""
+"""Web helpers shared by every app: bounded JSON, sane dates, safe link URLs, the form renderer, streamed downloads."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import re
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django import forms
+from django.core.handlers.asgi import ASGIRequest
 from django.forms.renderers import TemplatesSetting
+from django.http import HttpRequest, StreamingHttpResponse
 
 # Deeper than any real PagerDuty payload, and far below the interpreter's recursion limit, which every later
 # step (redaction, json.dumps, the template) would otherwise hit one by one.
@@ -130,3 +134,28 @@ class PortalFormRenderer(TemplatesSetting):
     """Every form field through one template: a checkbox sits inside its own label (one click target, one line)."""
 
     field_template_name = "pdportal/forms/field.html"
+
+
+def streaming_response(
+    request: HttpRequest, chunks: Iterator[bytes], *, content_type: str, filename: str
+) -> StreamingHttpResponse:
+    """A download written as `chunks` are produced, never collected whole.
+
+    Under ASGI, Django would first read a plain iterator into a list (to serve it asynchronously): there it gets
+    an async iterator that runs each step in the request's sync thread (the database connection's), one by one.
+    """
+    content: Iterator[bytes] | AsyncIterator[bytes] = (
+        _in_sync_thread(chunks) if isinstance(request, ASGIRequest) else chunks
+    )
+    response = StreamingHttpResponse(content, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+_END = object()
+
+
+async def _in_sync_thread(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    step = sync_to_async(next, thread_sensitive=True)
+    while (chunk := await step(chunks, _END)) is not _END:
+        yield chunk  # type: ignore[misc]

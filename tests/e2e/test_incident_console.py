@@ -128,6 +128,8 @@ def test_a_responder_bulk_resolves_three_incidents_with_shift_click(responder_pa
     assert [boxes.nth(i).is_checked() for i in range(3)] == [True, True, True]
     page.select_option("#bulk-form select[name=action]", "resolve")
     page.click("#bulk-apply")
+    page.wait_for_selector("#bulk-confirm:has-text('Resolve 3 incidents?')")
+    page.click("#bulk-confirm-yes")
     page.wait_for_selector("#bulk-result:has-text('3 done')")
     assert set(Incident.objects.filter(pd_id__in=ids).values_list("status", flat=True)) == {"resolved"}
 

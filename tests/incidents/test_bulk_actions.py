@@ -71,7 +71,9 @@ def test_it_bulk_resolves_and_reports_already_resolved(mirrored, client_as, resp
     )
     resolved_id = Incident.objects.filter(status="resolved").values_list("pd_id", flat=True).first()
     response = client_as(responder).post(
-        "/incidents/bulk/", {"action": "resolve", "ids": [*open_ids, resolved_id]}, HTTP_HX_REQUEST="true"
+        "/incidents/bulk/",
+        {"action": "resolve", "ids": [*open_ids, resolved_id], "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
     assert response.status_code == 200
@@ -89,7 +91,7 @@ def test_select_all_matching_applies_to_the_whole_filtered_set(mirrored, client_
     query = f"status=triggered&service={service.pd_id}"
     expected = set(Incident.objects.filter(status="triggered", service=service).values_list("pd_id", flat=True))
     response = client_as(responder).post(
-        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": query}
+        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": query, "confirmed": "1"}
     )
     assert response.status_code == 302 and response["Location"].endswith(f"?{query}")
     assert set(Incident.objects.filter(pd_id__in=expected).values_list("status", flat=True)) == {"acknowledged"}
@@ -209,7 +211,9 @@ def test_it_never_reopens_resolved_incidents_when_acknowledging_all_matching(
     # "Select all matching" on a list of every status (the home shows open ones only): resolved ones included.
     every = "status=triggered&status=acknowledged&status=resolved"
     response = client_as(responder).post(
-        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": every}, HTTP_HX_REQUEST="true"
+        "/incidents/bulk/",
+        {"action": "acknowledge", "select_all": "1", "query": every, "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
     )
     html = response.content.decode()
     assert f"{len(resolved)} already resolved" in html

@@ -199,7 +199,8 @@ def test_bulk_select_all_sends_pagerduty_only_the_incidents_the_person_can_see(c
         rsps.add_callback(responses.PUT, f"{API}/incidents", callback=answer)
         rsps.add(responses.GET, f"{API}/log_entries", json={"log_entries": [], "more": False})
         response = client_as(limited).post(
-            "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": "status=triggered"}
+            "/incidents/bulk/",
+            {"action": "acknowledge", "select_all": "1", "query": "status=triggered", "confirmed": "1"},
         )
     assert response.status_code == 302
     assert set(sent) == {world["incidents"][k].pd_id for k in EVERY - PRIVATE}
