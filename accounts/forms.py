@@ -3,15 +3,56 @@
 from __future__ import annotations
 
 import zoneinfo
-from functools import cache
+from datetime import UTC, date, datetime
+from functools import lru_cache
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.utils import timezone
+
+# The zones most on-call teams live in, offered first (west to east), before the full list.
+COMMON_ZONES = (
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Helsinki",
+    "Africa/Johannesburg",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Shanghai",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+)
+# IANA areas of real places; the rest (Etc/GMT+5, Factory, localtime, posixrules, US/…, EST5EDT) are offsets,
+# placeholders or legacy aliases that nobody means to pick.
+GEOGRAPHIC_AREAS = frozenset(
+    {"Africa", "America", "Antarctica", "Arctic", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific"}
+)
 
 
-@cache
-def _zone_choices() -> list[tuple[str, str]]:
-    return [(zone, zone) for zone in sorted(zoneinfo.available_timezones())]
+def _label(zone: str, now: datetime) -> str:
+    offset = now.astimezone(zoneinfo.ZoneInfo(zone)).strftime("%z")
+    return f"{zone} (UTC{offset[:3]}:{offset[3:]})"
+
+
+@lru_cache(maxsize=2)
+def _zone_choices(day: date) -> list[tuple[str, list[tuple[str, str]]]]:
+    """Two groups, "Common zones" then "All zones", labelled with today's UTC offset (it moves with DST)."""
+    now = datetime.combine(day, datetime.min.time(), tzinfo=UTC)
+    places = sorted(z for z in zoneinfo.available_timezones() if z.split("/", 1)[0] in GEOGRAPHIC_AREAS and "/" in z)
+    common = set(COMMON_ZONES)
+    return [
+        ("Common zones", [(zone, _label(zone, now)) for zone in COMMON_ZONES]),
+        ("All zones", [(zone, _label(zone, now)) for zone in places if zone not in common]),
+    ]
 
 
 class ApiKeyForm(forms.Form):
@@ -49,7 +90,14 @@ class PreferencesForm(forms.Form):
     def __init__(self, *args, default_zone: str = "", **kwargs):
         super().__init__(*args, **kwargs)
         blank = f"PagerDuty's ({default_zone})" if default_zone else "UTC"
-        self.fields["time_zone"].choices = [("", blank), *_zone_choices()]
+        choices: list = [("", blank), *_zone_choices(timezone.now().date())]
+        saved = self.initial.get("time_zone") or ""
+        listed = {zone for _, group in choices[1:] for zone, _ in group}
+        if saved and saved not in listed and saved in zoneinfo.available_timezones():
+            # A zone saved before the list was narrowed (say "US/Pacific") stays chosen, never silently dropped.
+            choices.append(("Your current zone", [(saved, saved)]))
+        self.fields["time_zone"].choices = choices
+        self.fields["time_zone"].widget.attrs.update({"data-picker": "", "data-placeholder": "Search zones…"})
 
 
 class NewPasswordForm(forms.Form):

@@ -206,6 +206,10 @@
     beforeAttributeUpdated: function (name, el) {
       // Open/closed panels are the person's, as are the values they typed, picked or ticked.
       if (name === "open" && el instanceof HTMLDetailsElement) return false;
+      // A select that picker.js replaced on screen stays hidden behind its picker.
+      if (el.hasAttribute("data-picker-enhanced") && /^(hidden|tabindex|aria-hidden|data-picker-enhanced)$/.test(name)) {
+        return false;
+      }
       if (name === "value" || name === "checked" || name === "selected") {
         if (edited(el) || (el instanceof HTMLOptionElement && el.parentElement && edited(el.parentElement))) return false;
       }
@@ -214,6 +218,8 @@
     beforeNodeRemoved: function (node) {
       // A form error is the result of the person's action: it stays until their next action replaces it.
       if (node.nodeType === 1 && node.classList && node.classList.contains("errorlist")) return false;
+      // A picker (picker.js) is built in the browser: what the person typed or opened in it stays.
+      if (node.nodeType === 1 && node.classList && node.classList.contains("picker-ui")) return false;
       return true;
     },
   };
