@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.e2e.portal import LIVE_MS, signed_in_page, wait_live
+from tests.e2e.portal import LIVE_MS, SWAPS, poll, signed_in_page, wait_live
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox, pytest.mark.timeout(300)]
 
@@ -108,5 +108,61 @@ def test_all_n_matching_names_the_count_before_it_runs(chromium, portal, sandbox
         page.locator("#bulk-confirm-yes").click()
         expect(page.locator("#bulk-result")).to_contain_text("done", timeout=LIVE_MS)
         assert _open_count(sandbox, "triggered") == 0  # every matching incident, not only this page's 25
+    finally:
+        context.close()
+
+
+def test_a_live_refresh_keeps_the_people_picked_and_the_search_typed(chromium, portal):
+    from playwright.sync_api import expect
+
+    context, page = signed_in_page(chromium, portal)
+    try:
+        page.goto(f"{portal.url}/?status=triggered&status=acknowledged")
+        wait_live(page)
+        page.evaluate(SWAPS)
+        row = page.locator("#incident-table tbody tr[data-incident]").first
+        pd_id = row.get_attribute("data-incident")
+        row.locator("input.row-select").check()
+        page.locator("#bulk-action").select_option("reassign")
+        people = page.get_by_role("combobox", name="Reassign to people")
+        people.click()
+        listbox = page.locator(f"#{people.get_attribute('aria-controls')}")
+        first = listbox.get_by_role("option").first
+        name = first.inner_text()
+        first.click()
+        people.fill(name[:2])
+
+        portal.publish(pd_id)
+        poll(page, "window.__swapped.filter(id => id === 'incident-table').length", lambda n: n > 0)
+        expect(page.locator("#bulk-form .picker-chips .chip")).to_have_count(1)
+        expect(page.locator("#bulk-form .picker-chips .chip")).to_contain_text(name)
+        expect(people).to_have_value(name[:2])
+        assert page.eval_on_selector("#bulk-users", "s => s.selectedOptions.length") == 1
+        expect(page.locator("#bulk-form .picker-ui")).to_have_count(1)
+        assert row.locator("input.row-select").is_checked()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_nothing_serious_with_the_picker_and_the_dialog_open(chromium, portal, scheme):
+    from axe_playwright_python.sync_playwright import Axe
+
+    context, page = signed_in_page(chromium, portal)
+    try:
+        page.emulate_media(color_scheme=scheme)
+        page.goto(f"{portal.url}/?status=triggered&status=acknowledged")
+        box = page.get_by_role("combobox", name="Service", exact=True)
+        box.click()
+        page.locator(f"#{box.get_attribute('aria-controls')}").get_by_role("option").first.click()
+        box.press("ArrowDown")
+        axe = Axe()
+        found = [v for v in axe.run(page).response["violations"] if v["impact"] in {"serious", "critical"}]
+        page.locator("#incident-table input.row-select").first.check()
+        page.locator("#bulk-action").select_option("resolve")
+        page.locator("#bulk-apply").click()
+        page.locator("#bulk-confirm[open]").wait_for()
+        found += [v for v in axe.run(page).response["violations"] if v["impact"] in {"serious", "critical"}]
+        assert [(v["id"], [n["target"] for n in v["nodes"]]) for v in found] == []
     finally:
         context.close()
