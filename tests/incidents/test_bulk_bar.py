@@ -10,6 +10,7 @@ import responses
 
 from incidents import forms
 from incidents.models import Incident
+from tests.contract.openapi import validate_logged_request
 from tests.incidents.factories import incident_json
 
 API = "https://api.pagerduty.test"
@@ -96,6 +97,8 @@ def test_resolve_is_not_sent_until_confirmed_and_then_carries_the_note(client_as
         )
     assert "2 done" in response.content.decode()
     assert [i.get("resolution") for i in sent[0]["incidents"]] == ["Rolled back", "Rolled back"]
+    # The body is one PagerDuty's Manage Incidents accepts (its OpenAPI spec).
+    validate_logged_request({"method": "PUT", "path": "/incidents", "body": sent[0], "from": "responder@example.com"})
 
 
 @pytest.mark.django_db
@@ -140,3 +143,7 @@ def test_bulk_snooze_snoozes_each_acknowledged_incident(client_as, responder, ap
             HTTP_HX_REQUEST="true",
         )
     assert "2 done, 1 not acknowledged" in response.content.decode()
+    for pd_id in acked:
+        validate_logged_request(
+            {"method": "POST", "path": f"/incidents/{pd_id}/snooze", "body": {"duration": 3600}, "from": "r@x.test"}
+        )
