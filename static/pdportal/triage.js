@@ -308,7 +308,8 @@
       openDialog({ title: "Resolve " + label(target) + "?", body: body, submit: "Resolve", danger: true }).then(
         function (data) {
           if (!data) return;
-          send(target, "resolve", target.one ? { resolution: data.get("resolution") || "" } : {});
+          // The dialog was the confirmation the bulk endpoint asks for before a resolve.
+          send(target, "resolve", target.one ? { resolution: data.get("resolution") || "" } : { confirmed: "1" });
         }
       );
     },
