@@ -228,7 +228,9 @@ def test_it_never_reopens_resolved_incidents_when_acknowledging_all_matching(
 def test_select_all_on_the_home_means_its_open_incidents_only(mirrored, client_as, responder, sent_chunks):
     open_ids = set(Incident.objects.exclude(status="resolved").values_list("pd_id", flat=True))
     response = client_as(responder).post(
-        "/incidents/bulk/", {"action": "acknowledge", "select_all": "1", "query": ""}, HTTP_HX_REQUEST="true"
+        "/incidents/bulk/",
+        {"action": "acknowledge", "select_all": "1", "query": "", "confirmed": "1"},
+        HTTP_HX_REQUEST="true",
     )
     assert "already resolved" not in response.content.decode()
     assert {pd_id for ids, _ in sent_chunks for pd_id in ids} == open_ids
