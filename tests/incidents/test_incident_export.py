@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -28,6 +29,10 @@ def _content(response) -> str:
 
 def _rows(response) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(_content(response))))
+
+
+# Without `status` the list (and so its export) is the triage home's open incidents: ask for every status.
+EVERY_STATUS = "status=triggered&status=acknowledged&status=resolved"
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ def test_csv_cells_cannot_run_as_spreadsheet_formulas(client_as, responder, inci
 
 
 def test_the_json_export_has_the_same_incidents_and_utc_times(client_as, responder, incidents):
-    response = client_as(responder).get("/incidents.json?urgency=high")
+    response = client_as(responder).get(f"/incidents.json?{EVERY_STATUS}&urgency=high")
     assert response["Content-Type"].startswith("application/json")
     data = json.loads(_content(response))
     assert [i["number"] for i in data["incidents"]] == [1, 3, 5, 7]
@@ -111,7 +116,7 @@ def test_a_private_teams_incident_never_appears_for_a_non_member(client_as, resp
 
 
 def test_an_observer_may_export_and_an_outsider_may_not(client_as, observer, outsider, incidents):
-    assert len(_rows(client_as(observer).get("/incidents.csv"))) == 7
+    assert len(_rows(client_as(observer).get(f"/incidents.csv?{EVERY_STATUS}"))) == 7
     for url in ("/incidents.csv", "/incidents.json"):
         response = client_as(outsider).get(url)
         assert response.status_code == 403
@@ -146,6 +151,18 @@ def test_the_export_reads_in_chunks_with_the_same_queries_per_chunk(responder, i
     assert all(len(c) <= 2 for c in selectors.incident_export_chunks(filters={}, user=responder, chunk_size=2))
 
 
+def test_without_a_status_the_export_is_the_homes_open_incidents_as_the_list_shows_them(
+    client_as, responder, incidents
+):
+    open_numbers = ["1", "3", "4", "6", "7"]  # 2 and 5 are resolved
+    assert [r["number"] for r in _rows(client_as(responder).get("/incidents.csv"))] == open_numbers
+    html = client_as(responder).get("/").content.decode()
+    assert re.findall(r'data-incident="PI0+(\d+)"', html) == open_numbers
+    assert 'href="/incidents.csv"' in html  # the home's link: the same default, applied by the same form
+    every = [r["number"] for r in _rows(client_as(responder).get(f"/incidents.csv?{EVERY_STATUS}"))]
+    assert every == ["1", "2", "3", "4", "5", "6", "7"]
+
+
 def test_the_list_links_to_its_exports_with_the_current_filters(client_as, responder, incidents):
     html = client_as(responder).get("/?status=triggered&service=PSVCA&sort=number&page=1").content.decode()
     assert 'href="/incidents.csv?status=triggered&amp;service=PSVCA&amp;sort=number"' in html
@@ -160,7 +177,7 @@ def test_under_asgi_the_export_is_an_async_stream_not_a_list_django_collects_fir
     client.force_login(responder, backend="django.contrib.auth.backends.ModelBackend")
 
     async def download() -> tuple[bool, str]:
-        response = await client.get("/incidents.csv?urgency=low")
+        response = await client.get(f"/incidents.csv?{EVERY_STATUS}&urgency=low")
         body = b"".join([part async for part in response.streaming_content])
         return response.is_async, body.decode()
 
