@@ -34,8 +34,12 @@ def test_a_responder_opens_the_third_incident_acknowledges_it_and_adds_a_note_by
     assert remote["status"] == "acknowledged"
     assert [a["assignee"]["summary"] for a in remote["assignments"]] == ["Rita Responder"]
 
+    # The acknowledge's own answer and the live refresh its webhook causes may still be landing: wait until no
+    # request of the page is in flight, so the note box "n" focuses is the one that stays.
+    page.wait_for_function("!document.querySelector('.htmx-request')")
     page.keyboard.press("n")
-    assert page.evaluate("document.activeElement.name") == "content"  # the note box is open and focused
+    # The note box is open and focused.
+    page.wait_for_function("document.activeElement && document.activeElement.name === 'content'")
     page.keyboard.type("Looking at it from the keyboard")
     page.keyboard.press("Control+Enter")
     page.wait_for_selector("#incident-notes li:has-text('Looking at it from the keyboard')")
