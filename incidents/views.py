@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -43,6 +44,12 @@ DETAIL_PARTIALS = {
 def _partial(request: HttpRequest, allowed: set[str]) -> str | None:
     name = request.GET.get("partial")
     return name if name in allowed else None
+
+
+def _lazy(compute: Callable[[], Any]) -> Callable[[], Any]:
+    """A context value read on first use, once: the template engine calls a callable it finds in the context, so a
+    partial re-fetch (the header, the state panel) reads only what that partial shows."""
+    return functools.cache(compute)
 
 
 # -- the list -------------------------------------------------------------------------------------------------------
@@ -87,7 +94,8 @@ def _list_context(
         "sort": (filters or {}).get("sort") or "-created",
         "bulk_actions": forms.BulkForm.base_fields["action"].choices,
         "bulk_result": bulk_result,
-        "users": selectors.user_options(viewer=request.user),
+        # Read only where rendered (the bulk bar; not the live counts' re-fetch).
+        "users": _lazy(lambda: selectors.user_options(viewer=request.user)),
         "levels": [(level, f"Level {level}") for level in range(1, 6)],
         "counts": counts,
         "href_counts": _status_links(query),
@@ -292,32 +300,35 @@ def _field_errors(form: Any) -> str:
 
 
 def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
-    options = selectors.filter_options(viewer=request.user)
-    users = selectors.user_options(viewer=request.user)
+    viewer = request.user
+    options = _lazy(lambda: selectors.filter_options(viewer=viewer))
+    users = _lazy(lambda: selectors.user_options(viewer=viewer))
     context: dict[str, Any] = {
         "incident": incident,
-        "alerts": selectors.incident_alerts(incident=incident),
-        "notes": selectors.incident_notes(incident=incident),
-        "timeline": selectors.incident_timeline(incident=incident),
-        "changes": selectors.related_change_events(viewer=request.user, incident=incident),
-        "merged_into": selectors.merged_into(viewer=request.user, incident=incident),
-        "levels": selectors.escalation_levels(incident=incident),
-        "state": selectors.incident_state(incident=incident),
+        "alerts": _lazy(lambda: selectors.incident_alerts(incident=incident)),
+        "notes": _lazy(lambda: selectors.incident_notes(incident=incident)),
+        "timeline": _lazy(lambda: selectors.incident_timeline(incident=incident)),
+        "changes": _lazy(lambda: selectors.related_change_events(viewer=viewer, incident=incident)),
+        "merged_into": _lazy(lambda: selectors.merged_into(viewer=viewer, incident=incident)),
+        "levels": _lazy(lambda: selectors.escalation_levels(incident=incident)),
+        "state": _lazy(lambda: selectors.incident_state(incident=incident)),
         "options": options,
         "users": users,
-        "note_form": forms.NoteForm(),
-        "resolve_form": forms.ResolveForm(),
-        "snooze_form": forms.SnoozeForm(),
+        "note_form": _lazy(forms.NoteForm),
+        "resolve_form": _lazy(forms.ResolveForm),
+        "snooze_form": _lazy(forms.SnoozeForm),
         "snooze_presets": forms.SNOOZE_PRESETS,
-        "reassign_form": forms.ReassignForm(users=users, policies=options["escalation_policies"]),
-        "escalate_form": forms.EscalateForm(),
-        "fields_form": forms.UpdateFieldsForm(
-            initial={"title": incident.title}, priorities=options["priorities"], services=options["services"]
+        "reassign_form": _lazy(lambda: forms.ReassignForm(users=users(), policies=options()["escalation_policies"])),
+        "escalate_form": _lazy(forms.EscalateForm),
+        "fields_form": _lazy(
+            lambda: forms.UpdateFieldsForm(
+                initial={"title": incident.title}, priorities=options()["priorities"], services=options()["services"]
+            )
         ),
-        "merge_form": forms.MergeForm(),
-        "responder_form": forms.ResponderForm(users=users, policies=options["escalation_policies"]),
-        "status_form": forms.StatusUpdateForm(templates=selectors.template_options()),
-        "alerts_form": forms.AlertsForm(),
+        "merge_form": _lazy(forms.MergeForm),
+        "responder_form": _lazy(lambda: forms.ResponderForm(users=users(), policies=options()["escalation_policies"])),
+        "status_form": _lazy(lambda: forms.StatusUpdateForm(templates=selectors.template_options())),
+        "alerts_form": _lazy(forms.AlertsForm),
         "action_error": None,
         "action_message": None,
         "preview": None,
