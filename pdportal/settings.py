@@ -133,7 +133,12 @@ TEMPLATES = [
                 "accounts.roles.roles",
             ],
             # pdportal_time: `when`/`age`/`ago`, the one time format, in every template without a {% load %}.
-            "builtins": ["django_htmx.templatetags.django_htmx", "pdportal.templatetags.pdportal_time"],
+            "builtins": [
+                "django_htmx.templatetags.django_htmx",
+                "pdportal.templatetags.pdportal_time",
+                # pdportal_urls: `{% url %}` with its answers remembered per process (same output).
+                "pdportal.templatetags.pdportal_urls",
+            ],
         },
     }
 ]
