@@ -39,7 +39,8 @@ def test_it_allows_a_window_ending_exactly_at_ten_thousand(sandbox):
     assert response.json()["incidents"] == []
 
 
-def test_it_reports_total_only_when_asked_and_caps_limit_at_one_hundred(sandbox):
+def test_it_reports_total_only_when_asked_and_caps_limit_at_one_hundred(fresh_sandbox):
+    sandbox = fresh_sandbox  # counts and numbers of the seed itself
     plain = sandbox.get("/incidents", params={"limit": 500}).json()
     assert plain["total"] is None
     assert plain["limit"] == 100
@@ -49,7 +50,8 @@ def test_it_reports_total_only_when_asked_and_caps_limit_at_one_hundred(sandbox)
     assert counted["total"] == 200
 
 
-def test_it_searches_the_last_month_by_default_and_at_most_six_months(sandbox):
+def test_it_searches_the_last_month_by_default_and_at_most_six_months(fresh_sandbox):
+    sandbox = fresh_sandbox  # counts and numbers of the seed itself
     everything = sandbox.get("/incidents", params={"date_range": "all", "total": "true", "limit": 1}).json()
     assert everything["total"] == 200
     old = sandbox.get("/incidents", params={"since": "2001-01-01T00:00:00Z", "until": "2001-02-01T00:00:00Z"})
@@ -85,7 +87,8 @@ def test_it_filters_incidents_by_status_urgency_service_team_user_and_key(sandbo
     assert [i["id"] for i in incidents(sandbox, incident_key=key)] == [mine[0]["id"]]
 
 
-def test_it_sorts_and_renders_times_in_the_requested_time_zone(sandbox):
+def test_it_sorts_and_renders_times_in_the_requested_time_zone(fresh_sandbox):
+    sandbox = fresh_sandbox  # counts and numbers of the seed itself
     newest = incidents(sandbox, sort_by="incident_number:desc", time_zone="Asia/Tokyo")
     assert newest[0]["incident_number"] == 200
     assert newest[0]["created_at"].endswith("+09:00")
@@ -212,7 +215,10 @@ def test_snooze_needs_an_acknowledged_incident(fresh_sandbox):
     put_incident(sandbox, incident_id, status="acknowledged")
     snoozed = sandbox.post(f"/incidents/{incident_id}/snooze", headers=ADMIN, json={"duration": 3600})
     assert snoozed.status_code == 201
-    assert snoozed.json()["incident"]["pending_actions"][0]["type"] == "unacknowledge"
+    # The snooze's end is the pending "unacknowledge" (other pending actions, such as the service's auto-resolve,
+    # may come first).
+    pending = {action["type"] for action in snoozed.json()["incident"]["pending_actions"]}
+    assert "unacknowledge" in pending
 
 
 def test_merge_moves_alerts_and_resolves_the_sources(fresh_sandbox):
