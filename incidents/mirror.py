@@ -307,7 +307,7 @@ def level_of(refs: Refs, policy_pk: int | None, assignee_ids: Iterable[str]) -> 
     return None
 
 
-def rest_changed_at(instance: models.Model | None, data: Json, *, read_at: datetime | None = None) -> datetime | None:
+def rest_changed_at(instance: models.Model | None, data: Json) -> datetime | None:
     """The change time to store for a REST body of `instance` (a refetch, or PagerDuty's answer to our own write).
 
     PagerDuty's REST `updated_at` has whole seconds while a webhook's `occurred_at` has milliseconds: a REST body
@@ -319,10 +319,6 @@ def rest_changed_at(instance: models.Model | None, data: Json, *, read_at: datet
     if updated is None or stored is None:
         return updated
     if updated >= stored.replace(microsecond=0):
-        return max(updated, stored)
-    # A read begun after the last change we know of saw that change, whatever second its `updated_at` names (a
-    # webhook's `occurred_at` can fall in the next second): it is at least as new.
-    if read_at is not None and stored <= read_at:
         return max(updated, stored)
     return updated
 

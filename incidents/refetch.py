@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.mirror import upsert_team
 from accounts.models import Team
@@ -23,7 +22,6 @@ logger = logging.getLogger(__name__)
 
 def refetch_incident(*, client: PagerDutyClient, pd_id: str) -> Incident | None:
     """Refetch one incident, its alerts, notes and log entries from PagerDuty and upsert them."""
-    read_at = timezone.now()  # what was known before this moment is in PagerDuty's answer
     try:
         # Get Incident declares no time_zone parameter, so none is sent (nor by the sync's list, so both store
         # the same JSON); the mirror parses times whatever their offset.
@@ -41,7 +39,7 @@ def refetch_incident(*, client: PagerDutyClient, pd_id: str) -> Incident | None:
     log_entries = client.get(f"/incidents/{pd_id}/log_entries", params).get("log_entries", [])
     with transaction.atomic():
         existing = Incident.objects.filter(pd_id=pd_id).first()
-        incident = mirror.upsert_incident(data, changed_at=mirror.rest_changed_at(existing, data, read_at=read_at))
+        incident = mirror.upsert_incident(data, changed_at=mirror.rest_changed_at(existing, data))
     sync_incident_details(client=client, incident_ids=[pd_id], concurrency=1)
     if incident is not None:
         with transaction.atomic():
