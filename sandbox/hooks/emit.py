@@ -93,11 +93,14 @@ def emit(event_type, *, resource, agent=None, data=None, client=None):
             # Triggered by the Events API: PagerDuty names the inbound integration as the agent.
             alert = resource.alerts.select_related("integration").exclude(integration=None).first()
             agent = alert.integration if alert is not None else None
+        # A new incident's event occurred when it was created, as its REST updated_at says (not a moment later,
+        # which can fall in the next second and make the REST body look older than the event).
+        at = getattr(resource, "updated_at", None) if event_type == "incident.triggered" else None
         jobs = []
         for item in payloads.data_items(event_type, resource=resource, data=data):
             for sub in subs:
                 # Each subscription gets its own event id, as PagerDuty does.
-                payload = payloads.envelope(event_type, data=item, agent=agent, client=client)
+                payload = payloads.envelope(event_type, data=item, agent=agent, client=client, at=at)
                 jobs.append(queue_for(sub, payload))
         return jobs
     except Exception:

@@ -47,8 +47,8 @@ def event_id() -> str:
     return "".join(_CROCKFORD[(value >> (5 * i)) & 31] for i in reversed(range(26)))
 
 
-def occurred_at() -> str:
-    moment = knobs.utcnow()
+def occurred_at(moment=None) -> str:
+    moment = moment or knobs.utcnow()
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -226,13 +226,13 @@ def data_items(event_type: str, *, resource, data=None) -> list[dict]:
     return []
 
 
-def envelope(event_type: str, *, data: dict, agent=None, client=None) -> dict:
+def envelope(event_type: str, *, data: dict, agent=None, client=None, at=None) -> dict:
     return {
         "event": {
             "id": event_id(),
             "event_type": event_type,
             "resource_type": event_type.split(".", 1)[0],
-            "occurred_at": occurred_at(),
+            "occurred_at": occurred_at(at),
             "agent": agent_json(agent),
             "client": client,
             "data": data,
