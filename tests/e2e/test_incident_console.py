@@ -15,32 +15,12 @@ from pdportal.pagerduty import PagerDutyClient, RequestBudget
 from tests.personas import make_portal_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
-QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
 
 
 @pytest.fixture
-def portal(sandbox, settings, transactional_db):
+def portal(inprocess_portal):
     """A live portal in API-key mode against a freshly reset sandbox, its mirror filled by a quick sync."""
-    sandbox.reset()
-    settings.PAGERDUTY_API_URL = sandbox.url
-    settings.PAGERDUTY_EVENTS_URL = sandbox.url
-    settings.PAGERDUTY_OAUTH_URL = sandbox.url
-    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
-    settings.PAGERDUTY_CLIENT_ID = ""
-    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
-    client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
-    sync.sync_all(client=client, steps=QUICK_STEPS)
-    from pytest_django.live_server_helper import LiveServer
-
-    server = LiveServer("localhost")
-    settings.PORTAL_URL = server.url
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    return inprocess_portal
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from pdportal.pagerduty import PagerDutyClient, RequestBudget
 from tests.personas import make_portal_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.sandbox]
-QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
 PHONE = {"width": 390, "height": 844}
 # The pages a responder lives in, and every admin list: each must fit a phone and pass axe.
 ADMIN_LISTS = ("/services/", "/users/", "/templates/", "/webhooks/", "/api-console/", "/audit/")
@@ -30,30 +29,12 @@ SERIOUS = {"serious", "critical"}
 
 
 @pytest.fixture
-def portal(sandbox, settings, transactional_db):
-    """A live portal in API-key mode against a freshly reset sandbox, its mirror filled by a quick sync."""
-    sandbox.reset()
-    settings.PAGERDUTY_API_URL = sandbox.url
-    settings.PAGERDUTY_EVENTS_URL = sandbox.url
-    settings.PAGERDUTY_OAUTH_URL = sandbox.url
-    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
-    settings.PAGERDUTY_CLIENT_ID = ""
-    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
+def portal(inprocess_portal, sandbox):
+    """The in-process portal, with one incident's alerts and notes read too (the incident page shows them)."""
     client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
-    sync.sync_all(client=client, steps=QUICK_STEPS)
     incident = Incident.objects.filter(status="triggered", alert_count__gte=2).order_by("-created_at").first()
     sync.sync_incident_details(client=client, incident_ids=[incident.pd_id])
-    from pytest_django.live_server_helper import LiveServer
-
-    server = LiveServer("localhost")
-    settings.PORTAL_URL = server.url
-    try:
-        yield server.url
-    finally:
-        server.stop()
+    return inprocess_portal
 
 
 @pytest.fixture
