@@ -17,7 +17,7 @@ from pdportal.pagerduty import Unauthorized
 from .clients import revoke_grant
 from .errors import NoAccountConnection, NotLinked, ReauthenticationRequired
 from .models import OAuthGrant, Profile
-from .selectors import SESSION_IDENTITY_KEY, session_identity  # selectors import models
+from .selectors import SESSION_IDENTITY_KEY, prime_profile, session_identity  # selectors import models
 
 logger = logging.getLogger("pdportal.accounts")
 
@@ -46,6 +46,7 @@ class SessionIdentityMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         user = getattr(request, "user", None)
         if user is not None and user.is_authenticated and hasattr(request, "session"):
+            prime_profile(user=user)
             current = session_identity(user=user)
             stamp = request.session.get(SESSION_IDENTITY_KEY)
             if stamp is None:

@@ -28,7 +28,8 @@ PER_PAGE_CHOICES = [(25, "25"), (50, "50"), (100, "100"), (250, "250")]
 
 
 class _Multi(forms.MultipleChoiceField):
-    """A multiple choice whose choices are PagerDuty ids loaded at form time (unknown ids are simply ignored)."""
+    """PagerDuty ids, with no choices of their own: an id the mirror does not know (yet) simply matches nothing,
+    and the pickers read their options from the selectors (only when a page shows them)."""
 
     def valid_value(self, value):
         return True
@@ -86,7 +87,7 @@ class IncidentFilterForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
     per_page = forms.TypedChoiceField(required=False, coerce=int, choices=PER_PAGE_CHOICES, empty_value=50)
 
-    def __init__(self, *args, options: dict | None = None, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.is_bound and not self.data.get("per_page"):
             # The picker must show the page size actually used, not its first option.
@@ -99,17 +100,6 @@ class IncidentFilterForm(forms.Form):
                 self.data.setlist("status", list(OPEN_STATUSES))
             else:
                 self.data["status"] = list(OPEN_STATUSES)
-        options = options or {}
-        for name, key in (
-            ("priority", "priorities"),
-            ("not_priority", "priorities"),
-            ("service", "services"),
-            ("not_service", "services"),
-            ("team", "teams"),
-            ("not_team", "teams"),
-            ("escalation_policy", "escalation_policies"),
-        ):
-            self.fields[name].choices = options.get(key, [])
 
     def clean(self):
         data = super().clean()

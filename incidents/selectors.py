@@ -39,6 +39,7 @@ from services.selectors import (
 )
 
 DEFAULT_PER_PAGE = 50
+OPEN = {Incident.Status.TRIGGERED, Incident.Status.ACKNOWLEDGED}
 # "#185" in the search box opens incident 185; a bare "185" stays a text search (titles carry numbers too).
 JUMP = re.compile(r"#\s*(\d{1,9})")
 CHANGE_EVENT_WINDOW = timedelta(hours=6)
@@ -168,8 +169,14 @@ def _team_filter(team_ids: list[str]) -> Exists:
 def filtered_incidents(*, filters: dict[str, Any], user: Actor) -> QuerySet[Incident]:
     """The incidents matching the list's filters (cleaned IncidentFilterForm data) that `user` may see, unsorted."""
     qs = incidents_visible_to(viewer=user)
-    if filters.get("status"):
-        qs = qs.filter(status__in=filters["status"])
+    statuses = set(filters.get("status") or ())
+    if statuses == OPEN:
+        # "Open" said as "not resolved": the list's default. With `status IN (two values)` SQLite reads both status
+        # ranges and sorts every open incident before taking a page; this lets it walk the created_at index newest
+        # first and stop after the page (1/10 of the CPU at 2,000 open incidents).
+        qs = qs.exclude(status=Incident.Status.RESOLVED)
+    elif statuses:
+        qs = qs.filter(status__in=sorted(statuses))
     if filters.get("urgency"):
         qs = qs.filter(urgency__in=filters["urgency"])
     if filters.get("priority"):
@@ -230,14 +237,14 @@ class StatusCounts:
         return sum(getattr(self, status) for status in set(statuses))
 
 
-def status_counts(*, filters: dict[str, Any], user: Any) -> StatusCounts:
-    """The live counts above the list: one aggregate query over the filtered set with the status filter left out."""
-    qs = filtered_incidents(filters={**filters, "status": None}, user=user)
-    found = qs.aggregate(
-        triggered=Count("pk", filter=Q(status=Incident.Status.TRIGGERED)),
-        acknowledged=Count("pk", filter=Q(status=Incident.Status.ACKNOWLEDGED)),
+def status_counts(*, filters: dict[str, Any], user: Actor) -> StatusCounts:
+    """The live counts above the list: one grouped COUNT over the filtered set's open incidents (whatever statuses
+    are ticked), which the (status, created_at) index answers without reading the resolved ones."""
+    qs = filtered_incidents(filters={**filters, "status": None}, user=user).filter(status__in=sorted(OPEN))
+    found = dict(qs.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    return StatusCounts(
+        triggered=found.get(Incident.Status.TRIGGERED, 0), acknowledged=found.get(Incident.Status.ACKNOWLEDGED, 0)
     )
-    return StatusCounts(triggered=found["triggered"] or 0, acknowledged=found["acknowledged"] or 0)
 
 
 def incident_number_asked(text: str | None) -> int | None:

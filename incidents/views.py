@@ -60,8 +60,7 @@ def _list_context(
 ) -> dict[str, Any]:
     """What the list shows; `partial` None is the whole page, else only that partial's data is read (a live
     refresh of the counts does not read rows, nor a refresh of the rows the counts)."""
-    options = selectors.filter_options(viewer=request.user)
-    form = forms.IncidentFilterForm(query, options=options)
+    form = forms.IncidentFilterForm(query)
     counts = page = None
     if form.is_valid():
         filters = form.cleaned_data
@@ -87,7 +86,8 @@ def _list_context(
         "sort_desc": current.startswith("-"),
         "form": form,
         "page": page,
-        "options": options,
+        # The pickers' choices: read only where rendered (the filters and the bulk bar, not the live counts).
+        "options": _lazy(lambda: selectors.filter_options(viewer=request.user)),
         "querystring": base.urlencode(),
         "full_query": query.urlencode(),
         "export_query": _export_query(query),
@@ -171,7 +171,7 @@ def incident_bulk(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         ids: list[str] | None = list(data["ids"])
         if data.get("select_all"):
-            filter_form = forms.IncidentFilterForm(query, options=selectors.filter_options(viewer=request.user))
+            filter_form = forms.IncidentFilterForm(query)
             if filter_form.is_valid():
                 ids = selectors.incident_ids_matching(filters=filter_form.cleaned_data, user=request.user)
             else:
@@ -269,7 +269,7 @@ EXPORTS = {
 def incident_export(request: HttpRequest, fmt: str) -> HttpResponse:
     """The list under its filters (every page) as CSV or JSON, streamed; invalid filters are a 400 in words."""
     write, content_type = EXPORTS[fmt]
-    form = forms.IncidentFilterForm(request.GET, options=selectors.filter_options(viewer=request.user))
+    form = forms.IncidentFilterForm(request.GET)
     if not form.is_valid():
         message = f"Nothing exported: the list's filters are not valid ({_field_errors(form)}).\n"
         return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
@@ -312,7 +312,8 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "merged_into": _lazy(lambda: selectors.merged_into(viewer=viewer, incident=incident)),
         "levels": _lazy(lambda: selectors.escalation_levels(incident=incident)),
         "state": _lazy(lambda: selectors.incident_state(incident=incident)),
-        "options": options,
+        # The pickers' choices: read only where rendered (the filters and the bulk bar, not the live counts).
+        "options": _lazy(lambda: selectors.filter_options(viewer=request.user)),
         "users": users,
         "note_form": _lazy(forms.NoteForm),
         "resolve_form": _lazy(forms.ResolveForm),
