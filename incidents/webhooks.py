@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from celery import shared_task
@@ -375,7 +376,18 @@ def _superseded(records: list[WebhookEvent]) -> set[int]:
     }
 
 
-def _apply_record(record: WebhookEvent, batch: Batch) -> None:
+def _mark_applied(records: list[WebhookEvent]) -> None:
+    """Write the batch's outcome columns: one UPDATE per distinct outcome (usually one or two per batch).
+
+    Not bulk_update: it compiles a CASE WHEN per row and column, which was half of a batch's CPU on PostgreSQL."""
+    groups: dict[tuple[Any, Any, str], list[int]] = {}
+    for record in records:
+        groups.setdefault((record.applied_at, record.processed_at, record.error), []).append(record.pk)
+    for (applied_at, processed_at, error), pks in groups.items():
+        WebhookEvent.objects.filter(pk__in=pks).update(applied_at=applied_at, processed_at=processed_at, error=error)
+
+
+def _apply_record(record: WebhookEvent, batch: Batch, *, now: datetime) -> None:
     event = _event_of(record)
     try:
         with transaction.atomic():
@@ -394,7 +406,7 @@ def _apply_record(record: WebhookEvent, batch: Batch) -> None:
         )
     batch.add(applied, record.event_type)
     if not applied.enrich_incident:
-        record.processed_at = timezone.now()
+        record.processed_at = now
 
 
 def _snapshot_of(record: WebhookEvent) -> dict[str, Any] | None:
@@ -440,6 +452,8 @@ def drain_batch(*, limit: int = DRAIN_BATCH, budget: float = DRAIN_BUDGET_SECOND
     """
     batch = Batch()
     started = time.monotonic()
+    # One time for the whole batch: its rows are then marked in one UPDATE per outcome (_mark_applied).
+    started_at = timezone.now()
     with _write_transaction():
         records = list(
             WebhookEvent.objects.select_for_update(skip_locked=True)
@@ -460,10 +474,10 @@ def drain_batch(*, limit: int = DRAIN_BATCH, budget: float = DRAIN_BUDGET_SECOND
                 if done and time.monotonic() - started > budget:
                     batch.more = True
                     continue  # stays queued for the next batch (its newer snapshots were applied: still safe)
-                _apply_record(record, batch)
-            record.applied_at = timezone.now()
+                _apply_record(record, batch, now=started_at)
+            record.applied_at = started_at
             done.append(record)
-        WebhookEvent.objects.bulk_update(done, ["applied_at", "processed_at", "error"])
+        _mark_applied(done)
         batch.applied = len(done)
         batch.more = batch.more or len(records) == limit
     return batch
