@@ -8,7 +8,7 @@ class AccountsConfig(AppConfig):
 
     def ready(self) -> None:
         # why: these import the app's models, which Django loads only after every app config (AppRegistryNotReady)
-        from pdportal import live
+        from pdportal import live, reference_cache
 
         from . import health, selectors, signals, visibility  # noqa: F401 - health registers its /healthz check
         from .roles import portal_role
@@ -20,3 +20,7 @@ class AccountsConfig(AppConfig):
         live.set_session_check(selectors.live_sessions_valid)
         # And it carries only what its viewer may see (accounts.visibility, the one rule).
         live.set_viewer_scopes(visibility.scopes_by_user)
+        # People and teams feed the pickers and the private-team rule, kept per process until they change.
+        from .models import PagerDutyUser, Team
+
+        reference_cache.watch(PagerDutyUser, Team, through=(PagerDutyUser.teams.through,))

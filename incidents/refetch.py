@@ -14,7 +14,7 @@ from accounts.models import Team
 from incidents import mirror
 from incidents.models import Incident
 from incidents.sync import sync_incident_details
-from pdportal import live
+from pdportal import live, reference_cache
 from pdportal.pagerduty import PagerDutyClient, PagerDutyError, format_time
 
 logger = logging.getLogger(__name__)
@@ -68,6 +68,7 @@ def read_unknown_teams(*, client: PagerDutyClient, limit: int = UNKNOWN_TEAMS_PE
             if exc.status == 404:
                 # Gone, or not visible to the account connection: keep it private, and stop asking.
                 Team.objects.filter(pd_id=team_id, default_role="").update(default_role=Team.PRIVATE)
+                reference_cache.changed()  # an update() sends no post_save
             else:
                 logger.info("could not read team %s: %s", team_id, exc)
             continue

@@ -29,6 +29,7 @@ from incidents.models import (
     StatusUpdate,
     StatusUpdateTemplate,
 )
+from pdportal import reference_cache
 from services.models import EscalationPolicy, Service
 from services.oncall_selectors import Level, PolicyOnCall, policy_levels
 from services.selectors import (
@@ -142,19 +143,31 @@ def notifications_visible_to(*, viewer: Viewer, items: list[dict[str, Any]]) -> 
 
 
 def filter_options(*, viewer: Viewer) -> dict[str, list[tuple[str, str]]]:
-    """Choices for the pickers, as this person may see them: small queries, independent of the number of incidents."""
-    return {
-        "priorities": list(Priority.objects.order_by("-order", "name").values_list("pd_id", "name")),
-        "services": list(services_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")),
-        "teams": list(teams_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")),
-        "escalation_policies": list(
-            escalation_policies_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name")
-        ),
-    }
+    """Choices for the pickers, as this person may see them: small queries, independent of the number of incidents,
+    and kept per process and scope until a reference table changes (pdportal.reference_cache). Do not mutate."""
+    scope = scope_of(viewer)
+
+    def compute() -> dict[str, list[tuple[str, str]]]:
+        return {
+            "priorities": list(Priority.objects.order_by("-order", "name").values_list("pd_id", "name")),
+            "services": list(services_visible_to(viewer=scope).order_by("name").values_list("pd_id", "name")),
+            "teams": list(teams_visible_to(viewer=scope).order_by("name").values_list("pd_id", "name")),
+            "escalation_policies": list(
+                escalation_policies_visible_to(viewer=scope).order_by("name").values_list("pd_id", "name")
+            ),
+        }
+
+    return reference_cache.remembered("filter_options", scope, compute)
 
 
 def user_options(*, viewer: Viewer) -> list[tuple[str, str]]:
-    return list(people_visible_to(viewer=viewer).order_by("name").values_list("pd_id", "name"))
+    """The people this person may pick (reassign, add responders), A to Z; kept like filter_options."""
+    scope = scope_of(viewer)
+    return reference_cache.remembered(
+        "user_options",
+        scope,
+        lambda: list(people_visible_to(viewer=scope).order_by("name").values_list("pd_id", "name")),
+    )
 
 
 def template_options() -> list[tuple[str, str]]:

@@ -19,7 +19,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts.models import PagerDutyUser, Team
-from pdportal import live
+from pdportal import live, reference_cache
 from pdportal.models import SyncState
 from pdportal.pagerduty import PagerDutyClient
 
@@ -89,6 +89,7 @@ class _Directory:
             }
             if changed:
                 PagerDutyUser.objects.filter(pk=user.pk).update(**changed)
+                reference_cache.changed()  # an update() sends no post_save: the pickers' names would stay old
                 for key, value in changed.items():
                     setattr(user, key, value)
         return user

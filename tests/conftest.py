@@ -70,7 +70,10 @@ def redis_url() -> str:
 def _portal_settings(settings, redis_url):
     """Every test talks to a Redis-protocol server and never to the real PagerDuty hosts."""
     from pdportal import redis as portal_redis
+    from pdportal import reference_cache
 
+    # Each test has its own mirror: nothing a process kept from another test's reference tables.
+    reference_cache.forget()
     settings.REDIS_URL = redis_url
     settings.PAGERDUTY_API_URL = "https://api.pagerduty.test"
     settings.PAGERDUTY_EVENTS_URL = "https://events.pagerduty.test"
