@@ -48,6 +48,11 @@ def _raise_generation() -> None:
 def changed(**_: object) -> None:
     """The reference tables changed: this process forgets at once, every process once this commits."""
     forget()
+    connection = transaction.get_connection()
+    # Once per transaction: a sync page or a storm batch that creates many stubs raises the generation once.
+    # (A callback registered in a savepoint that rolls back leaves this list, and the next change registers again.)
+    if connection.in_atomic_block and any(entry[1] is _raise_generation for entry in connection.run_on_commit):
+        return
     transaction.on_commit(_raise_generation)
 
 

@@ -6,6 +6,7 @@ What must never happen: a rename or a move that the page does not show, or one p
 from __future__ import annotations
 
 import pytest
+from django.db import transaction
 
 from accounts.models import Team
 from incidents.selectors import filter_options, user_options
@@ -56,10 +57,10 @@ def test_a_change_committed_by_another_process_is_seen(owner):
     assert "Checkout v3" in service_names(owner)
 
 
-def test_a_commit_raises_the_shared_generation(owner, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_a_commit_raises_the_shared_generation(owner):
     before = int(get_fast_redis().get(reference_cache.KEY) or 0)
-    with django_capture_on_commit_callbacks(execute=True):
-        Team.objects.create(pd_id="PTNEW", name="Newcomers", default_role="manager")
+    Team.objects.create(pd_id="PTNEW", name="Newcomers", default_role="manager")
     assert int(get_fast_redis().get(reference_cache.KEY) or 0) == before + 1
 
 
@@ -83,3 +84,11 @@ def test_without_redis_nothing_is_kept(owner, settings, django_assert_num_querie
     filter_options(viewer=owner)
     with django_assert_num_queries(4):
         filter_options(viewer=owner)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_raises_the_generation_once(owner, django_capture_on_commit_callbacks):
+    with transaction.atomic(), django_capture_on_commit_callbacks(execute=False) as callbacks:
+        for n in range(3):
+            Team.objects.create(pd_id=f"PTMANY{n}", name=f"Team {n}", default_role="manager")
+    assert callbacks.count(reference_cache._raise_generation) == 1
