@@ -9,7 +9,7 @@ from django.http import QueryDict
 from django.utils import formats, timezone
 
 from incidents.models import Incident
-from pdportal.web import BoundedDateTimeField, JsonInputError, parse_json_input
+from pdportal.web import BoundedDateTimeField, JsonInputError, fast_selects, parse_json_input
 
 SORTS = {
     "number": "number",
@@ -155,6 +155,7 @@ class ResolveForm(forms.Form):
 SNOOZE_PRESETS = [("3600", "1 hour"), ("14400", "4 hours"), ("28800", "8 hours"), ("86400", "24 hours")]
 
 
+@fast_selects
 class SnoozeForm(forms.Form):
     duration = forms.ChoiceField(required=False, choices=[("", "Custom"), *SNOOZE_PRESETS])
     custom_minutes = forms.IntegerField(required=False, min_value=1, max_value=7 * 24 * 60, label="Minutes")
@@ -170,6 +171,7 @@ class SnoozeForm(forms.Form):
         return data
 
 
+@fast_selects
 class ReassignForm(forms.Form):
     users = _Multi(required=False, label="Users")
     escalation_policy = forms.ChoiceField(required=False, label="Escalation policy")
@@ -186,10 +188,12 @@ class ReassignForm(forms.Form):
         return data
 
 
+@fast_selects
 class EscalateForm(forms.Form):
     level = forms.IntegerField(min_value=1, max_value=20, label="Escalation level")
 
 
+@fast_selects
 class UpdateFieldsForm(forms.Form):
     """Title, priority, urgency, service: only the fields filled in are sent."""
 
@@ -210,6 +214,7 @@ class UpdateFieldsForm(forms.Form):
         return data
 
 
+@fast_selects
 class MergeForm(forms.Form):
     sources = forms.CharField(
         max_length=5_000, label="Incidents to merge into this one", help_text="Incident ids or numbers, comma-separated"
@@ -223,6 +228,7 @@ class MergeForm(forms.Form):
         return items
 
 
+@fast_selects
 class ResponderForm(forms.Form):
     users = _Multi(required=False)
     escalation_policies = _Multi(required=False)
@@ -240,6 +246,7 @@ class ResponderForm(forms.Form):
         return data
 
 
+@fast_selects
 class StatusUpdateForm(forms.Form):
     template = forms.ChoiceField(required=False)
     message = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 4}), max_length=10_000)
@@ -259,6 +266,7 @@ class StatusUpdateForm(forms.Form):
         return data
 
 
+@fast_selects
 class AlertsForm(forms.Form):
     alerts = _Multi(label="Alerts")
     target = forms.CharField(required=False, max_length=64, label="Move to incident (id or number)")
@@ -315,6 +323,7 @@ class BulkForm(forms.Form):
         return data
 
 
+@fast_selects
 class NewIncidentForm(forms.Form):
     title = forms.CharField(max_length=1024)
     service = forms.ChoiceField()
@@ -353,6 +362,7 @@ def _json_field(value: str, *, kind: type, label: str):
     return parsed
 
 
+@fast_selects
 class SendEventForm(forms.Form):
     """Send Event (Events API v2): to a service picked by name, or (advanced) to a raw routing key."""
 
@@ -432,6 +442,7 @@ class ChangeEventFilterForm(forms.Form):
         return data
 
 
+@fast_selects
 class ChangeEventSendForm(forms.Form):
     """Send Change Event (Events API v2): everything a new change event carries."""
 
@@ -449,6 +460,7 @@ class ChangeEventSendForm(forms.Form):
         return _json_field(self.cleaned_data.get("links", ""), kind=list, label="Links")
 
 
+@fast_selects
 class ChangeEventEditForm(forms.Form):
     """Update Change Event: PagerDuty lets only the summary and the custom details change (the rest is read-only).
 
