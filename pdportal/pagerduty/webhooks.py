@@ -90,7 +90,9 @@ MAX_FUTURE = timedelta(days=1)
 MAX_DEPTH = 32
 MAX_NODES = 50_000
 MAX_INT = 2**53  # the largest integer every JSON reader (and our integer columns' checks) handles exactly
-ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}\Z")  # \Z: `$` also matches before a final newline
+# \Z: `$` also matches before a final newline. At least one letter or digit: an id becomes a path segment of a REST
+# read (`/incidents/{id}`), where "." or ".." would name another resource once the client normalises the path.
+ID_RE = re.compile(r"^(?=[^A-Za-z0-9]*[A-Za-z0-9])[A-Za-z0-9_.:-]{1,128}\Z")
 NAME_RE = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)*\Z")
 
 

@@ -56,6 +56,18 @@ def test_a_signed_webhook_with_a_newline_after_an_id_or_name_is_refused_and_not_
     assert not WebhookEvent.objects.exists()
 
 
+@pytest.mark.parametrize("value", ["..", ".", "-", "_:.-"])
+@pytest.mark.parametrize(
+    ("path", "words"), [(("event", "data", "id"), "id"), (("event", "data", "service", "id"), "service.id")]
+)
+def test_a_signed_webhook_whose_id_is_only_punctuation_is_refused(client, path, words, value):
+    # "/incidents/.." is "/" once the HTTP client normalises the path: a refetch would read another resource.
+    response = _deliver(client, path, value)
+    assert 400 <= response.status_code < 500, (response.status_code, response.content[:300])
+    assert words in response.content.decode()
+    assert not WebhookEvent.objects.exists()
+
+
 def test_a_plain_signed_webhook_is_still_accepted(client):
     response = _deliver(client, ("event", "agent"), None)
     assert response.status_code in (200, 202, 204), response.content[:300]
