@@ -16,7 +16,7 @@ from accounts.models import Actor, PagerDutyUser
 from accounts.roles import can_act
 from accounts.selectors import pd_user_of
 from accounts.visibility import Viewer, people_visible_to, scope_of, teams_visible_to
-from incidents.forms import SORTS
+from incidents.forms import OPEN_STATUSES, SORTS
 from incidents.models import (
     Alert,
     ChangeEvent,
@@ -40,7 +40,7 @@ from services.selectors import (
 )
 
 DEFAULT_PER_PAGE = 50
-OPEN = {Incident.Status.TRIGGERED, Incident.Status.ACKNOWLEDGED}
+OPEN = frozenset(OPEN_STATUSES)
 # "#185" in the search box opens incident 185; a bare "185" stays a text search (titles carry numbers too).
 JUMP = re.compile(r"#\s*(\d{1,9})")
 CHANGE_EVENT_WINDOW = timedelta(hours=6)
@@ -245,7 +245,7 @@ class StatusCounts:
 
     def of(self, statuses: Collection[str] | None) -> int | None:
         """How many incidents have one of these statuses, when these counts know (None: resolved, or any status)."""
-        if not statuses or not set(statuses) <= {Incident.Status.TRIGGERED, Incident.Status.ACKNOWLEDGED}:
+        if not statuses or not set(statuses) <= OPEN:
             return None
         return sum(getattr(self, status) for status in set(statuses))
 
@@ -254,7 +254,7 @@ def status_counts(*, filters: dict[str, Any], user: Actor) -> StatusCounts:
     """The live counts above the list: one grouped COUNT over the filtered set's open incidents (whatever statuses
     are ticked), which the (status, created_at) index answers without reading the resolved ones."""
     qs = filtered_incidents(filters={**filters, "status": None}, user=user).filter(status__in=sorted(OPEN))
-    found = dict(qs.order_by().values_list("status").annotate(n=Count("pk")).values_list("status", "n"))
+    found = dict(qs.order_by().values("status").annotate(n=Count("pk")).values_list("status", "n"))
     return StatusCounts(
         triggered=found.get(Incident.Status.TRIGGERED, 0), acknowledged=found.get(Incident.Status.ACKNOWLEDGED, 0)
     )

@@ -312,8 +312,7 @@ def _detail_context(request: HttpRequest, incident: Incident, **extra: Any) -> d
         "merged_into": _lazy(lambda: selectors.merged_into(viewer=viewer, incident=incident)),
         "levels": _lazy(lambda: selectors.escalation_levels(incident=incident)),
         "state": _lazy(lambda: selectors.incident_state(incident=incident)),
-        # The pickers' choices: read only where rendered (the filters and the bulk bar, not the live counts).
-        "options": _lazy(lambda: selectors.filter_options(viewer=request.user)),
+        "options": options,
         "users": users,
         "note_form": _lazy(forms.NoteForm),
         "resolve_form": _lazy(forms.ResolveForm),
