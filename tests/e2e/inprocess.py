@@ -15,19 +15,26 @@ from tests.personas import make_portal_user
 QUICK_STEPS = ("priorities", "teams", "users", "escalation_policies", "services", "templates", "incidents")
 
 
-@pytest.fixture
-def inprocess_portal(sandbox, settings, transactional_db):
-    """The portal's URL: a live server in this process on the sandbox, its mirror filled by a quick sync."""
+def on_sandbox(settings, sandbox, *, api_key: bool = True) -> None:
+    """Every PagerDuty host is the (freshly reset) sandbox, over plain HTTP on loopback: no HTTPS redirect, no
+    Secure-only cookies. `api_key`: the account key connects the portal (else the caller sets up OAuth)."""
     sandbox.reset()
     settings.PAGERDUTY_API_URL = sandbox.url
     settings.PAGERDUTY_EVENTS_URL = sandbox.url
     settings.PAGERDUTY_OAUTH_URL = sandbox.url
-    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
-    settings.PAGERDUTY_CLIENT_ID = ""
-    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
+    if api_key:
+        settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
+        settings.PAGERDUTY_CLIENT_ID = ""
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
+
+
+@pytest.fixture
+def inprocess_portal(sandbox, settings, transactional_db):
+    """The portal's URL: a live server in this process on the sandbox, its mirror filled by a quick sync."""
+    on_sandbox(settings, sandbox)
+    settings.PAGERDUTY_REQUESTS_PER_MINUTE = 1_000_000
     client = PagerDutyClient(token=sandbox.api_token, api_url=sandbox.url, budget=RequestBudget(per_minute=1_000_000))
     sync.sync_all(client=client, steps=QUICK_STEPS)
     from pytest_django.live_server_helper import LiveServer

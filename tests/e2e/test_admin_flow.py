@@ -5,26 +5,16 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.conf import settings as django_settings
-from django.test import Client
 
 from accounts.models import PagerDutyUser
 from services.models import Service, WebhookSubscription
-from tests.personas import make_portal_user
+from tests.e2e.inprocess import on_sandbox, sign_in
 
 
 @pytest.fixture
 def portal(sandbox, settings, transactional_db):
     """A live portal in API-key mode against a freshly reset sandbox; PORTAL_URL is the live server."""
-    sandbox.reset()
-    settings.PAGERDUTY_API_URL = sandbox.url
-    settings.PAGERDUTY_EVENTS_URL = sandbox.url
-    settings.PAGERDUTY_OAUTH_URL = sandbox.url
-    settings.PAGERDUTY_API_TOKEN = settings.SANDBOX_API_TOKEN
-    settings.PAGERDUTY_CLIENT_ID = ""
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
+    on_sandbox(settings, sandbox)
     from django.core.cache import cache
 
     cache.clear()
@@ -41,11 +31,7 @@ def portal(sandbox, settings, transactional_db):
 @pytest.fixture
 def admin_page(page, portal):
     """The browser, signed in as the seed's admin through a forced-login session cookie."""
-    admin = make_portal_user(email="admin@example.com")
-    client = Client()
-    client.force_login(admin, backend="django.contrib.auth.backends.ModelBackend")
-    cookie = client.cookies[django_settings.SESSION_COOKIE_NAME]
-    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": portal}])
+    sign_in(page, portal, "admin@example.com")
     return page
 
 

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from accounts.models import OAuthGrant
 from accounts.roles import PortalRole, portal_role
 from pdportal import crypto
+from tests.e2e.inprocess import on_sandbox
 
 
 @pytest.fixture
@@ -19,18 +20,11 @@ def portal(sandbox, settings, transactional_db):
     Its own server, started after the settings change: Django's middleware reads some settings (the HTTPS
     redirect) once when the server starts, so the session-wide `live_server` would keep the old ones.
     """
-    sandbox.reset()
-    settings.PAGERDUTY_API_URL = sandbox.url
-    settings.PAGERDUTY_EVENTS_URL = sandbox.url
-    settings.PAGERDUTY_OAUTH_URL = sandbox.url
+    on_sandbox(settings, sandbox, api_key=False)
     settings.PAGERDUTY_CLIENT_ID = "pdportal-sandbox"
     settings.PAGERDUTY_CLIENT_SECRET = "sandbox-secret"
     settings.PAGERDUTY_OAUTH_SCOPES = ["read", "write"]
     settings.PAGERDUTY_API_TOKEN = ""
-    # Plain HTTP on loopback: no HTTPS redirect, no Secure-only cookies.
-    settings.SECURE_SSL_REDIRECT = False
-    settings.SESSION_COOKIE_SECURE = False
-    settings.CSRF_COOKIE_SECURE = False
     settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": ["'self'", sandbox.url]}
     from django.core.cache import cache
 
